@@ -1,0 +1,229 @@
+/**
+ * A stand-in for the VirusTotal API v3: a real HTTP server on 127.0.0.1 that answers from recorded
+ * responses. `--demo` serves the bundled recordings through it, and the tests run every tool against it.
+ * It answers VT's error bodies for unknown objects and a wrong key, and logs every request it gets.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { canonicalUrl } from '../vt/indicators.js';
+
+export const BUNDLED_FIXTURES = fileURLToPath(new URL('../../fixtures/vt/', import.meta.url));
+const API_PREFIX = '/api/v3';
+
+export interface LoggedRequest {
+  method: string;
+  /** Path below /api/v3, decoded. */
+  path: string;
+  query: Record<string, string>;
+  at: number;
+}
+
+export interface StandInRequest extends LoggedRequest {
+  headers: IncomingMessage['headers'];
+}
+
+/** A test hook runs before routing; returning true means it has answered. */
+export type RequestHook = (req: StandInRequest, res: ServerResponse) => boolean | Promise<boolean>;
+
+export interface RecordedApiOptions {
+  fixturesDir?: string;
+  /** When set, any other x-apikey gets VT's 401 WrongCredentialsError. */
+  apiKey?: string;
+  hook?: RequestHook;
+}
+
+interface Route {
+  path: string;
+  query?: Record<string, string>;
+  file: string;
+  next?: string;
+}
+
+type Json = Record<string, unknown>;
+
+const COLLECTIONS: Record<string, string> = {
+  file: 'files',
+  url: 'urls',
+  domain: 'domains',
+  ip_address: 'ip_addresses',
+};
+
+export class RecordedApi {
+  readonly requests: LoggedRequest[] = [];
+  readonly #objects = new Map<string, Json>();
+  readonly #routes: Route[];
+  readonly #dir: string;
+  readonly #opts: RecordedApiOptions;
+  #server: Server | undefined;
+  #url = '';
+
+  constructor(opts: RecordedApiOptions = {}) {
+    this.#opts = opts;
+    this.#dir = opts.fixturesDir ?? BUNDLED_FIXTURES;
+    const manifest = JSON.parse(readFileSync(`${this.#dir}/manifest.json`, 'utf8')) as { routes: Route[] };
+    this.#routes = manifest.routes;
+    for (const name of readdirSync(this.#dir).filter((n) => n.endsWith('.json') && n !== 'manifest.json')) {
+      this.#indexObjects(JSON.parse(readFileSync(`${this.#dir}/${name}`, 'utf8')));
+    }
+  }
+
+  /** Every full file, URL, domain and IP object in the recordings, by type and id. */
+  objects(type?: string): Json[] {
+    const seen = new Set<Json>();
+    for (const o of this.#objects.values()) if (!type || o.type === type) seen.add(o);
+    return [...seen];
+  }
+
+  #indexObjects(body: unknown): void {
+    const candidates: unknown[] = [];
+    if (body && typeof body === 'object' && !Array.isArray(body)) {
+      const b = body as Json;
+      if (Array.isArray(b.data)) candidates.push(...b.data);
+      else if (b.data && typeof b.data === 'object') candidates.push(b.data);
+      else if (typeof b.type === 'string') candidates.push(b); // an unwrapped object
+    }
+    for (const c of candidates) {
+      if (!c || typeof c !== 'object') continue;
+      const o = c as Json;
+      const a = o.attributes as Json | undefined;
+      const coll = COLLECTIONS[String(o.type)];
+      if (!coll || !a || typeof o.id !== 'string') continue;
+      // One object can be recorded several times (a report, a search hit): the richest recording answers.
+      const put = (id: string) => {
+        const key = `${coll}/${id.toLowerCase()}`;
+        const prev = this.#objects.get(key);
+        if (!prev || Object.keys((prev.attributes as Json) ?? {}).length < Object.keys(a).length) {
+          this.#objects.set(key, o);
+        }
+      };
+      put(o.id);
+      if (o.type === 'file')
+        for (const h of ['md5', 'sha1', 'sha256']) if (typeof a[h] === 'string') put(a[h] as string);
+    }
+  }
+
+  async start(port = 0): Promise<this> {
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => {
+        if (!res.headersSent)
+          send(res, 500, { error: { code: 'TransientError', message: 'stand-in failure' } });
+        else res.destroy();
+      });
+    });
+    this.#server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve) => this.#server?.listen(port, '127.0.0.1', resolve));
+    const { port: bound } = this.#server.address() as AddressInfo;
+    this.#url = `http://127.0.0.1:${bound}${API_PREFIX}`;
+    return this;
+  }
+
+  /** Base URL to give the client as VIRUSTOTAL_API_URL. */
+  get url(): string {
+    return this.#url;
+  }
+
+  async close(): Promise<void> {
+    const s = this.#server;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Requests received for paths starting with this prefix (all when omitted). */
+  count(prefix = ''): number {
+    return this.requests.filter((r) => r.path.startsWith(prefix)).length;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const u = new URL(req.url ?? '/', 'http://stand-in');
+    if (!u.pathname.startsWith(`${API_PREFIX}/`)) return send(res, 404, notFound('path'));
+    const path = u.pathname.slice(API_PREFIX.length);
+    const query = Object.fromEntries(u.searchParams.entries());
+    const logged: LoggedRequest = { method: req.method ?? 'GET', path, query, at: Date.now() };
+    this.requests.push(logged);
+    if (this.#opts.hook && (await this.#opts.hook({ ...logged, headers: req.headers }, res))) return;
+
+    const key = req.headers['x-apikey'];
+    if (!key)
+      return send(res, 401, {
+        error: { code: 'AuthenticationRequiredError', message: 'X-Apikey header is missing' },
+      });
+    if (this.#opts.apiKey !== undefined && key !== this.#opts.apiKey) {
+      return send(res, 401, { error: { code: 'WrongCredentialsError', message: 'Wrong API key' } });
+    }
+    if (req.method !== 'GET') {
+      return send(res, 403, {
+        error: { code: 'ForbiddenError', message: 'The stand-in API only answers GET.' },
+      });
+    }
+
+    const segments = path.split('/').slice(1).map(decodeURIComponent);
+    if (segments[0] === 'urls' && segments[1]) segments[1] = urlObjectId(segments[1]);
+    const normalPath = `/${segments.join('/')}`;
+
+    const route = this.#findRoute(normalPath, query);
+    if (route) return send(res, 200, this.#page(route, query));
+
+    if (segments.length === 2) {
+      const o = this.#objects.get(`${segments[0]}/${(segments[1] ?? '').toLowerCase()}`);
+      if (o) return send(res, 200, { data: o });
+    }
+    return send(res, 404, notFound(segments[1] ?? path));
+  }
+
+  #findRoute(path: string, query: Record<string, string>): Route | undefined {
+    return this.#routes.find(
+      (r) => r.path === path && Object.entries(r.query ?? {}).every(([k, v]) => query[k] === v),
+    );
+  }
+
+  #load(file: string): Json {
+    const body = JSON.parse(readFileSync(`${this.#dir}/${file}`, 'utf8')) as Json;
+    return 'data' in body ? body : { data: body };
+  }
+
+  /**
+   * Serves a recorded collection honouring `limit` and `cursor`: the recording is cut into pages with
+   * stand-in cursors ("rec:<offset>"), and its own cursor is handed back after the last slice.
+   */
+  #page(route: Route, query: Record<string, string>): Json {
+    const first = this.#load(route.file);
+    const recordedCursor = (first.meta as Json | undefined)?.cursor;
+    if (route.next && query.cursor && query.cursor === recordedCursor) return this.#load(route.next);
+    if (!Array.isArray(first.data)) return first;
+    const items = first.data as unknown[];
+    const limit = Math.max(1, Math.min(Number(query.limit) || 10, 300));
+    const offset = query.cursor?.startsWith('rec:') ? Number(query.cursor.slice(4)) || 0 : 0;
+    if (query.cursor && !query.cursor.startsWith('rec:')) return { data: [], links: {} };
+    const data = items.slice(offset, offset + limit);
+    const meta: Json = { ...((first.meta as Json | undefined) ?? {}) };
+    delete meta.cursor;
+    if (offset + limit < items.length) meta.cursor = `rec:${offset + limit}`;
+    else if (typeof recordedCursor === 'string') meta.cursor = recordedCursor;
+    return { data, meta, links: { self: 'stand-in' } };
+  }
+}
+
+/** VT accepts a URL id as sha256 of the canonical URL or as its unpadded base64url; the stand-in maps both. */
+function urlObjectId(id: string): string {
+  if (/^[0-9a-f]{64}$/i.test(id)) return id.toLowerCase();
+  const decoded = Buffer.from(id, 'base64url').toString('utf8');
+  const canonical = canonicalUrl(decoded);
+  return canonical ? createHash('sha256').update(canonical).digest('hex') : id;
+}
+
+function notFound(what: string): Json {
+  return { error: { code: 'NotFoundError', message: `Resource "${what}" not found` } };
+}
+
+export function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

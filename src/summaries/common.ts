@@ -1,0 +1,175 @@
+/**
+ * Small pure helpers shared by the summarisers: dates, untrusted text, counting, detection stats.
+ * Nothing here does I/O.
+ */
+
+import { stripUnsafe } from '../util/sanitize.js';
+
+export type Json = Record<string, unknown>;
+
+export function obj(v: unknown): Json | undefined {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+}
+
+export function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+export function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** VT dates are Unix seconds (a few newer ones are strings); we show ISO 8601 UTC. */
+export function isoDate(v: unknown): string | undefined {
+  let seconds: number | undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) seconds = v;
+  else if (typeof v === 'string' && /^\d{9,11}$/.test(v)) seconds = Number(v);
+  else if (typeof v === 'string' && !Number.isNaN(Date.parse(v)))
+    return new Date(v).toISOString().replace('.000Z', 'Z');
+  if (seconds === undefined || seconds <= 0) return undefined;
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** The date part only, for compact lines. */
+export function isoDay(v: unknown): string | undefined {
+  return isoDate(v)?.slice(0, 10);
+}
+
+/**
+ * Text someone typed into VirusTotal (names, titles, comments, whois, rule texts) is untrusted:
+ * control and invisible characters go, whitespace is folded, and the length is capped.
+ */
+export function clean(v: unknown, max = 160): string | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  const s = stripUnsafe(String(v));
+  if (s === '') return undefined;
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** Like clean() but keeps line breaks (for whois excerpts). */
+export function cleanBlock(v: unknown, maxChars: number, maxLines: number): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const lines = v
+    .split(/\r?\n/)
+    .map(stripUnsafe)
+    .filter((l) => l !== '');
+  if (lines.length === 0) return undefined;
+  let out = lines.slice(0, maxLines).join('\n');
+  if (out.length > maxChars) out = `${out.slice(0, maxChars - 1)}…`;
+  const more = lines.length - Math.min(lines.length, maxLines);
+  return more > 0 ? `${out}\n(+${more} more lines)` : out;
+}
+
+export interface Capped<T> {
+  items: T[];
+  /** How many were left out. */
+  more: number;
+}
+
+export function cap<T>(items: T[], n: number): Capped<T> {
+  return { items: items.slice(0, n), more: Math.max(0, items.length - n) };
+}
+
+export interface Counted {
+  value: string;
+  count: number;
+}
+
+/** Counts values, most common first (ties by first appearance). */
+export function countValues(values: string[]): Counted[] {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count);
+}
+
+export interface DetectionStats {
+  malicious: number;
+  suspicious: number;
+  undetected: number;
+  harmless: number;
+  /** Engines that gave a verdict (the four above); timeouts and unsupported types are not counted. */
+  total: number;
+}
+
+export function detectionStats(v: unknown): DetectionStats | undefined {
+  const s = obj(v);
+  if (!s) return undefined;
+  const malicious = num(s.malicious) ?? 0;
+  const suspicious = num(s.suspicious) ?? 0;
+  const undetected = num(s.undetected) ?? 0;
+  const harmless = num(s.harmless) ?? 0;
+  return {
+    malicious,
+    suspicious,
+    undetected,
+    harmless,
+    total: malicious + suspicious + undetected + harmless,
+  };
+}
+
+export type Verdict = 'malicious' | 'suspicious' | 'clean' | 'no_verdict';
+
+/**
+ * A plain verdict for sorting and one-line answers. It is a summary of engine counts, not
+ * VirusTotal's own judgement: 3+ malicious engines (or 1+ with a sandbox agreeing) is malicious.
+ */
+export function verdictOf(stats: DetectionStats | undefined): Verdict {
+  if (!stats || stats.total === 0) return 'no_verdict';
+  if (stats.malicious >= 3) return 'malicious';
+  if (stats.malicious > 0 || stats.suspicious > 0) return 'suspicious';
+  return 'clean';
+}
+
+export interface EngineResults {
+  /** Engines that said malicious or suspicious. */
+  flagging: number;
+  /** Their labels, most common first. */
+  labels: Counted[];
+  /** engine → label, for the detailed view. */
+  byEngine: Array<{ engine: string; category: string; label: string }>;
+}
+
+export function engineResults(v: unknown): EngineResults {
+  const results = obj(v) ?? {};
+  const byEngine: EngineResults['byEngine'] = [];
+  for (const [engine, r] of Object.entries(results)) {
+    const o = obj(r);
+    const category = typeof o?.category === 'string' ? o.category : '';
+    if (category !== 'malicious' && category !== 'suspicious') continue;
+    byEngine.push({ engine: clean(engine, 40) ?? '?', category, label: clean(o?.result, 80) ?? category });
+  }
+  return { flagging: byEngine.length, labels: countValues(byEngine.map((e) => e.label)), byEngine };
+}
+
+export function ratio(stats: DetectionStats | undefined): string | undefined {
+  return stats ? `${stats.malicious}/${stats.total}` : undefined;
+}
+
+export const GUI_BASE = 'https://www.virustotal.com/gui';
+
+export function guiLink(type: string, id: string): string {
+  const path = { file: 'file', url: 'url', domain: 'domain', ip_address: 'ip-address' }[type] ?? type;
+  return `${GUI_BASE}/${path}/${encodeURIComponent(id)}`;
+}
+
+export function strings(v: unknown, max = 80): string[] {
+  return arr(v)
+    .map((x) => clean(x, max))
+    .filter((x): x is string => x !== undefined);
+}
+
+/** Drops keys whose value is undefined, an empty array or an empty object, so answers omit what is missing. */
+export function compact<T extends Json>(o: T): T {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    if (obj(v) && Object.keys(v as Json).length === 0) continue;
+    out[k] = v;
+  }
+  return out as T;
+}
+
+export function fmtInt(n: number): string {
+  return n.toLocaleString('en-US');
+}

@@ -1,0 +1,445 @@
+/**
+ * File report: raw VT file object in, compact summary out (and its text form).
+ */
+import {
+  arr,
+  type Counted,
+  cap,
+  clean,
+  compact,
+  type DetectionStats,
+  detectionStats,
+  engineResults,
+  fmtInt,
+  guiLink,
+  isoDate,
+  type Json,
+  num,
+  obj,
+  strings,
+  type Verdict,
+  verdictOf,
+} from './common.js';
+import { joinMore, q, TextBuilder } from './text.js';
+
+export type Detail = 'concise' | 'detailed';
+
+export interface FileSummary {
+  type: 'file';
+  id: string;
+  sha256?: string;
+  md5?: string;
+  sha1?: string;
+  verdict: Verdict;
+  stats?: DetectionStats;
+  threat_label?: string;
+  threat_categories?: Counted[];
+  threat_families?: Counted[];
+  type_description?: string;
+  size?: number;
+  meaningful_name?: string;
+  names?: string[];
+  names_more?: number;
+  first_submission?: string;
+  last_submission?: string;
+  last_analysis?: string;
+  times_submitted?: number;
+  reputation?: number;
+  votes?: { harmless: number; malicious: number };
+  tags?: string[];
+  detection_labels?: Counted[];
+  detection_labels_more?: number;
+  sandbox_verdicts?: Array<{ sandbox: string; category: string; malware?: string[] }>;
+  yara_rules?: Array<{ rule: string; ruleset?: string; source?: string }>;
+  yara_more?: number;
+  sigma_rules?: Array<{ title: string; level?: string }>;
+  sigma_more?: number;
+  ids_alerts?: Array<{ message: string; severity?: string }>;
+  ids_more?: number;
+  signature?: { status?: string; signers?: string; product?: string; description?: string };
+  similarity?: Record<string, string>;
+  link: string;
+  details?: Json;
+}
+
+const LIMITS = {
+  concise: { names: 3, labels: 8, rules: 5, sandboxes: 4, tags: 12 },
+  detailed: { names: 20, labels: 40, rules: 25, sandboxes: 20, tags: 40 },
+};
+
+const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'];
+function bySeverity<T>(items: T[], sev: (t: T) => string | undefined): T[] {
+  const rank = (t: T) => {
+    const i = SEVERITY_ORDER.indexOf((sev(t) ?? '').toLowerCase());
+    return i === -1 ? SEVERITY_ORDER.length : i;
+  };
+  return [...items].sort((a, b) => rank(a) - rank(b));
+}
+
+function signatureOf(a: Json): FileSummary['signature'] {
+  const s = obj(a.signature_info);
+  if (!s) return undefined;
+  const verified = clean(s.verified, 60);
+  const sig = compact({
+    status: verified ?? (s.signers || s['signers details'] ? 'signed' : undefined),
+    signers: clean(s.signers, 160),
+    product: clean(s.product, 80),
+    description: clean(s.description, 80),
+  });
+  return Object.keys(sig).length > 0 ? sig : undefined;
+}
+
+function similarityOf(a: Json): Record<string, string> | undefined {
+  const pe = obj(a.pe_info);
+  const icon = obj(a.main_icon);
+  const out: Record<string, string | undefined> = {
+    imphash: clean(pe?.imphash, 64),
+    vhash: clean(a.vhash, 200),
+    ssdeep: clean(a.ssdeep, 200),
+    tlsh: clean(a.tlsh, 100),
+    authentihash: clean(a.authentihash, 64),
+    main_icon_dhash: clean(icon?.dhash, 64),
+    telfhash: clean(obj(a.elf_info)?.telfhash, 100),
+  };
+  const c = compact(out) as Record<string, string>;
+  return Object.keys(c).length > 0 ? c : undefined;
+}
+
+function detailsOf(a: Json): Json {
+  const pe = obj(a.pe_info);
+  const sections = arr(pe?.sections).map((s) => {
+    const o = obj(s) ?? {};
+    return compact({
+      name: clean(o.name, 20),
+      virtual_size: num(o.virtual_size),
+      raw_size: num(o.raw_size),
+      entropy: num(o.entropy),
+      flags: clean(o.flags, 10),
+    });
+  });
+  const imports = arr(pe?.import_list).map((l) => {
+    const o = obj(l) ?? {};
+    const fns = strings(o.imported_functions, 60);
+    return { library: clean(o.library_name, 60) ?? '?', count: fns.length, functions: fns.slice(0, 6) };
+  });
+  const exif = obj(a.exiftool);
+  const exifPicked: Json = {};
+  for (const [k, v] of Object.entries(exif ?? {}).slice(0, 14))
+    exifPicked[clean(k, 40) ?? '?'] = clean(v, 80);
+  const sig = obj(a.signature_info);
+  const signers = arr(sig?.['signers details']).map((d) => {
+    const o = obj(d) ?? {};
+    return compact({
+      name: clean(o.name, 80),
+      status: clean(o.status, 60),
+      valid_from: clean(o['valid from'], 40),
+      valid_to: clean(o['valid to'], 40),
+      thumbprint: clean(o.thumbprint, 64),
+    });
+  });
+  const results = engineResults(a.last_analysis_results);
+  const andro = obj(a.androguard);
+  return compact({
+    magic: clean(a.magic, 120),
+    type_tags: strings(a.type_tags, 30),
+    trid: arr(a.trid)
+      .slice(0, 5)
+      .map((t) => {
+        const o = obj(t) ?? {};
+        return `${clean(o.file_type, 80) ?? '?'} (${num(o.probability) ?? '?'}%)`;
+      }),
+    packers: obj(a.packers)
+      ? Object.entries(a.packers as Json).map(([k, v]) => `${clean(k, 30)}: ${clean(v, 60)}`)
+      : undefined,
+    detectiteasy: arr(obj(a.detectiteasy)?.values).map((v) => {
+      const o = obj(v) ?? {};
+      return [clean(o.type, 30), clean(o.name, 40), clean(o.version, 30)].filter(Boolean).join(' ');
+    }),
+    compile_time: isoDate(pe?.timestamp ?? a.creation_date),
+    first_seen_in_the_wild: isoDate(a.first_seen_itw_date),
+    unique_sources: num(a.unique_sources),
+    pe_sections: sections.slice(0, 12),
+    pe_sections_more: sections.length > 12 ? sections.length - 12 : undefined,
+    pe_imports: imports.slice(0, 15),
+    pe_imports_more: imports.length > 15 ? imports.length - 15 : undefined,
+    pe_exports: cap(strings(pe?.exports, 60), 15).items,
+    pe_resource_langs: obj(pe?.resource_langs)
+      ? Object.keys(pe?.resource_langs as Json).slice(0, 8)
+      : undefined,
+    pe_overlay: obj(pe?.overlay)
+      ? compact({ size: num(obj(pe?.overlay)?.size), type: clean(obj(pe?.overlay)?.filetype, 60) })
+      : undefined,
+    signers,
+    android_package: clean(andro?.Package, 100),
+    android_main_activity: clean(andro?.main_activity, 100),
+    android_permissions_count: obj(andro?.permission_details)
+      ? Object.keys(andro?.permission_details as Json).length
+      : undefined,
+    exiftool: Object.keys(exifPicked).length > 0 ? compact(exifPicked) : undefined,
+    engines: results.byEngine.slice(0, 80).map((e) => `${e.engine}: ${e.label}`),
+  });
+}
+
+export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSummary {
+  const a = obj(data.attributes) ?? {};
+  const L = LIMITS[detail];
+  const sha256 = clean(a.sha256, 64) ?? clean(data.id, 64) ?? '';
+  const stats = detectionStats(a.last_analysis_stats);
+  const ptc = obj(a.popular_threat_classification);
+  const toCounted = (v: unknown) =>
+    arr(v)
+      .map((x) => obj(x))
+      .filter((x): x is Json => !!x)
+      .map((x) => ({ value: clean(x.value, 60) ?? '?', count: num(x.count) ?? 0 }))
+      .slice(0, 5);
+  const meaningful = clean(a.meaningful_name, 120);
+  const allNames = strings(a.names, 120).filter((n) => n !== meaningful);
+  const names = cap(allNames, L.names);
+  const results = engineResults(a.last_analysis_results);
+  const labels = cap(results.labels, L.labels);
+
+  const sandboxes = Object.values(obj(a.sandbox_verdicts) ?? {})
+    .map((v) => obj(v))
+    .filter((v): v is Json => !!v)
+    .map((v) =>
+      compact({
+        sandbox: clean(v.sandbox_name, 40) ?? '?',
+        category: clean(v.category, 30) ?? '?',
+        malware: strings(v.malware_names, 40).slice(0, 4),
+      }),
+    )
+    .slice(0, L.sandboxes);
+
+  const yaraAll = arr(a.crowdsourced_yara_results).map((y) => {
+    const o = obj(y) ?? {};
+    return compact({
+      rule: clean(o.rule_name, 80) ?? '?',
+      ruleset: clean(o.ruleset_name, 60),
+      source: detail === 'detailed' ? clean(o.source, 100) : undefined,
+    });
+  });
+  const yara = cap(yaraAll, L.rules);
+  const sigmaAll = bySeverity(
+    arr(a.sigma_analysis_results).map((s) => {
+      const o = obj(s) ?? {};
+      return compact({ title: clean(o.rule_title, 120) ?? '?', level: clean(o.rule_level, 12) });
+    }),
+    (s) => s.level,
+  );
+  const sigma = cap(sigmaAll, L.rules);
+  // The same IDS rule often fires many times: show each message once, most severe first.
+  const idsSeen = new Set<string>();
+  const idsAll = bySeverity(
+    arr(a.crowdsourced_ids_results)
+      .map((i) => {
+        const o = obj(i) ?? {};
+        return compact({ message: clean(o.rule_msg, 120) ?? '?', severity: clean(o.alert_severity, 12) });
+      })
+      .filter((i) => {
+        if (idsSeen.has(i.message)) return false;
+        idsSeen.add(i.message);
+        return true;
+      }),
+    (i) => i.severity,
+  );
+  const ids = cap(idsAll, L.rules);
+  const tv = obj(a.total_votes);
+
+  return compact({
+    type: 'file' as const,
+    id: sha256,
+    sha256,
+    md5: clean(a.md5, 32),
+    sha1: clean(a.sha1, 40),
+    verdict: verdictOf(stats),
+    stats,
+    threat_label: clean(ptc?.suggested_threat_label, 80),
+    threat_categories: toCounted(ptc?.popular_threat_category),
+    threat_families: toCounted(ptc?.popular_threat_name),
+    type_description: clean(a.type_description, 60),
+    size: num(a.size),
+    meaningful_name: meaningful,
+    names: names.items,
+    names_more: names.more || undefined,
+    first_submission: isoDate(a.first_submission_date),
+    last_submission: isoDate(a.last_submission_date),
+    last_analysis: isoDate(a.last_analysis_date),
+    times_submitted: num(a.times_submitted),
+    reputation: num(a.reputation),
+    votes: tv ? { harmless: num(tv.harmless) ?? 0, malicious: num(tv.malicious) ?? 0 } : undefined,
+    tags: strings(a.tags, 40).slice(0, L.tags),
+    detection_labels: labels.items,
+    detection_labels_more: labels.more || undefined,
+    sandbox_verdicts: sandboxes,
+    yara_rules: yara.items,
+    yara_more: yara.more || undefined,
+    sigma_rules: sigma.items,
+    sigma_more: sigma.more || undefined,
+    ids_alerts: ids.items,
+    ids_more: ids.more || undefined,
+    signature: signatureOf(a),
+    similarity: similarityOf(a),
+    link: guiLink('file', sha256),
+    details: detail === 'detailed' ? detailsOf(a) : undefined,
+  });
+}
+
+export function statsLine(verdict: Verdict, s: DetectionStats | undefined): string {
+  if (!s) return 'Verdict: no analysis results in this report.';
+  return (
+    `Verdict: ${verdict.toUpperCase().replace('_', ' ')}, ${s.malicious}/${s.total} engines malicious` +
+    ` (suspicious ${s.suspicious}, undetected ${s.undetected}, harmless ${s.harmless})`
+  );
+}
+
+export function countedList(items: Counted[] | undefined): string {
+  return (items ?? []).map((c) => `${c.value} (${c.count})`).join(', ');
+}
+
+function moreNote(n: number | undefined): string {
+  return n ? ` (+${n} more)` : '';
+}
+
+export function renderFileText(s: FileSummary, maxChars: number): string {
+  const t = new TextBuilder();
+  t.line(`File ${s.sha256 ?? s.id}`);
+  t.line(statsLine(s.verdict, s.stats));
+  const threat = [
+    s.threat_label,
+    s.threat_categories?.length ? `category ${countedList(s.threat_categories)}` : undefined,
+    s.threat_families?.length ? `family ${countedList(s.threat_families)}` : undefined,
+  ].filter(Boolean);
+  if (threat.length) t.line(`Threat: ${threat.join(' · ')}`);
+  const typeBits = [s.type_description, s.size !== undefined ? `${fmtInt(s.size)} bytes` : undefined].filter(
+    Boolean,
+  );
+  if (typeBits.length) t.line(`Type: ${typeBits.join(', ')}`);
+  if (s.meaningful_name || s.names?.length) {
+    const names = [s.meaningful_name, ...(s.names ?? [])].filter((n): n is string => !!n).map(q);
+    t.line(`Names: ${joinMore(names, s.names_more ?? 0)}`);
+  }
+  const seen = [
+    s.first_submission && `first submitted ${s.first_submission}`,
+    s.last_submission && `last submitted ${s.last_submission}`,
+    s.last_analysis && `last analysed ${s.last_analysis}`,
+    s.times_submitted !== undefined && `${fmtInt(s.times_submitted)} submissions`,
+  ].filter(Boolean);
+  if (seen.length) t.line(`Seen: ${seen.join(' · ')}`);
+  if (s.reputation !== undefined || s.votes) {
+    t.line(
+      `Community: reputation ${s.reputation ?? 0}` +
+        (s.votes ? `, votes ${s.votes.malicious} malicious / ${s.votes.harmless} harmless` : ''),
+    );
+  }
+  t.section('tags', s.tags?.length ? `Tags: ${s.tags.join(', ')}` : undefined);
+  t.section(
+    'detection labels',
+    s.detection_labels?.length
+      ? `Detections: ${s.detection_labels.map((l) => `${l.value} ×${l.count}`).join('; ')}${moreNote(s.detection_labels_more)}`
+      : undefined,
+  );
+  t.section(
+    'sandbox verdicts',
+    s.sandbox_verdicts?.length
+      ? `Sandboxes: ${s.sandbox_verdicts.map((v) => `${v.sandbox} ${v.category}${v.malware?.length ? ` (${v.malware.join(', ')})` : ''}`).join('; ')}`
+      : undefined,
+  );
+  t.section(
+    'YARA rules',
+    s.yara_rules?.length
+      ? `YARA: ${s.yara_rules.map((y) => `${y.rule}${y.ruleset ? ` [${y.ruleset}]` : ''}${y.source ? ` <${y.source}>` : ''}`).join('; ')}${moreNote(s.yara_more)}`
+      : undefined,
+  );
+  t.section(
+    'Sigma rules',
+    s.sigma_rules?.length
+      ? `Sigma: ${s.sigma_rules.map((r) => `[${r.level ?? '?'}] ${r.title}`).join('; ')}${moreNote(s.sigma_more)}`
+      : undefined,
+  );
+  t.section(
+    'IDS alerts',
+    s.ids_alerts?.length
+      ? `IDS: ${s.ids_alerts.map((r) => `[${r.severity ?? '?'}] ${r.message}`).join('; ')}${moreNote(s.ids_more)}`
+      : undefined,
+  );
+  if (s.signature) {
+    const sig = s.signature;
+    t.section(
+      'signature',
+      `Signature: ${[sig.status, sig.signers && `signer ${q(sig.signers)}`, sig.product && `product ${q(sig.product)}`].filter(Boolean).join(', ')}`,
+    );
+  }
+  t.line(`Hashes: md5 ${s.md5 ?? '?'} · sha1 ${s.sha1 ?? '?'}`);
+  if (s.similarity) {
+    t.section(
+      'similarity hashes',
+      `Similarity: ${Object.entries(s.similarity)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' · ')}`,
+    );
+  }
+  if (s.details) renderDetails(t, s.details);
+  t.line(`Link: ${s.link}`);
+  return t.render(maxChars, 'ask for detail="detailed" or a narrower question');
+}
+
+function renderDetails(t: TextBuilder, d: Json): void {
+  const lines: Array<[string, string | undefined]> = [];
+  const list = (k: string) => (Array.isArray(d[k]) ? (d[k] as unknown[]) : []);
+  lines.push(['magic', d.magic ? `Magic: ${d.magic}` : undefined]);
+  lines.push([
+    'compile time',
+    d.compile_time ? `Compile time: ${d.compile_time} (can be forged)` : undefined,
+  ]);
+  lines.push(['TrID', list('trid').length ? `TrID: ${list('trid').join('; ')}` : undefined]);
+  lines.push(['packers', list('packers').length ? `Packers: ${list('packers').join('; ')}` : undefined]);
+  lines.push([
+    'DetectItEasy',
+    list('detectiteasy').length ? `DetectItEasy: ${list('detectiteasy').join('; ')}` : undefined,
+  ]);
+  const sections = list('pe_sections') as Json[];
+  lines.push([
+    'PE sections',
+    sections.length
+      ? `PE sections: ${sections.map((s) => `${s.name ?? '?'} (raw ${s.raw_size ?? '?'}, entropy ${s.entropy ?? '?'})`).join('; ')}${moreNote(d.pe_sections_more as number)}`
+      : undefined,
+  ]);
+  const imports = list('pe_imports') as Json[];
+  lines.push([
+    'PE imports',
+    imports.length
+      ? `PE imports: ${imports.map((i) => `${i.library} [${i.count}]: ${(i.functions as string[]).join(', ')}`).join('; ')}${moreNote(d.pe_imports_more as number)}`
+      : undefined,
+  ]);
+  lines.push([
+    'PE exports',
+    list('pe_exports').length ? `PE exports: ${list('pe_exports').join(', ')}` : undefined,
+  ]);
+  const signers = list('signers') as Json[];
+  lines.push([
+    'certificate chain',
+    signers.length
+      ? `Certificates: ${signers.map((c) => [c.name, c.status, c.valid_from && `from ${c.valid_from}`, c.valid_to && `to ${c.valid_to}`].filter(Boolean).join(', ')).join(' | ')}`
+      : undefined,
+  ]);
+  lines.push([
+    'Android',
+    d.android_package
+      ? `Android: package ${d.android_package}${d.android_main_activity ? `, main activity ${d.android_main_activity}` : ''}${d.android_permissions_count !== undefined ? `, ${d.android_permissions_count} permissions` : ''}`
+      : undefined,
+  ]);
+  const exif = obj(d.exiftool);
+  lines.push([
+    'ExifTool',
+    exif
+      ? `ExifTool: ${Object.entries(exif)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('; ')}`
+      : undefined,
+  ]);
+  lines.push([
+    'engine results',
+    list('engines').length ? `Engines: ${list('engines').join('; ')}` : undefined,
+  ]);
+  for (const [title, text] of lines) t.section(title, text);
+}

@@ -1,0 +1,57 @@
+/**
+ * Assembles the text an assistant reads: required lines first, optional sections after,
+ * each kept only while the answer stays within its character budget. What is dropped is named.
+ */
+
+interface Section {
+  title: string;
+  text: string;
+  required: boolean;
+}
+
+export class TextBuilder {
+  readonly #sections: Section[] = [];
+
+  /** A line that is always kept (identity, verdict). */
+  line(text: string | undefined): this {
+    if (text) this.#sections.push({ title: '', text, required: true });
+    return this;
+  }
+
+  /** A section that is dropped, and named as dropped, when the budget is spent. */
+  section(title: string, text: string | undefined): this {
+    if (text) this.#sections.push({ title, text, required: false });
+    return this;
+  }
+
+  render(maxChars: number, dropHint = 'ask for it with a narrower request'): string {
+    const kept: string[] = [];
+    const dropped: string[] = [];
+    // Reserve room for the note about dropped sections.
+    const reserve = 160;
+    let used = 0;
+    for (const s of this.#sections) {
+      const len = s.text.length + 1;
+      if (s.required || used + len <= maxChars - reserve) {
+        kept.push(s.text);
+        used += len;
+      } else {
+        dropped.push(s.title);
+      }
+    }
+    if (dropped.length > 0) {
+      kept.push(`(Left out to stay within ${maxChars} characters: ${dropped.join(', ')}; ${dropHint}.)`);
+    }
+    const out = kept.join('\n');
+    return out.length > maxChars ? `${out.slice(0, maxChars - 1)}…` : out;
+  }
+}
+
+/** "a, b, c (+4 more)". */
+export function joinMore(items: string[], more: number, sep = ', '): string {
+  return items.join(sep) + (more > 0 ? ` (+${more} more)` : '');
+}
+
+export function q(s: string): string {
+  return `"${s}"`;
+}
