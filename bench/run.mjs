@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: the figures the README quotes, measured against the stand-in API on 127.0.0.1.
+ * Sizes are exact; timings are medians and ratios against a baseline measured in the same run.
+ * Usage: node bench/run.mjs [--out docs/BENCHMARKS.md]
+ */
+import { writeFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { loadConfig } from '../dist/config.js';
+import { RecordedApi } from '../dist/demo/recorded-api.js';
+import { createLogger } from '../dist/log.js';
+import { createServer } from '../dist/server/create-server.js';
+import { createRuntime } from '../dist/server/runtime.js';
+
+const KEY = 'bench-key';
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+/** A server wired as index.ts wires it, with an in-memory MCP client. */
+export async function startBenchServer(env = {}) {
+  const api = await new RecordedApi({ apiKey: KEY }).start();
+  const config = loadConfig(
+    {
+      VIRUSTOTAL_API_KEY: KEY,
+      VIRUSTOTAL_API_URL: api.url,
+      VT_RATE_LIMIT: 'off',
+      VT_DAILY_QUOTA: 'off',
+      ...env,
+    },
+    [],
+  );
+  const log = createLogger({ secrets: [KEY], level: 'error' });
+  const runtime = createRuntime(config, log);
+  const server = createServer({ vt: runtime.gateway, config, log, demo: false });
+  const [ct, st] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'bench', version: '0' });
+  await server.connect(st);
+  await client.connect(ct);
+  const call = async (name, args) => client.callTool({ name, arguments: args });
+  const text = (r) => r.content.map((c) => c.text ?? '').join('\n');
+  return {
+    api,
+    client,
+    call,
+    text,
+    close: async () => {
+      await client.close();
+      await server.close();
+      await runtime.close();
+      await api.close();
+    },
+  };
+}
+
+/** Fixed cost: what the model reads before its first call. */
+async function fixedCost() {
+  const s = await startBenchServer();
+  const tools = await s.client.listTools();
+  const instructions = s.client.getInstructions() ?? '';
+  const perTool = tools.tools.map((t) => `| ${t.name} | ${fmt(JSON.stringify(t).length)} |`);
+  const total = JSON.stringify(tools.tools).length + instructions.length;
+  await s.close();
+  return [
+    '### Fixed cost (tools/list + instructions)',
+    '',
+    '| part | characters |',
+    '|---|---:|',
+    ...perTool,
+    `| instructions | ${fmt(instructions.length)} |`,
+    `| **total** | **${fmt(total)}** |`,
+    '',
+  ].join('\n');
+}
+
+/** Every recorded report through vt_get_report: raw size, concise and detailed text, upstream requests. */
+async function reportSizes() {
+  const s = await startBenchServer({ VT_CACHE_TTL_SECONDS: '0' });
+  const objects = s.api.objects().filter((o) => ['file', 'url', 'domain', 'ip_address'].includes(o.type));
+  const rows = [];
+  for (const o of objects) {
+    const indicator = o.type === 'url' ? o.attributes.url : o.id;
+    const type = o.type;
+    const raw = JSON.stringify({ data: o }).length;
+    const before = s.api.count();
+    const concise = await s.call('vt_get_report', { indicator, type });
+    const requests = s.api.count() - before;
+    const detailed = await s.call('vt_get_report', { indicator, type, detail: 'detailed' });
+    if (concise.isError || detailed.isError) throw new Error(`bench: ${indicator}: ${s.text(concise)}`);
+    rows.push({
+      name: `${type} ${String(o.id).slice(0, 16)}`,
+      raw,
+      concise: s.text(concise).length,
+      detailed: s.text(detailed).length,
+      requests,
+    });
+  }
+  await s.close();
+  rows.sort((a, b) => b.raw - a.raw);
+  const med = (k) => median(rows.map((r) => r[k]));
+  const lines = [
+    `### vt_get_report over ${rows.length} recorded reports`,
+    '',
+    '| report | raw JSON | concise text | detailed text | upstream requests |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) => `| ${r.name} | ${fmt(r.raw)} | ${fmt(r.concise)} | ${fmt(r.detailed)} | ${r.requests} |`,
+    ),
+    `| **median** | **${fmt(med('raw'))}** | **${fmt(med('concise'))}** | **${fmt(med('detailed'))}** | **${med('requests')}** |`,
+    `| **max** | ${fmt(Math.max(...rows.map((r) => r.raw)))} | ${fmt(Math.max(...rows.map((r) => r.concise)))} | ${fmt(Math.max(...rows.map((r) => r.detailed)))} | ${Math.max(...rows.map((r) => r.requests))} |`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Cache-hit latency, and 200 lookups through the server vs 200 direct HTTP requests to the stand-in. */
+async function mediation() {
+  const s = await startBenchServer({ VT_MAX_CONCURRENCY: '8' });
+  const ids = [...new Set(s.api.objects('file').map((o) => o.id))];
+  // 200 lookups of distinct-ish work: cycle the recorded files, bypassing the cache so each goes upstream.
+  const indicators = Array.from({ length: 200 }, (_, i) => ids[i % ids.length]);
+  const direct = async () => {
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < indicators.length) {
+          const id = indicators[next++];
+          const res = await fetch(`${s.api.url}/files/${id}`, { headers: { 'x-apikey': KEY } });
+          await res.json();
+        }
+      }),
+    );
+    return performance.now() - t0;
+  };
+  const viaServer = async () => {
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < indicators.length) {
+          const id = indicators[next++];
+          const r = await s.call('vt_get_report', { indicator: id, fresh: true });
+          if (r.isError) throw new Error(s.text(r));
+        }
+      }),
+    );
+    return performance.now() - t0;
+  };
+  const runs = 5;
+  const d = [];
+  const v = [];
+  await direct(); // warm-up of both paths
+  await viaServer();
+  for (let i = 0; i < runs; i++) {
+    d.push(await direct());
+    v.push(await viaServer());
+  }
+  // Cache hits: the same indicator again and again, against one upstream miss measured alongside.
+  const hit = [];
+  const miss = [];
+  for (let i = 0; i < 50; i++) {
+    let t0 = performance.now();
+    await s.call('vt_get_report', { indicator: ids[0], fresh: true });
+    miss.push(performance.now() - t0);
+    t0 = performance.now();
+    await s.call('vt_get_report', { indicator: ids[0] });
+    hit.push(performance.now() - t0);
+  }
+  await s.close();
+  const dm = median(d);
+  const vm = median(v);
+  return [
+    '### Mediation overhead (no rate limit, 8 concurrent)',
+    '',
+    '| measure | median | ratio |',
+    '|---|---:|---:|',
+    `| 200 direct HTTP requests to the stand-in | ${fmt(dm)} ms | 1.00 |`,
+    `| 200 vt_get_report calls through the server (fresh, so all upstream) | ${fmt(vm)} ms | ${(vm / dm).toFixed(2)} |`,
+    `| one vt_get_report, upstream | ${median(miss).toFixed(2)} ms | 1.00 |`,
+    `| one vt_get_report, cache hit | ${median(hit).toFixed(2)} ms | ${(median(hit) / median(miss)).toFixed(2)} |`,
+    '',
+    `Throughput through the server: ${fmt((200 / vm) * 1000)} lookups/s against ${fmt((200 / dm) * 1000)} direct (${runs} runs each, medians).`,
+    '',
+  ].join('\n');
+}
+
+async function main() {
+  const outIdx = process.argv.indexOf('--out');
+  const sections = [
+    `## Benchmarks (node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
+    '',
+    await fixedCost(),
+    await reportSizes(),
+    await mediation(),
+  ];
+  try {
+    const extra = await import('./relationships.mjs');
+    if (extra.relationshipBench) sections.push(await extra.relationshipBench());
+  } catch (err) {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  }
+  const out = sections.join('\n');
+  process.stdout.write(`${out}\n`);
+  if (outIdx !== -1 && process.argv[outIdx + 1]) writeFileSync(process.argv[outIdx + 1], `${out}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
