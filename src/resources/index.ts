@@ -1,0 +1,103 @@
+/**
+ * Resources: the compact report of one object by URI (vt://file/{id}, vt://url/{id},
+ * vt://domain/{name}, vt://ip_address/{ip}) and the VT Intelligence syntax reference.
+ */
+import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ErrorCode, McpError, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import { summarizeReport } from '../summaries/index.js';
+import type { ToolContext } from '../tools/context.js';
+import { DEMO_BANNER, errorText, sourceLine } from '../tools/respond.js';
+import { parseTarget } from '../tools/target.js';
+import { VtError } from '../vt/errors.js';
+import type { IndicatorType } from '../vt/indicators.js';
+import { vtPath } from '../vt/paths.js';
+import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
+
+/** McpError's code for an unknown resource (MCP spec: -32002). */
+const RESOURCE_NOT_FOUND = -32002;
+
+const TEMPLATES: Array<{ type: IndicatorType; uri: string; variable: string; title: string }> = [
+  {
+    type: 'file',
+    uri: 'vt://file/{id}',
+    variable: 'id',
+    title: 'VirusTotal file report (MD5, SHA-1 or SHA-256)',
+  },
+  {
+    type: 'url',
+    uri: 'vt://url/{id}',
+    variable: 'id',
+    title: 'VirusTotal URL report (URL id, or the URL percent-encoded)',
+  },
+  { type: 'domain', uri: 'vt://domain/{name}', variable: 'name', title: 'VirusTotal domain report' },
+  { type: 'ip_address', uri: 'vt://ip_address/{ip}', variable: 'ip', title: 'VirusTotal IP address report' },
+];
+
+function decoded(v: string | string[] | undefined): string {
+  const s = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+async function readReport(
+  ctx: ToolContext,
+  type: IndicatorType,
+  raw: string,
+  uri: URL,
+  signal: AbortSignal,
+): Promise<ReadResourceResult> {
+  let target: ReturnType<typeof parseTarget>;
+  try {
+    target = parseTarget(raw, type);
+  } catch (err) {
+    throw new McpError(ErrorCode.InvalidParams, errorText(err));
+  }
+  try {
+    const res = await ctx.vt.fetch<{ data?: unknown }>({
+      path: vtPath`/${target.collection}/${target.id}`,
+      signal,
+    });
+    const rendered = summarizeReport(res.body?.data, 'concise', ctx.config.maxResponseChars - 200);
+    if (!rendered) throw new VtError('transient', 'VirusTotal sent a report in an unexpected shape.');
+    const text = `${ctx.demo ? `${DEMO_BANNER}\n` : ''}${rendered.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`;
+    return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
+  } catch (err) {
+    if (err instanceof VtError && err.kind === 'not_found') {
+      throw new McpError(
+        RESOURCE_NOT_FOUND,
+        `VirusTotal has never seen the ${type.replace('_', ' ')} ${target.value}; that is not evidence that it is safe.`,
+      );
+    }
+    ctx.log.info(`resource ${type}: ${err instanceof VtError ? err.kind : 'unexpected error'}`);
+    throw new McpError(ErrorCode.InternalError, errorText(err));
+  }
+}
+
+export function registerResources(server: McpServer, ctx: ToolContext): void {
+  server.registerResource(
+    'search-syntax',
+    SEARCH_SYNTAX_URI,
+    {
+      title: 'VT Intelligence search syntax',
+      description: 'Query language reference for vt_search: modifiers, entities, dates, orders, examples.',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: SEARCH_SYNTAX }] }),
+  );
+  for (const t of TEMPLATES) {
+    server.registerResource(
+      `${t.type}-report`,
+      new ResourceTemplate(t.uri, { list: undefined }),
+      {
+        title: t.title,
+        description: 'The compact report vt_get_report gives (one API call).',
+        mimeType: 'text/plain',
+      },
+      async (uri, variables, extra) =>
+        readReport(ctx, t.type, decoded(variables[t.variable]), uri, extra.signal),
+    );
+  }
+}

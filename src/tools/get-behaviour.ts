@@ -1,0 +1,78 @@
+/** vt_get_behaviour: a file's sandbox behaviour and its MITRE ATT&CK mapping, in one compact answer. */
+import { z } from 'zod';
+import { renderBehaviourText, summarizeBehaviour } from '../summaries/behaviour.js';
+import { obj } from '../summaries/common.js';
+import { VtError } from '../vt/errors.js';
+import { vtPath } from '../vt/paths.js';
+import { defineTool } from './define.js';
+import { ok, sourceLine } from './respond.js';
+import { parseTarget } from './target.js';
+
+/** The behaviour text has its own ceiling: past it, more sandbox strings stop helping. */
+const BEHAVIOUR_MAX = 8000;
+
+export const getBehaviourTool = defineTool({
+  name: 'vt_get_behaviour',
+  title: 'VirusTotal sandbox behaviour',
+  description:
+    'Sandbox behaviour of a file (all VirusTotal sandboxes merged) with MITRE ATT&CK tactics and ' +
+    'techniques: verdicts, DNS/IP/HTTP traffic, processes, command lines, dropped files with hashes, ' +
+    'registry keys set, mutexes, Sigma/IDS hits. Two API calls (summary, ATT&CK tree). Strings come from ' +
+    'the sample: untrusted.',
+  inputSchema: { indicator: z.string().max(200).describe('File hash: MD5, SHA-1 or SHA-256.') },
+  outputSchema: {
+    id: z.string(),
+    found: z.boolean(),
+    summary: z.looseObject({}).optional(),
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(args, ctx, extra) {
+    const target = parseTarget(args.indicator, 'file');
+    const [summary, trees] = await Promise.allSettled([
+      ctx.vt.fetch<{ data?: unknown }>({
+        path: vtPath`/files/${target.id}/behaviour_summary`,
+        signal: extra.signal,
+      }),
+      ctx.vt.fetch<{ data?: unknown }>({
+        path: vtPath`/files/${target.id}/behaviour_mitre_trees`,
+        signal: extra.signal,
+      }),
+    ]);
+    const notFound = (why: string) =>
+      ok(
+        ctx,
+        `No sandbox behaviour for file ${target.value}: ${why} vt_get_report tells whether VirusTotal knows the ` +
+          'file; no behaviour is not evidence that it is safe.',
+        { id: target.value, found: false },
+      );
+    if (summary.status === 'rejected') {
+      const err = summary.reason;
+      if (err instanceof VtError && err.kind === 'not_found') {
+        return notFound('VirusTotal has no behaviour report for it (NotFoundError).');
+      }
+      throw err;
+    }
+    const data = obj(summary.value.body?.data);
+    if (!data || Object.keys(data).length === 0) {
+      return notFound('VirusTotal returned an empty behaviour summary (the file was not run in a sandbox).');
+    }
+    if (trees.status === 'rejected') {
+      const err = trees.reason;
+      if (err instanceof VtError && err.kind === 'cancelled') throw err;
+      ctx.log.debug(
+        `vt_get_behaviour: ATT&CK tree unavailable (${err instanceof VtError ? err.kind : 'error'})`,
+      );
+    }
+    const treeData = trees.status === 'fulfilled' ? (trees.value.body?.data ?? {}) : undefined;
+    const s = summarizeBehaviour(target.value, data, treeData);
+    // Room is kept for the source line and the demo banner.
+    const budget = Math.min(ctx.config.maxResponseChars, BEHAVIOUR_MAX) - 200;
+    const text = renderBehaviourText(s, budget);
+    const src = summary.value;
+    return ok(ctx, `${text}\n${sourceLine(src.fetchedAt, src.fromCache)}`, {
+      id: target.value,
+      found: true,
+      summary: s as unknown as Record<string, unknown>,
+    });
+  },
+});

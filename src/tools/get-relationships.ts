@@ -1,0 +1,185 @@
+/** vt_get_relationships: from one object to its neighbours, one line each, with a cursor to page on. */
+import { z } from 'zod';
+import {
+  blockLine,
+  LINE_MAX,
+  type RelatedItem,
+  relatedLine,
+  renderPage,
+  summarizeBlocks,
+  summarizeRelated,
+} from '../summaries/related.js';
+import { invalidInput, VtError } from '../vt/errors.js';
+import type { Indicator, IndicatorType } from '../vt/indicators.js';
+import { vtPath } from '../vt/paths.js';
+import { checkRelationship, publicRelationships, relationshipAccess } from '../vt/relationships.js';
+import type { ToolContext } from './context.js';
+import { defineTool } from './define.js';
+import { ok, sourceLine } from './respond.js';
+import { indicatorParam, typeParam } from './schemas.js';
+import { parseTarget, toolFailure } from './target.js';
+
+const NAME = 'vt_get_relationships';
+
+const TYPE_WORDS: Record<IndicatorType, string> = {
+  file: 'file',
+  url: 'URL',
+  domain: 'domain',
+  ip_address: 'IP address',
+};
+const A_TYPE: Record<IndicatorType, string> = {
+  file: 'a file',
+  url: 'a URL',
+  domain: 'a domain',
+  ip_address: 'an IP address',
+};
+
+/** How many one-line items fit the answer budget; `limit` is lowered to this so no fetched item is hidden. */
+export function itemsThatFit(maxChars: number): number {
+  return Math.max(1, Math.floor((maxChars - 600) / (LINE_MAX + 6)));
+}
+
+function forbidden(
+  ctx: ToolContext,
+  err: VtError,
+  target: Indicator,
+  names: string[],
+): ReturnType<typeof toolFailure> {
+  const type = target.type;
+  const premium = names.filter((n) => relationshipAccess(type, n) === 'premium');
+  const usable = publicRelationships(type).join(', ');
+  const what =
+    premium.length > 0
+      ? `${premium.join(', ')} of ${A_TYPE[type]} ${premium.length > 1 ? 'are' : 'is'} premium-only (VT Enterprise), ` +
+        'and VirusTotal refused this key (ForbiddenError).'
+      : `VirusTotal refused ${names.join(', ')} for this key (ForbiddenError).`;
+  return toolFailure(
+    ctx,
+    NAME,
+    err,
+    `${what} Relationships of ${A_TYPE[type]} that every key can use: ${usable}. ` +
+      'vt_get_report also works with any key.',
+  );
+}
+
+function neverSeen(ctx: ToolContext, target: Indicator, what: string): ReturnType<typeof ok> {
+  return ok(
+    ctx,
+    `VirusTotal has no ${what} for ${TYPE_WORDS[target.type]} ${target.value} (NotFoundError): it has probably ` +
+      `never seen this ${TYPE_WORDS[target.type]}. That is not evidence that it is safe.`,
+    { items: [] },
+  );
+}
+
+/** A URL's VT id is 64 hex digits, so without type="url" it reads as a file hash. */
+function urlIdHint(target: Indicator, names: string[]): string {
+  const urlOnly = names.some((n) => checkRelationship('url', n).ok && !checkRelationship('file', n).ok);
+  return target.type === 'file' && target.hashKind === 'sha256' && urlOnly
+    ? ' If this 64-hex value is a URL id, pass type="url".'
+    : '';
+}
+
+export const getRelationshipsTool = defineTool({
+  name: NAME,
+  title: 'VirusTotal relationships',
+  description:
+    'Related VirusTotal objects of a hash, URL, domain or IP, one line each; page with next_cursor. E.g. ' +
+    'domain/IP: resolutions, communicating_files, referrer_files, subdomains; file: contacted_ips, ' +
+    'contacted_domains, dropped_files, execution_parents; URL: last_serving_ip_address. `relationships`: ' +
+    'counts of several at once. Premium-only names fail with a public key.',
+  inputSchema: {
+    indicator: indicatorParam,
+    type: typeParam,
+    relationship: z.string().max(64).optional().describe('One name, e.g. resolutions.'),
+    relationships: z.array(z.string().max(64)).min(1).max(12).optional().describe('Several names: overview.'),
+    limit: z.number().int().min(1).max(40).default(10),
+    cursor: z.string().max(4096).optional().describe('next_cursor of the previous page.'),
+  },
+  outputSchema: {
+    items: z.array(z.looseObject({})),
+    next_cursor: z.string().optional(),
+    total: z.number().optional(),
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(args, ctx, extra) {
+    const target = parseTarget(args.indicator, args.type as IndicatorType | undefined);
+    const several = args.relationships;
+    if ((several === undefined) === (args.relationship === undefined)) {
+      throw invalidInput(
+        'Give either `relationship` (one name, with paging) or `relationships` (several names, an overview).',
+      );
+    }
+    const budget = ctx.config.maxResponseChars - 200;
+    const subject = `${TYPE_WORDS[target.type]} ${target.value}`;
+
+    if (several) {
+      const checks = several.map((n) => checkRelationship(target.type, n));
+      const bad = checks.filter((c) => !c.ok).map((c) => (c.ok ? '' : c.message));
+      if (bad.length > 0) throw invalidInput(`${bad.join(' ')}${urlIdHint(target, several)}`);
+      const names = [...new Set(checks.map((c) => (c.ok ? c.name : '')))];
+      try {
+        const res = await ctx.vt.fetch<{ data?: unknown }>({
+          path: vtPath`/${target.collection}/${target.id}`,
+          query: { relationships: names.join(',') },
+          signal: extra.signal,
+        });
+        const blocks = summarizeBlocks(res.body?.data, names);
+        const self = summarizeRelated(res.body?.data, undefined);
+        const lines = [
+          `Neighbourhood of ${subject}: ${relatedLine(self)}`,
+          'Counts and first ids (call again with `relationship` for details and paging):',
+          ...blocks.map(blockLine),
+          sourceLine(res.fetchedAt, res.fromCache),
+        ];
+        return ok(ctx, lines.join('\n').slice(0, budget), { items: blocks as unknown as RelatedItem[] });
+      } catch (err) {
+        if (err instanceof VtError && err.kind === 'forbidden') return forbidden(ctx, err, target, names);
+        if (err instanceof VtError && err.kind === 'not_found')
+          return neverSeen(ctx, target, names.join(', '));
+        throw err;
+      }
+    }
+
+    const check = checkRelationship(target.type, args.relationship as string);
+    if (!check.ok) throw invalidInput(`${check.message}${urlIdHint(target, [args.relationship as string])}`);
+    const fits = itemsThatFit(budget);
+    const limit = Math.min(args.limit ?? 10, fits);
+    try {
+      const res = await ctx.vt.fetch<{ data?: unknown; meta?: { cursor?: unknown; count?: unknown } }>({
+        path: vtPath`/${target.collection}/${target.id}/${check.name}`,
+        query: { limit, cursor: args.cursor },
+        signal: extra.signal,
+      });
+      const data = res.body?.data;
+      const raw = Array.isArray(data) ? data : data ? [data] : [];
+      const items = raw.map((r) => summarizeRelated(r, target.type));
+      const meta = res.body?.meta;
+      const next = typeof meta?.cursor === 'string' && meta.cursor !== '' ? meta.cursor : undefined;
+      const total = typeof meta?.count === 'number' ? meta.count : undefined;
+      const header =
+        `${check.name} of ${subject}: ` +
+        (items.length === 0
+          ? args.cursor
+            ? 'no more items.'
+            : 'none recorded by VirusTotal.'
+          : `${items.length} shown${total !== undefined ? ` of ${total}` : ''}` +
+            `${limit < (args.limit ?? 10) ? ` (limit lowered to ${limit} to fit the answer)` : ''}.`);
+      const page = renderPage(
+        header,
+        items,
+        { nextCursor: next, total, nextHint: `same indicator and relationship, cursor=<this>` },
+        budget - 80,
+      );
+      return ok(ctx, `${page.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {
+        items: items.slice(0, page.shown),
+        ...(next ? { next_cursor: next } : {}),
+        ...(total !== undefined ? { total } : {}),
+      });
+    } catch (err) {
+      if (err instanceof VtError && err.kind === 'forbidden')
+        return forbidden(ctx, err, target, [check.name]);
+      if (err instanceof VtError && err.kind === 'not_found') return neverSeen(ctx, target, check.name);
+      throw err;
+    }
+  },
+});

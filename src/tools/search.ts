@@ -1,0 +1,124 @@
+/** vt_search: VT Intelligence search, hits one line each, with a cursor to page on. */
+import { z } from 'zod';
+import { clean } from '../summaries/common.js';
+import { LINE_MAX, renderPage, summarizeRelated } from '../summaries/related.js';
+import { q } from '../summaries/text.js';
+import { invalidInput, VtError } from '../vt/errors.js';
+import { defineTool } from './define.js';
+import { ok, sourceLine } from './respond.js';
+import { toolFailure } from './target.js';
+
+const NAME = 'vt_search';
+const DESCRIPTOR_LINE = 90;
+
+const NO_INTELLIGENCE =
+  'This API key has no VT Intelligence access (intelligence search is a premium feature), so vt_search ' +
+  'cannot run. What this key can do instead: vt_get_report looks up one hash, URL, domain or IP; ' +
+  'vt_get_relationships pivots from one of them to related files, URLs, domains, IPs, resolutions and ' +
+  'comments; vt_get_behaviour gives a file’s sandbox behaviour.';
+
+const SYNTAX_HINT =
+  'Check the modifier names (resource vt://docs/search-syntax), quote values with spaces or colons ' +
+  '(name:"my file.exe", ssdeep:"…"), write dates as YYYY-MM-DD or relative (fs:7d+), add entity:url, ' +
+  'entity:domain or entity:ip to search those, and use an `order` this entity allows.';
+
+/** VT's query errors, reworded as what to change in the query. */
+function queryAdvice(err: VtError, query: string): string | undefined {
+  if (err.kind !== 'invalid_argument') return undefined;
+  const said = err.vtMessage ? ` VirusTotal said: ${q(err.vtMessage)}.` : '';
+  switch (err.vtCode) {
+    case 'UnselectiveContentQueryError':
+      return (
+        `The content search ${q(clean(query, 120) ?? '')} is too unselective: its bytes match too many files.${said} ` +
+        'Use a longer, rarer string or hex pattern (at least 8 distinctive bytes; no short common words, few ' +
+        '?? wildcards), and narrow it with modifiers such as type:peexe, fs:30d+, p:5+ or size:2MB-.'
+      );
+    case 'UnsupportedContentQueryError':
+      return (
+        `VirusTotal cannot run this content search.${said} Write it as content:"text" or content:{hex bytes} ` +
+        '(wildcards as ??), one pattern at a time, without OR between content terms.'
+      );
+    default:
+      return `VirusTotal could not run the query (${err.vtCode ?? 'invalid'}).${said} ${SYNTAX_HINT}`;
+  }
+}
+
+export const searchTool = defineTool({
+  name: NAME,
+  title: 'VirusTotal Intelligence search',
+  description:
+    'VT Intelligence search (premium key). Files unless entity:url|domain|ip; terms AND, OR/NOT/() work. ' +
+    'E.g. type:peexe p:5+ fs:2024-01-01+ ls:7d- tag:signed engines:emotet name:invoice imphash:… ' +
+    'vhash:"…" ssdeep:"…" tlsh:… main_icon_dhash:… behaviour_network:evil.com content:{4d5a90}. ' +
+    'Full syntax: resource vt://docs/search-syntax. vt_get_report file answers list ready pivot queries.',
+  inputSchema: {
+    query: z.string().min(1).max(4096).describe('e.g. type:peexe p:10+ fs:7d+'),
+    limit: z.number().int().min(1).max(300).default(10),
+    cursor: z.string().max(4096).optional().describe('next_cursor, same query.'),
+    order: z.string().max(40).optional().describe('e.g. positives-'),
+    descriptors_only: z.boolean().default(false).describe('Ids only.'),
+  },
+  outputSchema: {
+    items: z.array(z.looseObject({})),
+    next_cursor: z.string().optional(),
+    total: z.number().optional(),
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(args, ctx, extra) {
+    const query = args.query.trim();
+    if (query === '') throw invalidInput('The query is empty. Example: type:peexe p:10+ fs:7d+');
+    if (args.order !== undefined && !/^[a-z_]{2,40}[+-]?$/.test(args.order)) {
+      throw invalidInput(
+        `"${clean(args.order, 40)}" is not a sort order. Give a field with an optional + or -, e.g. positives- or first_submission_date+.`,
+      );
+    }
+    const descriptors = args.descriptors_only ?? false;
+    const budget = ctx.config.maxResponseChars - 200;
+    // A page is never larger than the answer can show, so the cursor never skips an unseen hit.
+    const fits = Math.max(1, Math.floor((budget - 700) / ((descriptors ? DESCRIPTOR_LINE : LINE_MAX) + 6)));
+    const requested = args.limit ?? 10;
+    const limit = Math.min(requested, fits);
+    try {
+      const res = await ctx.vt.fetch<{
+        data?: unknown;
+        meta?: { cursor?: unknown; total_hits?: unknown };
+      }>({
+        path: '/intelligence/search',
+        query: {
+          query,
+          limit,
+          cursor: args.cursor,
+          order: args.order,
+          descriptors_only: descriptors ? 'true' : undefined,
+        },
+        signal: extra.signal,
+      });
+      const raw = Array.isArray(res.body?.data) ? (res.body?.data as unknown[]) : [];
+      const items = raw.map((r) => summarizeRelated(r));
+      const meta = res.body?.meta;
+      const next = typeof meta?.cursor === 'string' && meta.cursor !== '' ? meta.cursor : undefined;
+      const total = typeof meta?.total_hits === 'number' ? meta.total_hits : undefined;
+      const header =
+        `VT Intelligence ${q(clean(query, 200) ?? '')}: ${total !== undefined ? `${total} hit${total === 1 ? '' : 's'}` : 'hits'}, ` +
+        `${items.length} shown${args.order ? `, order ${args.order}` : ''}` +
+        `${limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.`;
+      const page = renderPage(
+        items.length === 0 ? `${header} Nothing matched${args.cursor ? ' on this page' : ''}.` : header,
+        items,
+        { nextCursor: next, total, nextHint: 'call again with the same query and cursor=<this>' },
+        budget - 80,
+      );
+      return ok(ctx, `${page.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {
+        items: items.slice(0, page.shown),
+        ...(next ? { next_cursor: next } : {}),
+        ...(total !== undefined ? { total } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof VtError)) throw err;
+      if (err.kind === 'forbidden') return toolFailure(ctx, NAME, err, NO_INTELLIGENCE);
+      const advice = queryAdvice(err, query);
+      if (advice) return toolFailure(ctx, NAME, err, advice);
+      throw err;
+    }
+  },
+});

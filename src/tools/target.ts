@@ -1,0 +1,32 @@
+/** Helpers shared by the pivot tools: reading the object to pivot from, and worded failures. */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { invalidInput, type VtError } from '../vt/errors.js';
+import { type Indicator, type IndicatorType, parseIndicator } from '../vt/indicators.js';
+import type { ToolContext } from './context.js';
+import { DEMO_BANNER } from './respond.js';
+
+/**
+ * parseIndicator, plus VT's own URL ids: relationship and search answers name URLs by the SHA-256
+ * of the URL, and with type "url" that id is taken as is (a bare 64-hex string is otherwise a file).
+ */
+export function parseTarget(raw: string, type?: IndicatorType): Indicator {
+  const s = typeof raw === 'string' ? raw.trim() : '';
+  if (type === 'url' && /^[0-9a-f]{64}$/i.test(s)) {
+    const id = s.toLowerCase();
+    return { type: 'url', id, value: id, collection: 'urls' };
+  }
+  const parsed = parseIndicator(raw, type);
+  if (!parsed.ok) throw invalidInput(parsed.reason);
+  return parsed.indicator;
+}
+
+/**
+ * An isError answer worded by the tool itself, for the cases where the tool knows better than the
+ * generic wording (premium-only relationships, VT Intelligence query errors). Logged like others.
+ */
+export function toolFailure(ctx: ToolContext, tool: string, err: VtError, text: string): CallToolResult {
+  ctx.log.info(
+    `${tool}: ${err.kind}${err.vtCode ? ` ${err.vtCode}` : ''}${err.httpStatus ? ` HTTP ${err.httpStatus}` : ''}`,
+  );
+  return { isError: true, content: [{ type: 'text', text: ctx.demo ? `${DEMO_BANNER}\n${text}` : text }] };
+}

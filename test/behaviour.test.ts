@@ -1,0 +1,190 @@
+/**
+ * vt_get_behaviour over the recorded behaviour summary (188 KB, msticpy) and the synthetic ATT&CK tree,
+ * through the MCP client against the stand-in API; and summarizeBehaviour on hand-made summaries
+ * for the sections the recording lacks (Sigma, IDS, signature matches).
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_FIXTURES, send } from '../src/demo/recorded-api.js';
+import { renderBehaviourText, summarizeBehaviour } from '../src/summaries/behaviour.js';
+import { type Harness, startHarness, textOf } from './helpers/harness.js';
+
+type Json = Record<string, unknown>;
+
+const SHA = '03bd9a94482f180bb047626cb2f27ccf8daa0e201345480b43585580e09c311b';
+const SUMMARY = JSON.parse(
+  readFileSync(`${BUNDLED_FIXTURES}/behaviour_summary_msticpy_unwrapped.json`, 'utf8'),
+) as Json;
+const TREES = (
+  JSON.parse(readFileSync(`${BUNDLED_FIXTURES}/synthetic_behaviour_mitre_trees.json`, 'utf8')) as {
+    data: Json;
+  }
+).data;
+
+function summaryOf(res: { structuredContent?: unknown }): Json {
+  return ((res.structuredContent as Json | undefined)?.summary ?? {}) as Json;
+}
+
+describe('vt_get_behaviour against the recording', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('fits the 188 KB summary in 8,000 characters, with two upstream requests', async () => {
+    expect(JSON.stringify(SUMMARY).length).toBeGreaterThan(150_000);
+    const before = h.api.requests.length;
+    const res = await h.call('vt_get_behaviour', { indicator: SHA });
+    expect(res.isError, textOf(res)).toBeFalsy();
+    const text = textOf(res);
+    expect(text.length).toBeLessThanOrEqual(8000);
+    expect(
+      h.api.requests
+        .slice(before)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual([`/files/${SHA}/behaviour_mitre_trees`, `/files/${SHA}/behaviour_summary`]);
+    // Nothing was dropped for space at the default budget.
+    expect(text).not.toContain('Left out to stay within');
+  });
+
+  it('shows verdicts, ATT&CK tactics and techniques, network, processes, files, registry and mutexes', async () => {
+    const res = await h.call('vt_get_behaviour', { indicator: SHA });
+    const text = textOf(res);
+    const s = summaryOf(res);
+    expect(text).toContain(`Sandbox verdict: ${(SUMMARY.verdicts as string[])[0]}`);
+    // Tactics come from the tree; technique names from the tree, observations from the summary.
+    expect(text).toContain('ATT&CK tactics: Execution (TA0002), Persistence (TA0003)');
+    expect(text).toContain('T1562.001 Disable or Modify Tools [high] (Defense Evasion)');
+    expect(text).toContain('T1053 Scheduled Task/Job [medium] (Execution, Persistence)');
+    // T1055 is only in the summary (no name in the tree), still listed.
+    expect(text).toMatch(/- T1055 \[info\]/);
+    const dns = SUMMARY.dns_lookups as Array<{ hostname: string }>;
+    for (const d of dns) expect(text).toContain(d.hostname);
+    const firstIp = (SUMMARY.ip_traffic as Array<{ destination_ip: string }>)[0]?.destination_ip;
+    expect(text).toContain(String(firstIp));
+    expect(text).toContain('https://sanctam.net:58899/assets/txt/resource_url.php?type=xmrig');
+    const dropped = SUMMARY.files_dropped as Array<{ sha256?: string }>;
+    expect(text).toContain(String(dropped[0]?.sha256));
+    const reg = (SUMMARY.registry_keys_set as Array<{ key: string }>)[0]?.key ?? '';
+    expect(text).toContain(reg.slice(0, 60));
+    for (const m of SUMMARY.mutexes_created as string[]) expect(text).toContain(m);
+    expect(text).toContain('untrusted');
+    // What was cut is counted: the recording created more processes than are shown.
+    const created = new Set(SUMMARY.processes_created as string[]).size;
+    const shown = (s.processes_created as string[]).length;
+    expect(shown).toBeLessThan(created);
+    expect(s.processes_created_more).toBe(created - shown);
+    expect(text).toContain(`(+${created - shown} more)`);
+    const notShown = s.not_shown as Record<string, number>;
+    expect(notShown.files_opened).toBe((SUMMARY.files_opened as unknown[]).length);
+    expect(s.attack_tree).toBe('available');
+  });
+
+  it('still answers with the summary when the ATT&CK tree is unavailable', async () => {
+    const h2 = await startHarness({
+      api: {
+        hook: (req, res) => {
+          if (!req.path.endsWith('/behaviour_mitre_trees')) return false;
+          send(res, 404, { error: { code: 'NotFoundError', message: 'no tree' } });
+          return true;
+        },
+      },
+    });
+    try {
+      const res = await h2.call('vt_get_behaviour', { indicator: SHA });
+      expect(res.isError).toBeFalsy();
+      const text = textOf(res);
+      expect(text).toContain('ATT&CK tree: unavailable');
+      expect(text).toContain('T1055');
+      expect(text).not.toContain('ATT&CK tactics:');
+      expect(summaryOf(res).attack_tree).toBe('unavailable');
+    } finally {
+      await h2.close();
+    }
+  });
+
+  it('says when a file has no behaviour, without an error', async () => {
+    const res = await h.call('vt_get_behaviour', { indicator: 'e'.repeat(64) });
+    expect(res.isError).toBeFalsy();
+    expect(textOf(res)).toContain('No sandbox behaviour');
+    expect((res.structuredContent as Json).found).toBe(false);
+  });
+
+  it('refuses anything but a file hash before any request', async () => {
+    const before = h.api.requests.length;
+    const res = await h.call('vt_get_behaviour', { indicator: 'example.com' });
+    expect(res.isError).toBe(true);
+    expect(h.api.requests.length).toBe(before);
+  });
+});
+
+describe('summarizeBehaviour (pure)', () => {
+  const many = (n: number, f: (i: number) => unknown) => Array.from({ length: n }, (_, i) => f(i));
+
+  it('caps every section and counts the rest', () => {
+    const s = summarizeBehaviour(
+      'x',
+      {
+        dns_lookups: many(30, (i) => ({ hostname: `h${i}.example`, resolved_ips: ['10.0.0.1'] })),
+        ip_traffic: many(25, (i) => ({ destination_ip: `10.0.0.${i}`, destination_port: 443 })),
+        mutexes_created: many(20, (i) => `m${i}`),
+        registry_keys_set: many(12, (i) => ({ key: `HKCU\\k${i}`, value: 'v' })),
+        sigma_analysis_results: many(9, (i) => ({
+          rule_title: `sigma ${i}`,
+          rule_level: i === 8 ? 'critical' : 'low',
+        })),
+        ids_alerts: many(7, (i) => ({ rule_msg: `ids ${i % 3}`, alert_severity: 'medium' })),
+        signature_matches: many(3, (i) => ({ name: `sig ${i}`, format: 'SIG_FORMAT_YARA' })),
+      },
+      undefined,
+    );
+    expect(s.dns?.length).toBe(10);
+    expect(s.dns_more).toBe(20);
+    expect(s.ip_traffic_more).toBe(15);
+    expect(s.mutexes_more).toBe(12);
+    expect(s.registry_set_more).toBe(6);
+    // Most severe Sigma rule first; duplicate IDS messages once.
+    expect(s.sigma?.[0]).toEqual({ title: 'sigma 8', level: 'critical' });
+    expect(s.sigma_more).toBe(3);
+    expect(s.ids?.map((i) => i.message)).toEqual(['ids 0', 'ids 1', 'ids 2']);
+    expect(s.signatures?.[0]).toEqual({ name: 'sig 0', format: 'YARA' });
+    const text = renderBehaviourText(s, 8000);
+    expect(text).toContain('Sigma: [critical] sigma 8');
+    expect(text).toContain('IDS: [medium] ids 0');
+    expect(text).toContain('(+20 more)');
+    expect(text).toContain('ATT&CK tree: unavailable');
+  });
+
+  it('cleans sandbox strings', () => {
+    const s = summarizeBehaviour(
+      'x',
+      { command_executions: ['cmd /c evil\u202e.exe\u0000 --run', 'y'.repeat(500)] },
+      TREES,
+    );
+    expect(s.command_lines?.[0]).toBe('cmd /c evil .exe --run');
+    expect((s.command_lines?.[1] ?? '').length).toBeLessThanOrEqual(200);
+  });
+
+  it('keeps the most severe observation of a technique seen by several sandboxes', () => {
+    const s = summarizeBehaviour(
+      'x',
+      { attack_techniques: { T1053: [{ severity: 'INFO', description: 'a' }] } },
+      TREES,
+    );
+    const t = s.techniques?.find((x) => x.id === 'T1053');
+    expect(t?.severity).toBe('medium');
+    expect(t?.tactics).toEqual(['TA0002', 'TA0003']);
+    expect(s.techniques?.[0]?.id).toBe('T1562.001');
+  });
+
+  it('drops sections, and names them, when the budget is small', () => {
+    const s = summarizeBehaviour(SHA, SUMMARY, TREES);
+    const text = renderBehaviourText(s, 2500);
+    expect(text.length).toBeLessThanOrEqual(2500);
+    expect(text).toContain('Left out to stay within 2500 characters');
+  });
+});
