@@ -1,0 +1,218 @@
+/**
+ * The write tools, listed only when VT_ENABLE_SUBMISSIONS=true. What they send becomes available to
+ * VirusTotal's community, so each says so, none is retried, and no read tool ever calls them.
+ * vt_submit_file reads only regular files inside VT_UPLOAD_DIRS, never /proc, /sys or /dev.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, openAsBlob } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { FormData } from 'undici';
+import { z } from 'zod';
+import { renderAnalysisText, summarizeAnalysis } from '../summaries/analysis.js';
+import { clean } from '../summaries/common.js';
+import { invalidInput, VtError } from '../vt/errors.js';
+import { parseIndicator } from '../vt/indicators.js';
+import { vtPath } from '../vt/paths.js';
+import type { ToolContext } from './context.js';
+import { defineTool } from './define.js';
+import { progressFor } from './progress.js';
+import { ok } from './respond.js';
+
+const WRITE = {
+  readOnlyHint: false,
+  destructiveHint: false,
+  idempotentHint: false,
+  openWorldHint: true,
+} as const;
+const SHARED =
+  'What you submit becomes available to VirusTotal’s community (and its premium customers): never submit ' +
+  'private documents or internal URLs. Needs VT_ENABLE_SUBMISSIONS=true.';
+
+const DIRECT_UPLOAD_MAX = 32 * 1024 * 1024;
+const UPLOAD_URL_MAX = 650 * 1024 * 1024;
+
+const analysisOutput = {
+  analysis_id: z.string(),
+  status: z.string(),
+  summary: z.record(z.string(), z.unknown()).optional(),
+};
+
+function analysisIdOf(body: unknown): string {
+  const id = (body as { data?: { id?: unknown } } | undefined)?.data?.id;
+  if (typeof id !== 'string' && typeof id !== 'number') {
+    throw new VtError('transient', 'VirusTotal accepted the submission but sent no analysis id.', {
+      retryable: false,
+    });
+  }
+  return String(id);
+}
+
+export const submitUrlTool = defineTool({
+  name: 'vt_submit_url',
+  title: 'Submit a URL to VirusTotal',
+  description: `Send a URL to VirusTotal for a fresh scan; returns an analysis id for vt_get_analysis. ${SHARED}`,
+  inputSchema: { url: z.string().max(8192).describe('The URL; defanged forms are fine.') },
+  outputSchema: analysisOutput,
+  annotations: WRITE,
+  async handler(args, ctx, extra) {
+    const parsed = parseIndicator(args.url, 'url');
+    if (!parsed.ok) throw invalidInput(parsed.reason);
+    const url = parsed.indicator.value;
+    const res = await ctx.vt.submit({
+      path: '/urls',
+      body: new URLSearchParams({ url }).toString(),
+      contentType: 'application/x-www-form-urlencoded',
+      signal: extra.signal,
+      onWait: progressFor(extra).onWait,
+    });
+    const id = analysisIdOf(res.body);
+    return ok(
+      ctx,
+      `Submitted "${url}" to VirusTotal. Analysis id: ${id}\nResults take a minute or two: call vt_get_analysis with this id.`,
+      { analysis_id: id, status: 'queued' },
+    );
+  },
+});
+
+/** The real path of `p` if it is a regular file inside an allowed directory; otherwise a clear refusal. */
+export async function allowedFile(p: string, dirs: string[]): Promise<{ path: string; size: number }> {
+  if (dirs.length === 0) {
+    throw invalidInput(
+      'File submission is not allowed from any directory: set VT_UPLOAD_DIRS to the folders it may read.',
+    );
+  }
+  if (!isAbsolute(p)) throw invalidInput('Give an absolute path to the file.');
+  let real: string;
+  try {
+    real = await realpath(resolve(p));
+  } catch {
+    throw invalidInput(`No readable file at ${clean(p, 200)}.`);
+  }
+  // Pseudo-filesystems hold process state (e.g. /proc/self/environ holds the API key): never.
+  if (/^\/(proc|sys|dev)(\/|$)/.test(real))
+    throw invalidInput('Special files (/proc, /sys, /dev) are never read.');
+  const roots = await Promise.all(dirs.map((d) => realpath(resolve(d)).catch(() => undefined)));
+  const inside = roots.some((root) => {
+    if (!root) return false;
+    const rel = relative(root, real);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  });
+  if (!inside)
+    throw invalidInput(`${clean(p, 200)} is outside the directories in VT_UPLOAD_DIRS; it was not read.`);
+  const st = await stat(real);
+  if (!st.isFile()) throw invalidInput(`${clean(p, 200)} is not a regular file.`);
+  if (st.size === 0) throw invalidInput(`${clean(p, 200)} is empty.`);
+  if (st.size > UPLOAD_URL_MAX) throw invalidInput('VirusTotal accepts files up to 650 MB.');
+  return { path: real, size: st.size };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export const submitFileTool = defineTool({
+  name: 'vt_submit_file',
+  title: 'Submit a file to VirusTotal',
+  description: `Upload a local file (up to 650 MB, from the folders in VT_UPLOAD_DIRS) for scanning; returns its sha256 and an analysis id for vt_get_analysis. Check vt_get_report with the hash first: a known file needs no upload. ${SHARED}`,
+  inputSchema: {
+    path: z.string().max(4096).describe('Absolute path of the file.'),
+    password: z.string().max(256).optional().describe('Password of a protected archive.'),
+  },
+  outputSchema: { ...analysisOutput, sha256: z.string() },
+  annotations: WRITE,
+  async handler(args, ctx, extra) {
+    const file = await allowedFile(args.path, ctx.config.uploadDirs);
+    const sha256 = await sha256Of(file.path);
+    const form = new FormData();
+    form.append('file', await openAsBlob(file.path), basename(file.path));
+    if (args.password) form.append('password', args.password);
+    let target = '/files';
+    if (file.size > DIRECT_UPLOAD_MAX) {
+      // Large files go to a one-time upload URL that VirusTotal hands out.
+      const u = await ctx.vt.fetch<{ data?: unknown }>({
+        path: '/files/upload_url',
+        signal: extra.signal,
+        fresh: true,
+      });
+      if (typeof u.body?.data !== 'string') throw new VtError('transient', 'VirusTotal gave no upload URL.');
+      target = u.body.data;
+    }
+    const res = await ctx.vt.submit({
+      path: target,
+      body: form,
+      signal: extra.signal,
+      onWait: progressFor(extra).onWait,
+    });
+    const id = analysisIdOf(res.body);
+    return ok(
+      ctx,
+      `Uploaded ${basename(file.path)} (${file.size.toLocaleString('en-US')} bytes, sha256 ${sha256}). Analysis id: ${id}\n` +
+        'Results take a few minutes: call vt_get_analysis with this id, or vt_get_report with the sha256 later.',
+      { analysis_id: id, status: 'queued', sha256 },
+    );
+  },
+});
+
+export const getAnalysisTool = defineTool({
+  name: 'vt_get_analysis',
+  title: 'VirusTotal analysis status',
+  description:
+    'Status and result of a submission (the analysis id from vt_submit_url or vt_submit_file). Waits up to ' +
+    'wait_seconds for it to complete, polling gently and reporting progress; cancellable.',
+  inputSchema: {
+    id: z.string().min(1).max(300).describe('Analysis id.'),
+    wait_seconds: z.number().int().min(0).max(300).default(60).describe('How long to wait for completion.'),
+  },
+  outputSchema: analysisOutput,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(args, ctx, extra) {
+    const id = args.id.trim();
+    if (!/^[A-Za-z0-9_=:-]+$/.test(id))
+      throw invalidInput('An analysis id has only letters, digits and - _ = :');
+    const deadline = Date.now() + (args.wait_seconds ?? 60) * 1000;
+    const progress = progressFor(extra);
+    for (let poll = 1; ; poll++) {
+      const res = await ctx.vt.fetch<unknown>({
+        path: vtPath`/analyses/${id}`,
+        signal: extra.signal,
+        fresh: true,
+      });
+      const s = summarizeAnalysis(res.body);
+      if (!s) throw new VtError('transient', 'VirusTotal sent an analysis in an unexpected shape.');
+      const wait = pollInterval(ctx);
+      if (s.completed || Date.now() + wait > deadline) {
+        return ok(ctx, renderAnalysisText(s, ctx.config.maxResponseChars), {
+          analysis_id: id,
+          status: s.status,
+          summary: s as unknown as Record<string, unknown>,
+        });
+      }
+      progress.step(poll, 0, `Analysis ${s.status}; checking again in ${Math.round(wait / 1000)} s.`);
+      await sleep(wait, extra.signal);
+    }
+  },
+});
+
+/** Polls at the pace the rate limit allows (15 s on a public key), at least every 2 s otherwise. */
+function pollInterval(ctx: ToolContext): number {
+  const w = ctx.config.rateLimit;
+  return w ? Math.max(2000, (w.seconds * 1000) / w.requests) : 2000;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolveSleep, reject) => {
+    if (signal.aborted) return reject(new VtError('cancelled', 'The call was cancelled.'));
+    const t = setTimeout(resolveSleep, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new VtError('cancelled', 'The call was cancelled.'));
+      },
+      { once: true },
+    );
+  });
+}
