@@ -2,13 +2,36 @@
  * Configuration from the environment and the command line.
  * One table describes every option, so `--help` and the README cannot drift apart.
  */
+import { parseArgs } from 'node:util';
 
 export interface Config {
   apiKey: string | undefined;
   apiUrl: string;
   maxResponseChars: number;
   timeoutMs: number;
+  /** Requests per window; undefined when the limiter is off. */
+  rateLimit: { requests: number; seconds: number } | undefined;
+  /** Upstream requests per UTC day; undefined for no cap. */
+  dailyQuota: number | undefined;
+  maxConcurrency: number;
+  maxWaitMs: number;
+  cacheTtlMs: number;
+  cacheMaxMb: number;
   demo: boolean;
+  transport: 'stdio' | 'http';
+  http: {
+    host: string;
+    port: number;
+    /** Bearer tokens accepted over HTTP; each one is a client for the per-client rate. */
+    authTokens: string[];
+    allowedHosts: string[];
+    allowedOrigins: string[];
+    clientCallsPerMinute: number;
+  };
+  /** Submission tools are listed only when this is true. */
+  enableSubmissions: boolean;
+  /** Directories vt_submit_file may read from; none by default. */
+  uploadDirs: string[];
 }
 
 interface EnvOption {
@@ -30,6 +53,54 @@ export const ENV_OPTIONS: EnvOption[] = [
     help: 'Upper bound on the text of any one tool answer.',
   },
   { env: ['VT_TIMEOUT_SECONDS'], default: '30', help: 'Timeout of one upstream HTTP request.' },
+  {
+    env: ['VT_RATE_LIMIT'],
+    default: '4/60s (off with --demo)',
+    help: 'Upstream requests allowed per window, as <requests>/<seconds>s, or "off". A public key allows 4/60s.',
+  },
+  {
+    env: ['VT_DAILY_QUOTA'],
+    default: '500',
+    help: 'Upstream requests allowed per UTC day (a public key allows 500), or "off".',
+  },
+  { env: ['VT_MAX_CONCURRENCY'], default: '4', help: 'Upstream requests in flight at once.' },
+  {
+    env: ['VT_MAX_WAIT_SECONDS'],
+    default: '90',
+    help: 'Longest a call waits for the rate limit or VT backoff before it answers that the quota is busy.',
+  },
+  {
+    env: ['VT_CACHE_TTL_SECONDS'],
+    default: '3600',
+    help: 'How long answers are cached (0 disables the cache). Not-found answers are kept 5 minutes at most.',
+  },
+  { env: ['VT_CACHE_MAX_MB'], default: '64', help: 'Upper bound on the memory the cache holds.' },
+  {
+    env: ['VT_ENABLE_SUBMISSIONS'],
+    default: 'false',
+    help: 'List the tools that submit URLs and files to VirusTotal (what you submit is shared with its community).',
+  },
+  {
+    env: ['VT_UPLOAD_DIRS'],
+    default: '(none)',
+    help: 'Directories vt_submit_file may read, separated by ":" (";" on Windows). Nothing else is ever read.',
+  },
+  {
+    env: ['VT_MCP_AUTH_TOKEN'],
+    default: '(none)',
+    help: 'Bearer token(s) for --transport http, comma-separated (one per client); required unless on loopback.',
+  },
+  {
+    env: ['VT_MCP_ALLOWED_HOSTS'],
+    default: '(none)',
+    help: 'Extra Host header values accepted over HTTP (e.g. a proxy name), comma-separated.',
+  },
+  { env: ['VT_MCP_ALLOWED_ORIGINS'], default: '(none)', help: 'Extra browser Origins accepted over HTTP.' },
+  {
+    env: ['VT_MCP_CLIENT_RATE'],
+    default: '30',
+    help: 'Tool calls each HTTP client may make per minute, so no one client spends the whole team quota.',
+  },
 ];
 
 export class ConfigError extends Error {}
@@ -43,7 +114,50 @@ function intFrom(name: string, raw: string | undefined, fallback: number, min: n
   return value;
 }
 
+export interface CliFlags {
+  demo: boolean;
+  help: boolean;
+  version: boolean;
+  transport: string;
+  host: string;
+  port: string;
+}
+
+/** Parses the command line; unknown options are an error that names the known ones. */
+export function parseCli(argv: string[]): CliFlags {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        demo: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
+        transport: { type: 'string', default: 'stdio' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '3000' },
+      },
+    });
+    return values as CliFlags;
+  } catch (err) {
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)} See --help.`);
+  }
+}
+
+function list(raw: string | undefined, sep: RegExp = /,/): string[] {
+  return (raw ?? '')
+    .split(sep)
+    .map((x) => x.trim())
+    .filter(Boolean);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
+  const cli = parseCli(argv);
+  const demo = cli.demo;
+  if (cli.transport !== 'stdio' && cli.transport !== 'http') {
+    throw new ConfigError(`--transport must be stdio or http; got "${cli.transport}".`);
+  }
   const key = (env.VIRUSTOTAL_API_KEY ?? env.VT_API_KEY ?? '').trim();
   const apiUrl = (env.VIRUSTOTAL_API_URL ?? 'https://www.virustotal.com/api/v3').trim().replace(/\/+$/, '');
   try {
@@ -57,21 +171,62 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
     apiUrl,
     maxResponseChars: intFrom('VT_MAX_RESPONSE_CHARS', env.VT_MAX_RESPONSE_CHARS, 24_000, 2_000, 1_000_000),
     timeoutMs: intFrom('VT_TIMEOUT_SECONDS', env.VT_TIMEOUT_SECONDS, 30, 1, 600) * 1000,
-    demo: argv.includes('--demo'),
+    rateLimit: parseRateLimit(env.VT_RATE_LIMIT, demo),
+    dailyQuota: isOff(env.VT_DAILY_QUOTA)
+      ? undefined
+      : intFrom('VT_DAILY_QUOTA', env.VT_DAILY_QUOTA, 500, 1, 100_000_000),
+    maxConcurrency: intFrom('VT_MAX_CONCURRENCY', env.VT_MAX_CONCURRENCY, 4, 1, 64),
+    maxWaitMs: intFrom('VT_MAX_WAIT_SECONDS', env.VT_MAX_WAIT_SECONDS, 90, 0, 3600) * 1000,
+    cacheTtlMs: intFrom('VT_CACHE_TTL_SECONDS', env.VT_CACHE_TTL_SECONDS, 3600, 0, 30 * 86400) * 1000,
+    cacheMaxMb: intFrom('VT_CACHE_MAX_MB', env.VT_CACHE_MAX_MB, 64, 1, 16_384),
+    demo,
+    transport: cli.transport,
+    http: {
+      host: cli.host,
+      port: intFrom('--port', cli.port, 3000, 0, 65_535),
+      authTokens: list(env.VT_MCP_AUTH_TOKEN),
+      allowedHosts: list(env.VT_MCP_ALLOWED_HOSTS),
+      allowedOrigins: list(env.VT_MCP_ALLOWED_ORIGINS),
+      clientCallsPerMinute: intFrom('VT_MCP_CLIENT_RATE', env.VT_MCP_CLIENT_RATE, 30, 0, 100_000),
+    },
+    enableSubmissions: /^(1|true|yes|on)$/i.test(env.VT_ENABLE_SUBMISSIONS?.trim() ?? ''),
+    uploadDirs: list(env.VT_UPLOAD_DIRS, process.platform === 'win32' ? /;/ : /:/),
   };
+}
+
+function isOff(raw: string | undefined): boolean {
+  return raw !== undefined && /^(off|none|false|0)$/i.test(raw.trim());
+}
+
+/** "4/60s" (also "4/60", "4/1m") → 4 per 60 s; "off" → no limiter. The demo defaults to off. */
+export function parseRateLimit(raw: string | undefined, demo = false): Config['rateLimit'] {
+  if (raw === undefined || raw.trim() === '') return demo ? undefined : { requests: 4, seconds: 60 };
+  if (isOff(raw)) return undefined;
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(s|m|min)?\s*$/i.exec(raw);
+  const requests = m ? Number(m[1]) : Number.NaN;
+  const seconds = m ? Number(m[2]) * (m[3] && /^m/i.test(m[3]) ? 60 : 1) : Number.NaN;
+  if (!m || requests < 1 || seconds < 1 || requests > 100_000 || seconds > 86_400) {
+    throw new ConfigError(
+      `VT_RATE_LIMIT must look like 4/60s (requests per seconds) or "off"; got "${raw}".`,
+    );
+  }
+  return { requests, seconds };
 }
 
 export function helpText(version: string): string {
   const lines = [
     `vt-mcp ${version}: a Model Context Protocol server for VirusTotal.`,
     '',
-    'Usage: vt-mcp [--demo] [--help] [--version]',
+    'Usage: vt-mcp [--demo] [--transport stdio|http] [--host 127.0.0.1] [--port 3000] [--help] [--version]',
     '',
-    '  --demo      Serve recorded VirusTotal responses bundled with the package (no key, no network).',
-    '  --help      Print this help.',
-    '  --version   Print the version.',
+    '  --demo         Serve recorded VirusTotal responses bundled with the package (no key, no network).',
+    '  --transport    stdio (default), or http: stateless Streamable HTTP at /mcp, with /healthz.',
+    '  --host         Address to listen on with --transport http (default 127.0.0.1).',
+    '  --port         Port to listen on with --transport http (default 3000).',
+    '  --help         Print this help.',
+    '  --version      Print the version.',
     '',
-    'The server speaks MCP on stdio. Configuration comes from the environment:',
+    'Configuration comes from the environment:',
     '',
   ];
   for (const o of ENV_OPTIONS) {

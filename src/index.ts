@@ -1,33 +1,32 @@
 #!/usr/bin/env node
 /**
- * Entry point: reads the configuration, wires the VT client to the MCP server, and serves on stdio.
- * A missing key is not fatal: the tools are listed and each call explains how to set the key.
+ * Entry point: reads the configuration, wires the VT runtime to the MCP server, and serves on stdio
+ * or Streamable HTTP. A missing key is not fatal: the tools are listed and each call explains how
+ * to set the key (a crash at start would leave the user with an unexplained red dot).
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { ConfigError, helpText, loadConfig } from './config.js';
+import { ConfigError, helpText, loadConfig, parseCli } from './config.js';
 import { RecordedApi } from './demo/recorded-api.js';
 import { createLogger } from './log.js';
 import { createServer } from './server/create-server.js';
+import { createRuntime } from './server/runtime.js';
+import { HttpConfigError, startHttp } from './transports/http.js';
 import { VERSION } from './version.js';
-import { VtClient } from './vt/client.js';
-import { DirectGateway } from './vt/gateway.js';
 
 const DEMO_KEY = 'demo-key-not-a-real-virustotal-key';
 
 async function main(argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const cli = parseCli(argv);
+  if (cli.help) {
     process.stdout.write(helpText(VERSION));
     return;
   }
-  if (argv.includes('--version')) {
+  if (cli.version) {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
-  const unknown = argv.filter((a) => !['--demo'].includes(a));
-  if (unknown.length > 0) throw new ConfigError(`Unknown option ${unknown[0]}; see --help.`);
-
   const config = loadConfig(process.env, argv);
-  const log = createLogger({ secrets: [config.apiKey] });
+  const log = createLogger({ secrets: [config.apiKey, ...config.http.authTokens] });
 
   let recorded: RecordedApi | undefined;
   if (config.demo) {
@@ -39,31 +38,35 @@ async function main(argv: string[]): Promise<void> {
     log.warn('no VIRUSTOTAL_API_KEY set: tools are listed, and each call will explain how to set the key');
   }
 
-  const client = new VtClient({
-    baseUrl: config.apiUrl,
-    apiKey: config.apiKey,
-    timeoutMs: config.timeoutMs,
-    userAgent: `vt-mcp/${VERSION}`,
-  });
-  const server = createServer({ vt: new DirectGateway(client), config, log, demo: config.demo });
+  const runtime = createRuntime(config, log);
+  const ctx = { vt: runtime.gateway, config, log, demo: config.demo };
+  const closers: Array<() => Promise<unknown>> = [];
 
-  const shutdown = async () => {
-    await server.close().catch(() => {});
-    await client.close().catch(() => {});
+  if (config.transport === 'http') {
+    const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
+    closers.push(http.close);
+    log.info(`vt-mcp ${VERSION} serving Streamable HTTP at ${http.url}`);
+  } else {
+    const server = createServer(ctx);
+    closers.push(() => server.close());
+    process.stdin.on('close', () => void shutdown());
+    await server.connect(new StdioServerTransport());
+    log.info(`vt-mcp ${VERSION} serving on stdio`);
+  }
+
+  async function shutdown(): Promise<void> {
+    for (const close of closers) await close().catch(() => {});
+    await runtime.close().catch(() => {});
     await recorded?.close().catch(() => {});
     process.exit(0);
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
-  process.stdin.on('close', shutdown);
-
-  await server.connect(new StdioServerTransport());
-  log.info(`vt-mcp ${VERSION} serving on stdio`);
+  }
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  const msg =
-    err instanceof ConfigError ? err.message : `failed to start: ${err instanceof Error ? err.message : err}`;
+  const known = err instanceof ConfigError || err instanceof HttpConfigError;
+  const msg = known ? err.message : `failed to start: ${err instanceof Error ? err.message : err}`;
   process.stderr.write(`vt-mcp: ${msg}\n`);
   process.exit(2);
 });

@@ -40,6 +40,8 @@ interface Route {
   query?: Record<string, string>;
   file: string;
   next?: string;
+  /** The recording is an object of collections keyed by name (msticpy's searches): serve this one. */
+  pick?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -166,22 +168,66 @@ export class RecordedApi {
 
     const route = this.#findRoute(normalPath, query);
     if (route) return send(res, 200, this.#page(route, query));
+    // VT answers a search that matches nothing with an empty collection, not a 404.
+    if (normalPath === '/intelligence/search') {
+      return send(res, 200, { data: [], meta: { total_hits: 0 }, links: { self: 'stand-in' } });
+    }
 
     if (segments.length === 2) {
       const o = this.#objects.get(`${segments[0]}/${(segments[1] ?? '').toLowerCase()}`);
+      if (o && query.relationships) {
+        return send(res, 200, { data: this.#withRelationships(o, segments[0] ?? '', query.relationships) });
+      }
       if (o) return send(res, 200, { data: o });
     }
     return send(res, 404, notFound(segments[1] ?? path));
   }
 
   #findRoute(path: string, query: Record<string, string>): Route | undefined {
+    // "*" in a route matches any one path segment (e.g. the key in /users/*/overall_quotas).
+    const matches = (pattern: string) => {
+      const a = pattern.split('/');
+      const b = path.split('/');
+      return a.length === b.length && a.every((seg, i) => seg === '*' || seg === b[i]);
+    };
     return this.#routes.find(
-      (r) => r.path === path && Object.entries(r.query ?? {}).every(([k, v]) => query[k] === v),
+      (r) => matches(r.path) && Object.entries(r.query ?? {}).every(([k, v]) => query[k] === v),
     );
   }
 
-  #load(file: string): Json {
+  /**
+   * GET /{coll}/{id}?relationships=a,b: the object plus one descriptor block per name, built from the
+   * routed recording of /{coll}/{id}/{name} (first 10 descriptors). `count` is only given when the
+   * recording is the whole collection (no cursor); a name with no recording gets an empty block.
+   */
+  #withRelationships(o: Json, coll: string, names: string): Json {
+    const relationships: Json = {};
+    for (const name of names.split(',').filter(Boolean)) {
+      const route = this.#findRoute(`/${coll}/${String(o.id)}/${name}`, {});
+      const body = route ? this.#load(route.file, route.pick) : { data: [] };
+      const many = Array.isArray(body.data);
+      const items = (many ? body.data : body.data ? [body.data] : []) as Json[];
+      const descriptors = items.slice(0, 10).map((i) => ({
+        type: i.type,
+        id: i.id,
+        ...(i.context_attributes ? { context_attributes: i.context_attributes } : {}),
+      }));
+      const cursor = (body.meta as Json | undefined)?.cursor;
+      const meta: Json = typeof cursor === 'string' ? {} : { count: items.length };
+      if (items.length > 10) meta.cursor = 'rec:10';
+      else if (typeof cursor === 'string') meta.cursor = cursor;
+      relationships[name] = {
+        data: many ? descriptors : (descriptors[0] ?? null),
+        meta,
+        links: { self: 'stand-in' },
+      };
+    }
+    return { ...o, relationships };
+  }
+
+  #load(file: string, pick?: string): Json {
     const body = JSON.parse(readFileSync(`${this.#dir}/${file}`, 'utf8')) as Json;
+    if (pick !== undefined) return { data: body[pick] ?? [] };
     return 'data' in body ? body : { data: body };
   }
 
@@ -190,7 +236,7 @@ export class RecordedApi {
    * stand-in cursors ("rec:<offset>"), and its own cursor is handed back after the last slice.
    */
   #page(route: Route, query: Record<string, string>): Json {
-    const first = this.#load(route.file);
+    const first = this.#load(route.file, route.pick);
     const recordedCursor = (first.meta as Json | undefined)?.cursor;
     if (route.next && query.cursor && query.cursor === recordedCursor) return this.#load(route.next);
     if (!Array.isArray(first.data)) return first;

@@ -1,24 +1,44 @@
 /** Builds the MCP server: identity, instructions, and the tools. Transports are chosen in index.ts. */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { registerPrompts } from '../prompts/index.js';
+import { registerResources } from '../resources/index.js';
 import type { ToolContext } from '../tools/context.js';
 import { listEntry, registerTool, type ToolDefinition } from '../tools/define.js';
+import { getBehaviourTool } from '../tools/get-behaviour.js';
+import { getRelationshipsTool } from '../tools/get-relationships.js';
 import { getReportTool } from '../tools/get-report.js';
+import { quotaTool } from '../tools/quota.js';
+import { searchTool } from '../tools/search.js';
+import { getAnalysisTool, submitFileTool, submitUrlTool } from '../tools/submissions.js';
+import { triageTool } from '../tools/triage.js';
 import { VERSION } from '../version.js';
 import { INSTRUCTIONS } from './instructions.js';
 
 /** Every read-only tool; the order is the order clients list them in. */
-export const READ_TOOLS: ToolDefinition[] = [getReportTool as unknown as ToolDefinition];
+export const READ_TOOLS: ToolDefinition[] = [
+  getReportTool,
+  triageTool,
+  quotaTool,
+  getRelationshipsTool,
+  searchTool,
+  getBehaviourTool,
+];
+
+/** Tools that publish to VirusTotal; listed only when VT_ENABLE_SUBMISSIONS=true. */
+export const SUBMISSION_TOOLS: ToolDefinition[] = [submitUrlTool, submitFileTool, getAnalysisTool];
 
 export function createServer(ctx: ToolContext): McpServer {
   const server = new McpServer(
     { name: 'vt-mcp', title: 'VirusTotal', version: VERSION },
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
   );
-  const tools = READ_TOOLS;
+  const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;
   for (const tool of tools) registerTool(server, ctx, tool);
   // Replaces the SDK's listing with the leaner one (same tools, same schemas; see listEntry).
   const listing = { tools: tools.map(listEntry) };
   server.server.setRequestHandler(ListToolsRequestSchema, () => listing as never);
+  registerResources(server, ctx);
+  registerPrompts(server);
   return server;
 }

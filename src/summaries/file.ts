@@ -20,6 +20,7 @@ import {
   type Verdict,
   verdictOf,
 } from './common.js';
+import { type Pivot, pivotQueries } from './pivots.js';
 import { joinMore, q, TextBuilder } from './text.js';
 
 export type Detail = 'concise' | 'detailed';
@@ -58,6 +59,8 @@ export interface FileSummary {
   ids_more?: number;
   signature?: { status?: string; signers?: string; product?: string; description?: string };
   similarity?: Record<string, string>;
+  /** Ready VT Intelligence queries from the similarity features, for vt_search. */
+  pivots?: Pivot[];
   link: string;
   details?: Json;
 }
@@ -146,8 +149,10 @@ function detailsOf(a: Json): Json {
       .slice(0, 5)
       .map((t) => {
         const o = obj(t) ?? {};
-        return `${clean(o.file_type, 80) ?? '?'} (${num(o.probability) ?? '?'}%)`;
-      }),
+        const p = num(o.probability);
+        return clean(o.file_type, 80) && `${clean(o.file_type, 80)}${p !== undefined ? ` (${p}%)` : ''}`;
+      })
+      .filter((t): t is string => !!t),
     packers: obj(a.packers)
       ? Object.entries(a.packers as Json).map(([k, v]) => `${clean(k, 30)}: ${clean(v, 60)}`)
       : undefined,
@@ -279,6 +284,7 @@ export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSumma
     ids_more: ids.more || undefined,
     signature: signatureOf(a),
     similarity: similarityOf(a),
+    pivots: pivotQueries(a),
     link: guiLink('file', sha256),
     details: detail === 'detailed' ? detailsOf(a) : undefined,
   });
@@ -326,10 +332,11 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
   ].filter(Boolean);
   if (seen.length) t.line(`Seen: ${seen.join(' · ')}`);
   if (s.reputation !== undefined || s.votes) {
-    t.line(
-      `Community: reputation ${s.reputation ?? 0}` +
-        (s.votes ? `, votes ${s.votes.malicious} malicious / ${s.votes.harmless} harmless` : ''),
-    );
+    const community = [
+      s.reputation !== undefined && `reputation ${s.reputation}`,
+      s.votes && `votes ${s.votes.malicious} malicious / ${s.votes.harmless} harmless`,
+    ].filter(Boolean);
+    t.line(`Community: ${community.join(', ')}`);
   }
   t.section('tags', s.tags?.length ? `Tags: ${s.tags.join(', ')}` : undefined);
   t.section(
@@ -353,13 +360,13 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
   t.section(
     'Sigma rules',
     s.sigma_rules?.length
-      ? `Sigma: ${s.sigma_rules.map((r) => `[${r.level ?? '?'}] ${r.title}`).join('; ')}${moreNote(s.sigma_more)}`
+      ? `Sigma: ${s.sigma_rules.map((r) => `${r.level ? `[${r.level}] ` : ''}${r.title}`).join('; ')}${moreNote(s.sigma_more)}`
       : undefined,
   );
   t.section(
     'IDS alerts',
     s.ids_alerts?.length
-      ? `IDS: ${s.ids_alerts.map((r) => `[${r.severity ?? '?'}] ${r.message}`).join('; ')}${moreNote(s.ids_more)}`
+      ? `IDS: ${s.ids_alerts.map((r) => `${r.severity ? `[${r.severity}] ` : ''}${r.message}`).join('; ')}${moreNote(s.ids_more)}`
       : undefined,
   );
   if (s.signature) {
@@ -369,7 +376,8 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
       `Signature: ${[sig.status, sig.signers && `signer ${q(sig.signers)}`, sig.product && `product ${q(sig.product)}`].filter(Boolean).join(', ')}`,
     );
   }
-  t.line(`Hashes: md5 ${s.md5 ?? '?'} · sha1 ${s.sha1 ?? '?'}`);
+  const hashes = [s.md5 && `md5 ${s.md5}`, s.sha1 && `sha1 ${s.sha1}`].filter(Boolean);
+  if (hashes.length) t.line(`Hashes: ${hashes.join(' · ')}`);
   if (s.similarity) {
     t.section(
       'similarity hashes',
@@ -378,6 +386,10 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
         .join(' · ')}`,
     );
   }
+  t.section(
+    'pivot queries',
+    s.pivots?.length ? `Pivots (vt_search): ${s.pivots.map((p) => p.query).join(' · ')}` : undefined,
+  );
   if (s.details) renderDetails(t, s.details);
   t.line(`Link: ${s.link}`);
   return t.render(maxChars, 'ask for detail="detailed" or a narrower question');
@@ -401,7 +413,16 @@ function renderDetails(t: TextBuilder, d: Json): void {
   lines.push([
     'PE sections',
     sections.length
-      ? `PE sections: ${sections.map((s) => `${s.name ?? '?'} (raw ${s.raw_size ?? '?'}, entropy ${s.entropy ?? '?'})`).join('; ')}${moreNote(d.pe_sections_more as number)}`
+      ? `PE sections: ${sections
+          .map((s) => {
+            const bits = [
+              s.raw_size !== undefined && `raw ${s.raw_size}`,
+              s.entropy !== undefined && `entropy ${s.entropy}`,
+            ];
+            const info = bits.filter(Boolean).join(', ');
+            return `${s.name ?? 'unnamed'}${info ? ` (${info})` : ''}`;
+          })
+          .join('; ')}${moreNote(d.pe_sections_more as number)}`
       : undefined,
   ]);
   const imports = list('pe_imports') as Json[];

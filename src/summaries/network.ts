@@ -77,10 +77,11 @@ export function renderAnalysis(t: TextBuilder, p: AnalysisPart): void {
   }
   if (p.categories?.length) t.line(`Categories: ${p.categories.join(', ')}`);
   if (p.reputation !== undefined || p.votes) {
-    t.line(
-      `Community: reputation ${p.reputation ?? 0}` +
-        (p.votes ? `, votes ${p.votes.malicious} malicious / ${p.votes.harmless} harmless` : ''),
-    );
+    const community = [
+      p.reputation !== undefined && `reputation ${p.reputation}`,
+      p.votes && `votes ${p.votes.malicious} malicious / ${p.votes.harmless} harmless`,
+    ].filter(Boolean);
+    t.line(`Community: ${community.join(', ')}`);
   }
   t.section('tags', p.tags?.length ? `Tags: ${p.tags.join(', ')}` : undefined);
   t.section(
@@ -138,7 +139,7 @@ export function renderCertificate(t: TextBuilder, c: CertificatePart | undefined
     c.subject && `subject ${c.subject}`,
     c.issuer && `issuer ${c.issuer}`,
     (c.valid_from || c.valid_to) &&
-      `valid ${c.valid_from?.slice(0, 10) ?? '?'} to ${c.valid_to?.slice(0, 10) ?? '?'}`,
+      `valid ${c.valid_from ? c.valid_from.slice(0, 10) : 'until'}${c.valid_from && c.valid_to ? ' to' : c.valid_from ? ' onwards' : ''}${c.valid_to ? ` ${c.valid_to.slice(0, 10)}` : ''}`,
     c.alt_names?.length && `SAN ${joinMore(c.alt_names, c.alt_names_more ?? 0)}`,
     c.thumbprint_sha256 && `sha256 ${c.thumbprint_sha256}`,
   ].filter(Boolean);
@@ -156,9 +157,11 @@ export function dnsRecords(a: Json, detail: Detail): { records: DnsRecord[]; mor
   const all = arr(a.last_dns_records)
     .map((r) => obj(r) ?? {})
     .filter((r) => typeof r.type === 'string' && (!wanted || wanted.has(r.type as string)))
+    // An MX with an empty host is a null MX (RFC 7505, "0 ."); any other record without a value says nothing.
+    .filter((r) => clean(r.value, 120) !== undefined || r.type === 'MX')
     .map((r) => {
       const extra = r.type === 'MX' && num(r.priority) !== undefined ? `${r.priority} ` : '';
-      const value = clean(r.value, 120) ?? '';
+      const value = clean(r.value, 120) ?? '.';
       return compact({
         type: r.type as string,
         value: extra + value,

@@ -29,10 +29,14 @@ export class TextBuilder {
     const dropped: string[] = [];
     // Reserve room for the note about dropped sections.
     const reserve = 160;
-    let used = 0;
+    // Required lines are always kept, wherever they stand: count them all before admitting any section,
+    // or sections admitted early crowd out later required lines (and the note) at the final cut.
+    let used = this.#sections.filter((s) => s.required).reduce((n, s) => n + s.text.length + 1, 0);
     for (const s of this.#sections) {
       const len = s.text.length + 1;
-      if (s.required || used + len <= maxChars - reserve) {
+      if (s.required) {
+        kept.push(s.text);
+      } else if (used + len <= maxChars - reserve) {
         kept.push(s.text);
         used += len;
       } else {
@@ -40,7 +44,13 @@ export class TextBuilder {
       }
     }
     if (dropped.length > 0) {
-      kept.push(`(Left out to stay within ${maxChars} characters: ${dropped.join(', ')}; ${dropHint}.)`);
+      // Name as many dropped sections as fit, and count the rest.
+      const room = maxChars - used - 1;
+      let n = dropped.length;
+      const note = (k: number) =>
+        `(Left out to stay within ${maxChars} characters: ${joinMore(dropped.slice(0, k), dropped.length - k)}; ${dropHint}.)`;
+      while (n > 1 && note(n).length > room) n--;
+      kept.push(note(n));
     }
     const out = kept.join('\n');
     return out.length > maxChars ? `${out.slice(0, maxChars - 1)}…` : out;

@@ -29,7 +29,8 @@ export interface ToolDefinition<
   annotations: Required<
     Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
   >;
-  handler: (args: z.infer<z.ZodObject<I>>, ctx: ToolContext, extra: Extra) => Promise<CallToolResult>;
+  // A method, so that a list of tools with different schemas can be typed as ToolDefinition[].
+  handler(args: z.infer<z.ZodObject<I>>, ctx: ToolContext, extra: Extra): Promise<CallToolResult>;
 }
 
 export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
@@ -53,7 +54,7 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
       try {
         return await def.handler(args, ctx, extra);
       } catch (err) {
-        return errorResult(err, ctx.log, def.name);
+        return errorResult(err, ctx.log, def.name, ctx.demo);
       }
     }) as never,
   );
@@ -65,6 +66,18 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
  * by every conversation, so the server lists this leaner form instead.
  */
 export function listEntry(def: ToolDefinition): Record<string, unknown> {
+  // Computed once per tool: over HTTP a server is built for every request.
+  let entry = LISTED.get(def);
+  if (!entry) {
+    entry = buildListEntry(def);
+    LISTED.set(def, entry);
+  }
+  return entry;
+}
+
+const LISTED = new WeakMap<ToolDefinition, Record<string, unknown>>();
+
+function buildListEntry(def: ToolDefinition): Record<string, unknown> {
   const schema = (shape: z.ZodRawShape, io: 'input' | 'output') => {
     const json = z.toJSONSchema(z.object(shape), { target: 'draft-7', io }) as Record<string, unknown>;
     delete json.$schema;

@@ -5,8 +5,9 @@ import { invalidInput, VtError } from '../vt/errors.js';
 import { type IndicatorType, parseIndicator } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
 import { defineTool } from './define.js';
+import { progressFor } from './progress.js';
 import { ok, sourceLine } from './respond.js';
-import { detailParam, indicatorParam, typeParam } from './schemas.js';
+import { detailParam, freshParam, indicatorParam, typeParam } from './schemas.js';
 
 const NOT_FOUND_WHY: Record<IndicatorType, string> = {
   file: 'No one has submitted this file',
@@ -23,7 +24,7 @@ export const getReportTool = defineTool({
     'counts, threat label, names, ISO dates, tags, detection labels, sandbox/YARA/Sigma/IDS hits and ' +
     'similarity hashes for files; categories, DNS, certificate, registration and ASN for network items. ' +
     'One API call. For many indicators use vt_triage. "Not found" means VirusTotal never saw it, not that it is safe.',
-  inputSchema: { indicator: indicatorParam, type: typeParam, detail: detailParam },
+  inputSchema: { indicator: indicatorParam, type: typeParam, detail: detailParam, fresh: freshParam },
   outputSchema: {
     type: z.string(),
     id: z.string(),
@@ -41,6 +42,8 @@ export const getReportTool = defineTool({
       const res = await ctx.vt.fetch<{ data?: unknown }>({
         path: vtPath`/${ind.collection}/${ind.id}`,
         signal: extra.signal,
+        fresh: args.fresh === true,
+        onWait: progressFor(extra).onWait,
       });
       const rendered = summarizeReport(res.body?.data, detail, ctx.config.maxResponseChars - 200);
       if (!rendered) throw new VtError('transient', 'VirusTotal sent a report in an unexpected shape.');

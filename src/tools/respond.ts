@@ -14,7 +14,8 @@ export function ok(ctx: ToolContext, text: string, structured: Record<string, un
   const body = ctx.demo ? `${DEMO_BANNER}\n${text}` : text;
   return {
     content: [{ type: 'text', text: body }],
-    structuredContent: ctx.demo ? { ...structured, demo: true } : structured,
+    // The banner is in the text; structuredContent stays exactly what the output schema describes.
+    structuredContent: structured,
   };
 }
 
@@ -43,6 +44,12 @@ export function errorText(err: unknown): string {
     case 'forbidden':
       return `${err.message}${code ? ` VirusTotal answered${code}.` : ''}`;
     case 'quota':
+      if (err.quotaScope) {
+        return (
+          `${err.message} Meanwhile, anything looked up recently still answers from the cache without using ` +
+          'quota, and vt_quota shows what is left.'
+        );
+      }
       return (
         `VirusTotal refused the request: the API quota of this key is exhausted${code}. ` +
         'A public key allows 4 lookups a minute and 500 a day (the daily quota resets at 00:00 UTC). ' +
@@ -55,7 +62,7 @@ export function errorText(err: unknown): string {
   }
 }
 
-export function errorResult(err: unknown, log: Logger, tool: string): CallToolResult {
+export function errorResult(err: unknown, log: Logger, tool: string, demo = false): CallToolResult {
   if (err instanceof VtError) {
     log.info(
       `${tool}: ${err.kind}${err.vtCode ? ` ${err.vtCode}` : ''}${err.httpStatus ? ` HTTP ${err.httpStatus}` : ''}`,
@@ -65,5 +72,6 @@ export function errorResult(err: unknown, log: Logger, tool: string): CallToolRe
       `${tool}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );
   }
-  return { isError: true, content: [{ type: 'text', text: errorText(err) }] };
+  const text = errorText(err);
+  return { isError: true, content: [{ type: 'text', text: demo ? `${DEMO_BANNER}\n${text}` : text }] };
 }

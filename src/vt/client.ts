@@ -2,7 +2,7 @@
  * The HTTP client of the VirusTotal API v3: one keep-alive connection pool, the x-apikey header,
  * a timeout per request, a cap on body size, and typed errors. It knows nothing of MCP.
  */
-import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { Agent, type Dispatcher, type FormData, request, errors as undiciErrors } from 'undici';
 import { errorFromResponse, notConfigured, VtError } from './errors.js';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -25,17 +25,13 @@ export interface RequestOptions {
 export interface VtResponse<T = unknown> {
   status: number;
   body: T;
+  /** Size of the body as received, for the cache's byte bound. */
+  bytes: number;
   /** VT's own Retry-After, when it sends one. */
   retryAfterSeconds?: number;
 }
 
-/** Anything that can answer a GET against the VT API. Tools depend on this, not on the class. */
-export interface VtApi {
-  get<T = unknown>(path: string, opts?: RequestOptions): Promise<T>;
-  readonly hasKey: boolean;
-}
-
-export class VtClient implements VtApi {
+export class VtClient {
   readonly #opts: Required<Omit<VtClientOptions, 'dispatcher' | 'apiKey'>> & { apiKey: string | undefined };
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
@@ -66,11 +62,10 @@ export class VtClient implements VtApi {
   async send<T = unknown>(
     method: 'GET' | 'POST',
     path: string,
-    opts: RequestOptions & { body?: string | Buffer; contentType?: string } = {},
+    opts: RequestOptions & { body?: string | Buffer | FormData; contentType?: string } = {},
   ): Promise<VtResponse<T>> {
     if (!this.#opts.apiKey) throw notConfigured();
-    if (!path.startsWith('/')) throw new Error('API paths start with "/".');
-    const url = new URL(this.#opts.baseUrl + path);
+    const url = this.#resolve(path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
@@ -111,18 +106,45 @@ export class VtClient implements VtApi {
         return {
           status: res.statusCode,
           body: parsed as T,
+          bytes: text.length,
           ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
         };
       }
-      throw errorFromResponse(res.statusCode, parsed, retryAfterSeconds);
+      throw errorFromResponse(res.statusCode, withoutKey(parsed, this.#opts.apiKey), retryAfterSeconds);
     } catch (err) {
       throw toVtError(err, opts.signal, this.#opts.timeoutMs);
     }
   }
 
+  /**
+   * An API path, or an absolute URL that VirusTotal handed out (a large-file upload URL). The key is
+   * only ever sent to the API's own origin.
+   */
+  #resolve(pathOrUrl: string): URL {
+    if (pathOrUrl.startsWith('/')) return new URL(this.#opts.baseUrl + pathOrUrl);
+    const url = new URL(pathOrUrl);
+    if (url.origin !== new URL(this.#opts.baseUrl).origin) {
+      throw new VtError(
+        'invalid_argument',
+        'VirusTotal handed out an upload URL on another host; it was not used.',
+        {
+          retryable: false,
+        },
+      );
+    }
+    return url;
+  }
+
   async close(): Promise<void> {
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
+}
+
+/** An error body may echo the request (some proxies do): the key is cut out before its message is read. */
+function withoutKey(body: unknown, key: string): unknown {
+  if (body === undefined) return body;
+  const escaped = JSON.stringify(key).slice(1, -1);
+  return JSON.parse(JSON.stringify(body).split(escaped).join('[redacted]'));
 }
 
 async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
@@ -162,7 +184,9 @@ function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutM
     err instanceof undiciErrors.HeadersTimeoutError ||
     err instanceof undiciErrors.BodyTimeoutError
   ) {
-    return new VtError('transient', `VirusTotal did not answer within ${Math.round(timeoutMs / 1000)} s.`);
+    return new VtError('transient', `VirusTotal did not answer within ${Math.round(timeoutMs / 1000)} s.`, {
+      retryable: false,
+    });
   }
   const code = (err as { code?: string } | undefined)?.code;
   return new VtError(

@@ -25,11 +25,26 @@ export class VtError extends Error {
   readonly vtMessage: string | undefined;
   /** Seconds after which a retry may succeed, when known. */
   readonly retryAfterSeconds: number | undefined;
+  /** For quota errors: when the allowance comes back. */
+  readonly resetAt: Date | undefined;
+  /** For quota errors: our own window, our daily cap, or VT's answer. */
+  readonly quotaScope: 'rate' | 'daily' | 'upstream' | undefined;
+  /** Whether sending the same request again may succeed (429s are handled separately). */
+  readonly retryable: boolean;
 
   constructor(
     kind: VtErrorKind,
     message: string,
-    opts: { vtCode?: string; httpStatus?: number; vtMessage?: string; retryAfterSeconds?: number } = {},
+    opts: {
+      vtCode?: string;
+      httpStatus?: number;
+      vtMessage?: string;
+      retryAfterSeconds?: number;
+      resetAt?: Date;
+      quotaScope?: 'rate' | 'daily' | 'upstream';
+      /** Overrides the default (transient errors are retried): a timeout or an oversized body is not. */
+      retryable?: boolean;
+    } = {},
   ) {
     super(message);
     this.name = 'VtError';
@@ -38,10 +53,9 @@ export class VtError extends Error {
     this.httpStatus = opts.httpStatus;
     this.vtMessage = opts.vtMessage;
     this.retryAfterSeconds = opts.retryAfterSeconds;
-  }
-
-  get retryable(): boolean {
-    return this.kind === 'transient' || this.kind === 'quota';
+    this.resetAt = opts.resetAt;
+    this.quotaScope = opts.quotaScope;
+    this.retryable = opts.retryable ?? kind === 'transient';
   }
 }
 

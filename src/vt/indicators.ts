@@ -36,9 +36,7 @@ const COLLECTION: Record<IndicatorType, Indicator['collection']> = {
 
 /** Undoes the usual ways analysts defang indicators. */
 export function refang(raw: string): string {
-  return raw
-    .trim()
-    .replace(/^[<"'`(]+|[>"'`)]+$/g, '')
+  return unwrap(raw.trim())
     .replace(/^h(?:xx|\*\*|XX|xX|Xx)p(s?)/i, 'http$1')
     .replace(/^fxp(s?)/i, 'ftp$1')
     .replace(/\[\s*:\s*\/\s*\/\s*\]|\[:\/\/\]/g, '://')
@@ -46,6 +44,20 @@ export function refang(raw: string): string {
     .replace(/\[\s*:\s*\]/g, ':')
     .replace(/\[\s*@\s*\]|\[at\]/gi, '@')
     .replace(/\[\s*\/\s*\]/g, '/');
+}
+
+/**
+ * Drops quotes, angle brackets and parentheses wrapped around a pasted indicator. A closing parenthesis
+ * also ends many real URLs (https://en.wikipedia.org/wiki/Foo_(bar)), so only an unbalanced one goes.
+ */
+function unwrap(s: string): string {
+  let out = s.replace(/^[<"'`(]+/, '');
+  const count = (c: string) => out.split(c).length - 1;
+  for (let last = out.at(-1); last !== undefined && '>"\'`)'.includes(last); last = out.at(-1)) {
+    if (last === ')' && count('(') >= count(')')) break;
+    out = out.slice(0, -1);
+  }
+  return out;
 }
 
 const HASH_KINDS: Record<number, Indicator['hashKind']> = { 32: 'md5', 40: 'sha1', 64: 'sha256' };
@@ -64,7 +76,8 @@ function parseIp(s: string): Indicator | undefined {
     // node accepts only dotted-quad decimal here, which is what VT ids use.
     return { type: 'ip_address', id: bare, value: bare, collection: 'ip_addresses' };
   }
-  if (isIPv6(bare)) {
+  // A zone id ("fe80::1%eth0") is local to one machine: not something VirusTotal can know.
+  if (isIPv6(bare) && !bare.includes('%')) {
     // Let the URL parser give the canonical compressed form.
     const canonical = new URL(`http://[${bare}]/`).hostname.slice(1, -1);
     return { type: 'ip_address', id: canonical, value: canonical, collection: 'ip_addresses' };
@@ -136,7 +149,10 @@ export function parseIndicator(raw: string, type?: IndicatorType): ParseResult {
     return { ok: false, reason: `The indicator is empty. Give ${ACCEPTED_FORMS}.` };
   }
   if (raw.length > 8192) {
-    return { ok: false, reason: 'The indicator is longer than 8,192 characters; that is not an indicator.' };
+    return {
+      ok: false,
+      reason: `The indicator is longer than 8,192 characters; that is not an indicator. Give ${ACCEPTED_FORMS}.`,
+    };
   }
   const s = refang(raw);
   const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
@@ -176,4 +192,54 @@ export function parseIndicator(raw: string, type?: IndicatorType): ParseResult {
 
 export function collectionOf(type: IndicatorType): Indicator['collection'] {
   return COLLECTION[type];
+}
+
+// Words that parse as domains but are file names: in free text, "invoice.pdf" is not a lookup.
+// Extensions that are also busy TLDs (com, pl, rs, sh, py, md, one...) are left out on purpose.
+const FILE_EXTENSIONS = new Set(
+  (
+    'exe dll sys scr bat cmd ps1 psm1 vbs vbe js jse wsf hta msi msp lnk pif cpl jar apk ipa dmg iso img vhd ' +
+    'doc docx docm xls xlsx xlsm ppt pptx pdf rtf txt log csv json xml yml yaml ini cfg conf tmp dat bin ' +
+    'png jpg jpeg gif bmp ico svg mp3 mp4 avi wav rar 7z gz tgz bz2 xz tar cab rb php asp aspx jsp ' +
+    'cpp java class elf dylib eml msg pst chm'
+  ).split(' '),
+);
+
+export interface Extracted {
+  indicators: Indicator[];
+  /** Tokens that looked like file names and were not looked up. */
+  skipped: string[];
+}
+
+/**
+ * Pulls every indicator out of free text (a pasted report, a log line, a list), defanged ones
+ * included, without duplicates. Plain words are ignored; file names are set aside, not looked up.
+ */
+export function extractIndicators(text: string): Extracted {
+  const seen = new Set<string>();
+  const indicators: Indicator[] = [];
+  const skipped: string[] = [];
+  // Defang brackets may contain a dot, so split only on separators that never occur inside one.
+  for (const raw of text.split(/[\s,;|"'<>`]+/)) {
+    const token = raw.replace(/^[([{]+(?=[^.\])}])/, '').replace(/[.,:;!?)\]}]+$/, (m) =>
+      // Keep a closing bracket that belongs to a defang such as "(.)" or "[.]"; drop sentence punctuation.
+      /\[\.\]$|\(\.\)$/.test(raw) ? m.replace(/[.,:;!?]+$/, '') : '',
+    );
+    if (token.length < 4 || token.length > 2048) continue;
+    const parsed = parseIndicator(token);
+    if (!parsed.ok) continue;
+    const ind = parsed.indicator;
+    if (ind.type === 'domain' && !/\[|\(|\{/.test(token)) {
+      const tld = ind.id.slice(ind.id.lastIndexOf('.') + 1);
+      if (FILE_EXTENSIONS.has(tld)) {
+        skipped.push(token);
+        continue;
+      }
+    }
+    const key = `${ind.type}:${ind.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    indicators.push(ind);
+  }
+  return { indicators, skipped };
 }

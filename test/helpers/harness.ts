@@ -4,13 +4,12 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { RecordedApi, type RecordedApiOptions } from '../../src/demo/recorded-api.js';
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server/create-server.js';
-import { VtClient } from '../../src/vt/client.js';
-import { DirectGateway } from '../../src/vt/gateway.js';
+import { createRuntime, type Runtime } from '../../src/server/runtime.js';
 
 export const TEST_KEY = 'TESTKEY-0123456789abcdef-do-not-leak-0123456789abcdef-XYZ';
 
@@ -18,8 +17,14 @@ export interface Harness {
   api: RecordedApi;
   client: Client;
   config: Config;
+  runtime: Runtime;
   logs: string[];
   call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  /**
+   * tools/call sent as a plain request: the SDK client does not check structuredContent against the
+   * tool's outputSchema, so a test can look at an answer the validating client would throw on.
+   */
+  callRaw(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
   close(): Promise<void>;
 }
 
@@ -27,13 +32,20 @@ export async function startHarness(
   opts: { env?: Record<string, string>; api?: RecordedApiOptions; demo?: boolean; noKey?: boolean } = {},
 ): Promise<Harness> {
   const api = await new RecordedApi({ apiKey: TEST_KEY, ...opts.api }).start();
-  const env: Record<string, string> = { VIRUSTOTAL_API_URL: api.url, ...opts.env };
+  // No rate limit or daily cap unless a test asks for one; the cache is on, as in production.
+  const env: Record<string, string> = {
+    VIRUSTOTAL_API_URL: api.url,
+    VT_RATE_LIMIT: 'off',
+    VT_DAILY_QUOTA: 'off',
+    ...opts.env,
+  };
   if (!opts.noKey) env.VIRUSTOTAL_API_KEY = TEST_KEY;
   const config = loadConfig(env, opts.demo ? ['--demo'] : []);
   const logs: string[] = [];
   const log = createLogger({ secrets: [config.apiKey], level: 'debug', write: (l) => logs.push(l) });
-  const vt = new VtClient({ baseUrl: config.apiUrl, apiKey: config.apiKey, timeoutMs: config.timeoutMs });
-  const server = createServer({ vt: new DirectGateway(vt), config, log, demo: !!opts.demo });
+  // Built as index.ts builds it: the mediated gateway with limiter and cache.
+  const runtime = createRuntime(config, log);
+  const server = createServer({ vt: runtime.gateway, config, log, demo: !!opts.demo });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'vt-mcp-tests', version: '0.0.0' });
   await server.connect(serverT);
@@ -42,12 +54,15 @@ export async function startHarness(
     api,
     client,
     config,
+    runtime,
     logs,
     call: async (name, args) => (await client.callTool({ name, arguments: args })) as CallToolResult,
+    callRaw: (name, args) =>
+      client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema),
     close: async () => {
       await client.close();
       await server.close();
-      await vt.close();
+      await runtime.close();
       await api.close();
     },
   };
@@ -55,4 +70,9 @@ export async function startHarness(
 
 export function textOf(r: CallToolResult): string {
   return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+}
+
+/** Everything a tool answer shows the model: its text and its structuredContent, as one string. */
+export function everythingOf(r: CallToolResult): string {
+  return `${textOf(r)}\n${r.structuredContent === undefined ? '' : JSON.stringify(r.structuredContent)}`;
 }
