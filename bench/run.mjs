@@ -189,6 +189,83 @@ async function mediation() {
   ].join('\n');
 }
 
+/** 50 concurrent HTTP clients doing 20 calls each against cached data, on a server in its own process. */
+async function httpLoad() {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const { StreamableHTTPClientTransport } = await import(
+    '@modelcontextprotocol/sdk/client/streamableHttp.js'
+  );
+  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(
+    process.execPath,
+    ['dist/index.js', '--demo', '--transport', 'http', '--port', String(port)],
+    {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      env: { ...process.env, VT_MCP_CLIENT_RATE: '0' },
+    },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const peakKb = () =>
+    Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+  const connect = async () => {
+    const c = new Client({ name: 'bench-http', version: '0' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`)));
+    return c;
+  };
+  const warm = await connect();
+  await warm.callTool({ name: 'vt_get_report', arguments: { indicator: 'github.com' } });
+  await warm.close();
+  const idleKb = peakKb();
+  // Baseline in the same run: a bare HTTP round trip to /healthz.
+  const health = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    await (await fetch(`${base}/healthz`)).text();
+    health.push(performance.now() - t0);
+  }
+  const lat = [];
+  let failures = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      const c = await connect();
+      for (let i = 0; i < 20; i++) {
+        const s = performance.now();
+        const r = await c.callTool({ name: 'vt_get_report', arguments: { indicator: 'github.com' } });
+        lat.push(performance.now() - s);
+        if (r.isError) failures++;
+      }
+      await c.close();
+    }),
+  );
+  const wall = performance.now() - t0;
+  const peak = peakKb();
+  child.kill();
+  const sorted = [...lat].sort((a, b) => a - b);
+  const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  const hm = median(health);
+  return [
+    '### Streamable HTTP: 50 concurrent clients × 20 calls (cached data, server in its own process)',
+    '',
+    '| measure | value | ratio to a bare /healthz round trip |',
+    '|---|---:|---:|',
+    `| calls answered without error | ${fmt(lat.length - failures)} of ${fmt(lat.length)} | |`,
+    `| /healthz round trip (median, baseline) | ${hm.toFixed(2)} ms | 1.0 |`,
+    `| tool call latency p50 | ${pct(50).toFixed(1)} ms | ${(pct(50) / hm).toFixed(1)} |`,
+    `| tool call latency p99 | ${pct(99).toFixed(1)} ms | ${(pct(99) / hm).toFixed(1)} |`,
+    `| throughput | ${fmt((lat.length / wall) * 1000)} calls/s | |`,
+    `| server peak memory (VmHWM) | ${fmt(peak / 1024)} MB (${fmt(idleKb / 1024)} MB before the load) | |`,
+    '',
+  ].join('\n');
+}
+
 async function main() {
   const outIdx = process.argv.indexOf('--out');
   const sections = [
@@ -197,6 +274,7 @@ async function main() {
     await fixedCost(),
     await reportSizes(),
     await mediation(),
+    await httpLoad(),
   ];
   try {
     const extra = await import('./relationships.mjs');

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { canonicalUrl } from '../vt/indicators.js';
+import { SubmissionDesk, UPLOAD_PREFIX } from './submissions.js';
 
 export const BUNDLED_FIXTURES = fileURLToPath(new URL('../../fixtures/vt/', import.meta.url));
 const API_PREFIX = '/api/v3';
@@ -55,6 +56,11 @@ const COLLECTIONS: Record<string, string> = {
 
 export class RecordedApi {
   readonly requests: LoggedRequest[] = [];
+  /** Submissions (POST /urls, POST /files, uploads) and the analyses they start. */
+  readonly submissions = new SubmissionDesk(
+    (coll, id) => this.#objects.get(`${coll}/${id.toLowerCase()}`),
+    () => new URL(this.#url || 'http://127.0.0.1').origin,
+  );
   readonly #objects = new Map<string, Json>();
   readonly #routes: Route[];
   readonly #dir: string;
@@ -141,8 +147,9 @@ export class RecordedApi {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'http://stand-in');
-    if (!u.pathname.startsWith(`${API_PREFIX}/`)) return send(res, 404, notFound('path'));
-    const path = u.pathname.slice(API_PREFIX.length);
+    const isUpload = u.pathname.startsWith(UPLOAD_PREFIX);
+    if (!u.pathname.startsWith(`${API_PREFIX}/`) && !isUpload) return send(res, 404, notFound('path'));
+    const path = isUpload ? u.pathname : u.pathname.slice(API_PREFIX.length);
     const query = Object.fromEntries(u.searchParams.entries());
     const logged: LoggedRequest = { method: req.method ?? 'GET', path, query, at: Date.now() };
     this.requests.push(logged);
@@ -156,6 +163,7 @@ export class RecordedApi {
     if (this.#opts.apiKey !== undefined && key !== this.#opts.apiKey) {
       return send(res, 401, { error: { code: 'WrongCredentialsError', message: 'Wrong API key' } });
     }
+    if (await this.submissions.handle(req.method ?? 'GET', path, req, res)) return;
     if (req.method !== 'GET') {
       return send(res, 403, {
         error: { code: 'ForbiddenError', message: 'The stand-in API only answers GET.' },

@@ -1,6 +1,7 @@
 /** Builds the MCP server: identity, instructions, and the tools. Transports are chosen in index.ts. */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { registerPrompts } from '../prompts/index.js';
 import { registerResources } from '../resources/index.js';
 import type { ToolContext } from '../tools/context.js';
@@ -28,10 +29,17 @@ export const READ_TOOLS: ToolDefinition[] = [
 /** Tools that publish to VirusTotal; listed only when VT_ENABLE_SUBMISSIONS=true. */
 export const SUBMISSION_TOOLS: ToolDefinition[] = [submitUrlTool, submitFileTool, getAnalysisTool];
 
+// Each McpServer would build its own Ajv instance (costly); over HTTP a server is built per request.
+let validator: AjvJsonSchemaValidator | undefined;
+function sharedValidator(): AjvJsonSchemaValidator {
+  validator ??= new AjvJsonSchemaValidator();
+  return validator;
+}
+
 export function createServer(ctx: ToolContext): McpServer {
   const server = new McpServer(
     { name: 'vt-mcp', title: 'VirusTotal', version: VERSION },
-    { capabilities: { logging: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: sharedValidator() },
   );
   const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;
   for (const tool of tools) registerTool(server, ctx, tool);
