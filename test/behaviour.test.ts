@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_FIXTURES, send } from '../src/demo/recorded-api.js';
-import { renderBehaviourText, summarizeBehaviour } from '../src/summaries/behaviour.js';
+import { behaviourLink, renderBehaviourText, summarizeBehaviour } from '../src/summaries/behaviour.js';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
 
 type Json = Record<string, unknown>;
@@ -48,7 +48,48 @@ describe('vt_get_behaviour against the recording', () => {
         .sort(),
     ).toEqual([`/files/${SHA}/behaviour_mitre_trees`, `/files/${SHA}/behaviour_summary`]);
     // Nothing was dropped for space at the default budget.
-    expect(text).not.toContain('Left out to stay within');
+    expect(text).not.toContain('Cut to fit');
+    // The last line before the source line points at everything the text could not hold.
+    const lines = text.split('\n');
+    expect(lines.at(-2)).toBe(`Full sandbox reports: https://www.virustotal.com/gui/file/${SHA}/behavior`);
+    expect(lines.at(-1)).toMatch(/^Source: VirusTotal/);
+    expect(text).not.toContain('structuredContent');
+    // Asked by its SHA-256, the file is identified by it.
+    expect(res.structuredContent).toMatchObject({ id: SHA, input: SHA, found: true });
+  });
+
+  it('gives no id it cannot know when asked by MD5, and links with that hash', async () => {
+    const md5 = 'd'.repeat(32);
+    const h2 = await startHarness({
+      api: {
+        hook: (req, res) => {
+          if (req.path === `/files/${md5}/behaviour_summary`) {
+            send(res, 200, { data: SUMMARY });
+            return true;
+          }
+          if (req.path === `/files/${md5}/behaviour_mitre_trees`) {
+            send(res, 200, { data: TREES });
+            return true;
+          }
+          return false;
+        },
+      },
+    });
+    try {
+      const res = await h2.call('vt_get_behaviour', { indicator: md5.toUpperCase() });
+      expect(res.isError, textOf(res)).toBeFalsy();
+      const sc = res.structuredContent as Json;
+      expect(sc.input).toBe(md5);
+      expect(sc).not.toHaveProperty('id');
+      expect(sc.summary as Json).not.toHaveProperty('id');
+      expect(textOf(res)).toContain(
+        `Full sandbox reports: https://www.virustotal.com/gui/file/${md5}/behavior`,
+      );
+      const missing = await h2.call('vt_get_behaviour', { indicator: 'e'.repeat(40) });
+      expect(missing.structuredContent).toEqual({ input: 'e'.repeat(40), found: false });
+    } finally {
+      await h2.close();
+    }
   });
 
   it('shows verdicts, ATT&CK tactics and techniques, network, processes, files, registry and mutexes', async () => {
@@ -66,7 +107,8 @@ describe('vt_get_behaviour against the recording', () => {
     for (const d of dns) expect(text).toContain(d.hostname);
     const firstIp = (SUMMARY.ip_traffic as Array<{ destination_ip: string }>)[0]?.destination_ip;
     expect(text).toContain(String(firstIp));
-    expect(text).toContain('https://sanctam.net:58899/assets/txt/resource_url.php?type=xmrig');
+    // A URL the sample fetched is a code span, so a chat client does not render it as a link.
+    expect(text).toContain('CONNECT `https://sanctam.net:58899/assets/txt/resource_url.php?type=xmrig`');
     const dropped = SUMMARY.files_dropped as Array<{ sha256?: string }>;
     expect(text).toContain(String(dropped[0]?.sha256));
     const reg = (SUMMARY.registry_keys_set as Array<{ key: string }>)[0]?.key ?? '';
@@ -81,6 +123,9 @@ describe('vt_get_behaviour against the recording', () => {
     expect(text).toContain(`(+${created - shown} more)`);
     const notShown = s.not_shown as Record<string, number>;
     expect(notShown.files_opened).toBe((SUMMARY.files_opened as unknown[]).length);
+    expect(text).toContain(
+      `Also recorded, only in the full reports (item counts): processes_terminated ${(SUMMARY.processes_terminated as unknown[]).length}`,
+    );
     expect(s.attack_tree).toBe('available');
   });
 
@@ -156,7 +201,7 @@ describe('summarizeBehaviour (pure)', () => {
     expect(text).toContain('Sigma: [critical] sigma 8');
     expect(text).toContain('IDS: [medium] ids 0');
     expect(text).toContain('(+20 more)');
-    expect(text).toContain('ATT&CK tree: unavailable');
+    expect(text).toContain('ATT&CK tree: unavailable (its lookup failed)');
   });
 
   it('cleans sandbox strings', () => {
@@ -185,6 +230,53 @@ describe('summarizeBehaviour (pure)', () => {
     const s = summarizeBehaviour(SHA, SUMMARY, TREES);
     const text = renderBehaviourText(s, 2500);
     expect(text.length).toBeLessThanOrEqual(2500);
-    expect(text).toContain('Left out to stay within 2500 characters');
+    expect(text).toMatch(/Cut to fit the size limit: .*mutexes/);
+    expect(text).toContain('ATT&CK techniques:');
+    expect(text).toContain('DNS: sanctam.net');
+    expect(text).toContain('The full sandbox reports (last line) have it all');
+    expect(text.split('\n').at(-1)).toBe(`Full sandbox reports: ${behaviourLink(s)}`);
+  });
+
+  it('cuts mutexes, registry, dropped files, command lines and processes first; keeps ATT&CK and network', () => {
+    const s = summarizeBehaviour(SHA, SUMMARY, TREES);
+    const full = renderBehaviourText(s, 100_000);
+    // Groups in the order they are kept longest (the first group shares its room).
+    const groups = [
+      ['ATT&CK techniques:', 'DNS:', 'IP traffic:', 'HTTP:'],
+      ['Tags:', 'TLS:'],
+      ['Also recorded, only in the full reports'],
+      ['Processes created:'],
+      ['Other command lines:'],
+      ['Files dropped:'],
+      ['Registry keys set:'],
+      ['Mutexes:'],
+    ];
+    for (const g of groups.flat()) expect(full).toContain(g);
+    // At any budget, a section is never kept while a section of a more important group is cut.
+    for (let budget = full.length; budget >= 1200; budget -= 50) {
+      const text = renderBehaviourText(s, budget);
+      expect(text.length).toBeLessThanOrEqual(budget);
+      const last = Math.max(-1, ...groups.map((g, i) => (g.some((h) => text.includes(h)) ? i : -1)));
+      for (const g of groups.slice(0, last)) for (const h of g) expect(text, `budget ${budget}`).toContain(h);
+      // Network indicators outlast everything else.
+      if (budget >= 1400) for (const h of ['DNS:', 'IP traffic:', 'HTTP:']) expect(text).toContain(h);
+    }
+    // At a tight budget the verdict, techniques (the most severe first) and network indicators are
+    // still there, and the note names what went.
+    const tight = renderBehaviourText(s, 1600);
+    for (const h of ['Sandbox verdict:', 'ATT&CK techniques:\n- T1562.001', 'DNS:', 'IP traffic:', 'HTTP:']) {
+      expect(tight).toContain(h);
+    }
+    expect(tight).toMatch(/\(\+\d+ more techniques\)/);
+    expect(tight).toMatch(/Cut to fit the size limit: .*processes created.*mutexes/);
+    expect(tight).not.toContain('Mutexes:');
+  });
+
+  it('identifies the file by SHA-256 only when given one', () => {
+    expect(summarizeBehaviour(SHA.toUpperCase(), {}, undefined)).toMatchObject({ id: SHA });
+    const byMd5 = summarizeBehaviour('a'.repeat(32), {}, undefined);
+    expect(byMd5.id).toBeUndefined();
+    expect(byMd5.input).toBe('a'.repeat(32));
+    expect(behaviourLink(byMd5)).toBe(`https://www.virustotal.com/gui/file/${'a'.repeat(32)}/behavior`);
   });
 });

@@ -255,7 +255,6 @@ describe('rejections name the accepted forms', () => {
     ['empty string', ''],
     ['whitespace', ' \t\n '],
     ['path traversal', '../../users/me'],
-    ['44 hex digits', 'a'.repeat(44)],
     ['words', 'not an indicator'],
     ['three octets', '1.2.3'],
     ['javascript: URL', 'javascript:alert(1)'],
@@ -271,6 +270,21 @@ describe('rejections name the accepted forms', () => {
       expect(reason).toContain(form);
     }
     expect(reason.length).toBeLessThan(600);
+  });
+
+  it('a hex string of the wrong length is named as a cut-off hash, with the lengths of real ones', () => {
+    const reason = reasonFor('a'.repeat(44));
+    expect(reason).toMatch(/44 hex digits, not a whole hash \(MD5 has 32, SHA-1 40, SHA-256 64\)/);
+  });
+
+  it('an indicator of another type than asked for is named for what it is', () => {
+    const r = parseIndicator('github.com', 'file');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toBe('"github.com" is a domain, not an MD5, SHA-1 or SHA-256 hash.');
+  });
+
+  it('an email address is refused, pointing at its domain', () => {
+    expect(reasonFor('alice@corp.example')).toMatch(/email address.*Look up its domain, corp\.example/);
   });
 
   it('never echoes control or bidi characters, and does not echo a long input whole', () => {

@@ -75,11 +75,32 @@ describe('vt_search against the recordings', () => {
       expect(text.length).toBeLessThanOrEqual(6000);
       expect(ids(res)).toEqual(s.data.slice(0, 10).map(idOf));
       expect(sc(res).total).toBe(s.total);
-      if (s.total !== undefined) expect(text).toContain(`: ${s.total} hit${s.total === 1 ? '' : 's'},`);
+      // The query is a code span (its own quotes stay as typed); the count is worded for both cases.
+      expect(text).toContain(`VT Intelligence \`${s.query}\`: `);
+      if (s.total !== undefined && s.data.length > 0) {
+        expect(text).toContain(
+          `: ${s.total} hit${s.total === 1 ? '' : 's'}, ${Math.min(10, s.data.length)} shown`,
+        );
+      }
+      if (s.total === undefined && s.data.length > 0) {
+        const n = Math.min(10, s.data.length);
+        expect(text).toContain(`: ${n} hit${n === 1 ? '' : 's'} shown (VirusTotal gave no total).`);
+      }
       const more = s.data.length > 10 || s.cursor !== undefined;
       expect(typeof sc(res).next_cursor === 'string').toBe(more);
       if (more) expect(text).toContain(`More: cursor=${sc(res).next_cursor as string}`);
-      if (s.data.length === 0) expect(text).toContain('Nothing matched');
+      if (s.data.length === 0) {
+        expect(text).toContain(
+          'Nothing matched; check the modifiers (resource vt://docs/search-syntax) or widen the dates.',
+        );
+      }
+      // URL hits are code spans, not links to click; file names are quoted.
+      for (const line of text.split('\n').filter((l) => /^\d+\. url /.test(l))) {
+        expect(line).toMatch(/^\d+\. url `[^`]+`/);
+      }
+      for (const line of text.split('\n').filter((l) => / · name /.test(l))) {
+        expect(line).toMatch(/ · name "[^"]*"/);
+      }
       // The query went upstream as given, with the limit.
       const sent = h.api.requests.filter((r) => r.path === '/intelligence/search').at(-1);
       expect(sent?.query.query).toBe(s.query);
@@ -149,7 +170,20 @@ describe('vt_search against the recordings', () => {
     const res = await h.call('vt_search', { query: 'imphash:00000000000000000000000000000000' });
     expect(res.isError).toBeFalsy();
     expect(sc(res).total).toBe(0);
-    expect(textOf(res)).toContain('Nothing matched');
+    expect(textOf(res)).toContain(
+      'VT Intelligence `imphash:00000000000000000000000000000000`: 0 hits. Nothing matched; check the ' +
+        'modifiers (resource vt://docs/search-syntax) or widen the dates.',
+    );
+  });
+
+  it('says "1 hit" and quotes a query that holds quotes without nesting them', async () => {
+    const res = await h.call('vt_search', { query: 'size:1KB- ls:"2021-09-18T00:00:00"' });
+    expect(textOf(res)).toContain('VT Intelligence `size:1KB- ls:"2021-09-18T00:00:00"`: 1 hit, 1 shown.');
+  });
+
+  it('fences a query that holds backticks so it cannot close the code span', async () => {
+    const res = await h.call('vt_search', { query: 'name:"a`b"' });
+    expect(textOf(res)).toContain('VT Intelligence ``name:"a`b"``: 0 hits.');
   });
 });
 

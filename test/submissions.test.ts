@@ -115,7 +115,7 @@ describe('vt_submit_url and vt_get_analysis', () => {
     const id2 = (r2.structuredContent as { analysis_id: string }).analysis_id;
     const ac = new AbortController();
     const waiting = h.client
-      .callTool({ name: 'vt_get_analysis', arguments: { id: id2, wait_seconds: 60 } }, undefined, {
+      .callTool({ name: 'vt_get_analysis', arguments: { id: id2, wait_seconds: 50 } }, undefined, {
         signal: ac.signal,
       })
       .catch(() => 'cancelled');

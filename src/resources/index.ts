@@ -3,8 +3,9 @@
  * vt://domain/{name}, vt://ip_address/{ip}) and the VT Intelligence syntax reference.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, McpError, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { summarizeReport } from '../summaries/index.js';
+import { code } from '../summaries/related.js';
 import type { ToolContext } from '../tools/context.js';
 import { DEMO_BANNER, errorText, sourceLine } from '../tools/respond.js';
 import { parseTarget } from '../tools/target.js';
@@ -13,8 +14,22 @@ import type { IndicatorType } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
 
-/** McpError's code for an unknown resource (MCP spec: -32002). */
+/** The JSON-RPC code for an unknown resource (MCP spec: -32002). */
 const RESOURCE_NOT_FOUND = -32002;
+
+/**
+ * A failed read, as the SDK sends it: it copies `code` and `message` into the JSON-RPC error. McpError
+ * would not do: its message already starts "MCP error <code>: ", and the client adds that prefix again.
+ */
+export class ResourceReadError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ResourceReadError';
+  }
+}
 
 const TEMPLATES: Array<{ type: IndicatorType; uri: string; variable: string; title: string }> = [
   {
@@ -53,7 +68,7 @@ async function readReport(
   try {
     target = parseTarget(raw, type);
   } catch (err) {
-    throw new McpError(ErrorCode.InvalidParams, errorText(err));
+    throw new ResourceReadError(ErrorCode.InvalidParams, errorText(err));
   }
   try {
     const res = await ctx.vt.fetch<{ data?: unknown }>({
@@ -66,13 +81,14 @@ async function readReport(
     return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
   } catch (err) {
     if (err instanceof VtError && err.kind === 'not_found') {
-      throw new McpError(
+      throw new ResourceReadError(
         RESOURCE_NOT_FOUND,
-        `VirusTotal has never seen the ${type.replace('_', ' ')} ${target.value}; that is not evidence that it is safe.`,
+        `VirusTotal has never seen the ${type.replace('_', ' ')} ${type === 'url' ? code(target.value) : target.value}; ` +
+          'that is not evidence that it is safe.',
       );
     }
     ctx.log.info(`resource ${type}: ${err instanceof VtError ? err.kind : 'unexpected error'}`);
-    throw new McpError(ErrorCode.InternalError, errorText(err));
+    throw new ResourceReadError(ErrorCode.InternalError, errorText(err));
   }
 }
 
@@ -93,7 +109,7 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
       new ResourceTemplate(t.uri, { list: undefined }),
       {
         title: t.title,
-        description: 'The compact report vt_get_report gives (one API call).',
+        description: 'The compact report vt_get_report gives (one lookup).',
         mimeType: 'text/plain',
       },
       async (uri, variables, extra) =>

@@ -68,7 +68,7 @@ export function renderAnalysisText(s: AnalysisSummary, maxChars: number): string
   t.line(`Analysis ${s.id}: ${s.status.toUpperCase()}${s.date ? ` (${s.date})` : ''}`);
   if (s.target) t.line(`Target: ${s.target.type} ${s.target.url ? `"${s.target.url}"` : s.target.id}`);
   if (s.completed) {
-    t.line(statsLine(s.verdict ?? 'no_verdict', s.stats));
+    t.line(statsLine(s.verdict ?? 'no_verdict', s.stats, s.date));
     if (s.flagged_by?.length) {
       t.line(
         `Flagged by: ${joinMore(

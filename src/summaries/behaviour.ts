@@ -2,9 +2,11 @@
  * Sandbox behaviour: the merged behaviour summary of a file (often ~200 KB) and its MITRE ATT&CK
  * trees, reduced to what an analyst acts on. Every list is capped and what was cut is counted.
  * Everything here was produced by running the sample, so paths, command lines, registry values and
- * hostnames are attacker-controlled text: cleaned, capped, and labelled as such in the text.
+ * hostnames are attacker-controlled text: cleaned, capped, and labelled as such in the text. What the
+ * text cannot hold is in VirusTotal's own sandbox reports, and the last line links to them.
  */
-import { arr, cap, clean, compact, type Json, num, obj, strings } from './common.js';
+import { arr, cap, clean, compact, guiLink, type Json, num, obj, plural, strings } from './common.js';
+import { code } from './related.js';
 import { joinMore, q, TextBuilder } from './text.js';
 
 export interface Technique {
@@ -17,7 +19,10 @@ export interface Technique {
 }
 
 export interface BehaviourSummary {
-  id: string;
+  /** The file's SHA-256, when the hash asked with was one (neither response names the file). */
+  id?: string;
+  /** The hash the behaviour was asked for. */
+  input: string;
   verdicts?: string[];
   verdict_labels?: string[];
   verdict_confidence?: number;
@@ -180,10 +185,10 @@ const SHOWN_FIELDS = new Set([
 ]);
 
 /**
- * `summary` is the data of /files/{id}/behaviour_summary; `trees` the data of
- * /files/{id}/behaviour_mitre_trees, or undefined when it could not be fetched.
+ * `input` is the hash asked with; `summary` the data of /files/{id}/behaviour_summary; `trees` the
+ * data of /files/{id}/behaviour_mitre_trees, or undefined when it could not be fetched.
  */
-export function summarizeBehaviour(id: string, summary: unknown, trees: unknown): BehaviourSummary {
+export function summarizeBehaviour(input: string, summary: unknown, trees: unknown): BehaviourSummary {
   const b = obj(summary) ?? {};
   const tree = trees === undefined ? undefined : readTrees(trees);
   const techMap = new Map(tree?.techniques ?? []);
@@ -222,7 +227,7 @@ export function summarizeBehaviour(id: string, summary: unknown, trees: unknown)
         .map((h) => obj(h))
         .filter((h): h is Json => !!h && !!clean(h.url))
         .map((h) =>
-          [clean(h.request_method, 10), q(clean(h.url, 160) as string), num(h.response_status_code)]
+          [clean(h.request_method, 10), code(clean(h.url, 160) as string), num(h.response_status_code)]
             .filter((x) => x !== undefined)
             .join(' '),
         ),
@@ -302,7 +307,8 @@ export function summarizeBehaviour(id: string, summary: unknown, trees: unknown)
   }
 
   return compact({
-    id,
+    id: /^[0-9a-f]{64}$/i.test(input) ? input.toLowerCase() : undefined,
+    input,
     verdicts: strings(b.verdicts, 30).slice(0, 5),
     verdict_labels: strings(b.verdict_labels, 40).slice(0, 5),
     verdict_confidence: num(b.verdict_confidence),
@@ -343,34 +349,65 @@ function list(items: string[] | undefined, more: number | undefined, sep = '; ')
   return items?.length ? joinMore(items, more ?? 0, sep) : undefined;
 }
 
+/** VirusTotal's page with every sandbox report of the file (the GUI takes any of its hashes). */
+export function behaviourLink(s: BehaviourSummary): string {
+  return `${guiLink('file', s.id ?? s.input)}/behavior`;
+}
+
+/**
+ * Tiers, 1 kept longest. When the budget is short, sections are cut in this order: mutexes, registry,
+ * files dropped, command lines, processes, the list of unshown fields, the other sections; ATT&CK
+ * techniques and network indicators last. Verdicts and tactics are lines, never cut.
+ */
+const KEEP = {
+  attack: 1,
+  network: 1,
+  other: 2,
+  notShown: 3,
+  processes: 4,
+  commands: 5,
+  dropped: 6,
+  registry: 7,
+  mutexes: 8,
+};
+
+function techniqueText(s: BehaviourSummary, n: number): string | undefined {
+  if (!s.techniques?.length) return undefined;
+  const tacticName = new Map((s.tactics ?? []).map((x) => [x.id, x.name ?? x.id]));
+  const shown = s.techniques.slice(0, n);
+  const more = s.techniques.length - shown.length + (s.techniques_more ?? 0);
+  return `ATT&CK techniques:\n${shown
+    .map(
+      (x) =>
+        `- ${x.id}${x.name ? ` ${x.name}` : ''}${x.severity ? ` [${x.severity}]` : ''}` +
+        `${x.tactics?.length ? ` (${x.tactics.map((id) => tacticName.get(id) ?? id).join(', ')})` : ''}` +
+        `${x.seen ? `: ${q(x.seen)}` : ''}`,
+    )
+    .join('\n')}${more > 0 ? `\n(+${plural(more, 'more technique')})` : ''}`;
+}
+
 export function renderBehaviourText(s: BehaviourSummary, maxChars: number): string {
+  const link = `Full sandbox reports: ${behaviourLink(s)}`;
   const t = new TextBuilder();
-  t.line(`Sandbox behaviour of file ${s.id} (all sandboxes merged)`);
+  t.line(`Sandbox behaviour of file ${s.id ?? s.input} (all sandboxes merged)`);
   const verdict = [
     s.verdicts?.length ? s.verdicts.join(', ') : undefined,
     s.verdict_labels?.length ? `labels ${s.verdict_labels.join(', ')}` : undefined,
     s.verdict_confidence !== undefined ? `confidence ${s.verdict_confidence}` : undefined,
   ].filter(Boolean);
   t.line(verdict.length ? `Sandbox verdict: ${verdict.join(' · ')}` : 'Sandbox verdict: none given.');
-  t.section('tags', s.tags?.length ? `Tags: ${s.tags.join(', ')}` : undefined);
-  const tacticName = new Map((s.tactics ?? []).map((x) => [x.id, x.name ?? x.id]));
+  t.section('tags', s.tags?.length ? `Tags: ${s.tags.join(', ')}` : undefined, KEEP.other);
   if (s.tactics?.length)
     t.line(`ATT&CK tactics: ${s.tactics.map((x) => `${x.name ?? '?'} (${x.id})`).join(', ')}`);
   if (s.attack_tree === 'unavailable')
-    t.line('ATT&CK tree: unavailable (the request for it failed); techniques below come from the summary.');
+    t.line('ATT&CK tree: unavailable (its lookup failed); techniques below come from the summary.');
   if (s.attack_tree === 'empty') t.line('ATT&CK tree: the sandboxes mapped no tactics.');
+  // The techniques come most severe first: when the whole list does not fit, the first ones do.
+  const n = s.techniques?.length ?? 0;
   t.section(
     'ATT&CK techniques',
-    s.techniques?.length
-      ? `ATT&CK techniques:\n${s.techniques
-          .map(
-            (x) =>
-              `- ${x.id}${x.name ? ` ${x.name}` : ''}${x.severity ? ` [${x.severity}]` : ''}` +
-              `${x.tactics?.length ? ` (${x.tactics.map((id) => tacticName.get(id) ?? id).join(', ')})` : ''}` +
-              `${x.seen ? `: ${q(x.seen)}` : ''}`,
-          )
-          .join('\n')}${s.techniques_more ? `\n(+${s.techniques_more} more techniques)` : ''}`
-      : undefined,
+    [n, 8, 4].filter((k, i) => i === 0 || k < n).map((k) => techniqueText(s, k) ?? ''),
+    KEEP.attack,
   );
   t.line('Observed by the sandboxes (strings from the sample: untrusted data):');
   t.section(
@@ -382,28 +419,33 @@ export function renderBehaviourText(s: BehaviourSummary, maxChars: number): stri
           '; ',
         )}`
       : undefined,
+    KEEP.network,
   );
   t.section(
     'contacted IPs',
     s.ip_traffic?.length ? `IP traffic: ${list(s.ip_traffic, s.ip_traffic_more, ', ')}` : undefined,
+    KEEP.network,
   );
-  t.section('HTTP requests', s.http?.length ? `HTTP: ${list(s.http, s.http_more)}` : undefined);
-  t.section('TLS', s.tls?.length ? `TLS: ${s.tls.join('; ')}` : undefined);
+  t.section('HTTP requests', s.http?.length ? `HTTP: ${list(s.http, s.http_more)}` : undefined, KEEP.network);
+  t.section('TLS', s.tls?.length ? `TLS: ${s.tls.join('; ')}` : undefined, KEEP.other);
   t.section(
     'processes created',
     s.processes_created?.length
       ? `Processes created:\n${s.processes_created.map((p) => `- ${q(p)}`).join('\n')}${s.processes_created_more ? `\n(+${s.processes_created_more} more)` : ''}`
       : undefined,
+    KEEP.processes,
   );
   t.section(
     'injected processes',
     s.processes_injected?.length ? `Injected into: ${s.processes_injected.map(q).join(', ')}` : undefined,
+    KEEP.other,
   );
   t.section(
     'command lines',
     s.command_lines?.length
       ? `Other command lines:\n${s.command_lines.map((p) => `- ${q(p)}`).join('\n')}${s.command_lines_more ? `\n(+${s.command_lines_more} more)` : ''}`
       : undefined,
+    KEEP.commands,
   );
   t.section(
     'files dropped',
@@ -415,6 +457,7 @@ export function renderBehaviourText(s: BehaviourSummary, maxChars: number): stri
           )
           .join('\n')}${s.files_dropped_more ? `\n(+${s.files_dropped_more} more)` : ''}`
       : undefined,
+    KEEP.dropped,
   );
   t.section(
     'registry keys set',
@@ -423,10 +466,12 @@ export function renderBehaviourText(s: BehaviourSummary, maxChars: number): stri
           .map((r) => `- ${q(r.key)}${r.value ? ` = ${q(r.value)}` : ''}`)
           .join('\n')}${s.registry_set_more ? `\n(+${s.registry_set_more} more)` : ''}`
       : undefined,
+    KEEP.registry,
   );
   t.section(
     'mutexes',
     s.mutexes?.length ? `Mutexes: ${list(s.mutexes.map(q), s.mutexes_more, ', ')}` : undefined,
+    KEEP.mutexes,
   );
   t.section(
     'Sigma rules',
@@ -436,6 +481,7 @@ export function renderBehaviourText(s: BehaviourSummary, maxChars: number): stri
           s.sigma_more,
         )}`
       : undefined,
+    KEEP.other,
   );
   t.section(
     'IDS alerts',
@@ -445,6 +491,7 @@ export function renderBehaviourText(s: BehaviourSummary, maxChars: number): stri
           s.ids_more,
         )}`
       : undefined,
+    KEEP.other,
   );
   t.section(
     'signature matches',
@@ -454,14 +501,18 @@ export function renderBehaviourText(s: BehaviourSummary, maxChars: number): stri
           s.signatures_more,
         )}`
       : undefined,
+    KEEP.other,
   );
   t.section(
     'fields not shown',
     s.not_shown && Object.keys(s.not_shown).length
-      ? `Also recorded, not shown (item counts): ${Object.entries(s.not_shown)
+      ? `Also recorded, only in the full reports (item counts): ${Object.entries(s.not_shown)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ')}`
       : undefined,
+    KEEP.notShown,
   );
-  return t.render(maxChars, 'the fields are in structuredContent');
+  // The link is the last line, whatever was cut: it is where the rest can be read.
+  const body = t.render(maxChars - link.length - 1, 'The full sandbox reports (last line) have it all');
+  return `${body}\n${link}`;
 }

@@ -107,17 +107,18 @@ export function detectionStats(v: unknown): DetectionStats | undefined {
   };
 }
 
-export type Verdict = 'malicious' | 'suspicious' | 'clean' | 'no_verdict';
+export type Verdict = 'malicious' | 'suspicious' | 'undetected' | 'no_verdict';
 
 /**
- * A plain verdict for sorting and one-line answers. It is a summary of engine counts, not
- * VirusTotal's own judgement: 3+ malicious engines (or 1+ with a sandbox agreeing) is malicious.
+ * A plain verdict for sorting and one-line answers. It counts engines; it is not VirusTotal's own
+ * judgement: 3+ malicious engines is MALICIOUS, 1-2 malicious or any suspicious is SUSPICIOUS, none is
+ * UNDETECTED (which is not the same as clean: new malware is often undetected at first).
  */
 export function verdictOf(stats: DetectionStats | undefined): Verdict {
   if (!stats || stats.total === 0) return 'no_verdict';
   if (stats.malicious >= 3) return 'malicious';
   if (stats.malicious > 0 || stats.suspicious > 0) return 'suspicious';
-  return 'clean';
+  return 'undetected';
 }
 
 export interface EngineResults {
@@ -172,4 +173,9 @@ export function compact<T extends Json>(o: T): T {
 
 export function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
+}
+
+/** "1 submission", "3 submissions". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${fmtInt(n)} ${n === 1 ? one : many}`;
 }

@@ -66,12 +66,11 @@ export function renderDomainText(s: DomainSummary, maxChars: number): string {
     s.updated && `updated ${s.updated}`,
   ].filter(Boolean);
   if (reg.length) t.line(`Registration: ${reg.join(' · ')}`);
-  if (s.last_analysis) t.line(`Last analysed: ${s.last_analysis}`);
   renderDns(t, s.dns, s.dns_more, s.dns_date);
   renderCertificate(t, s.certificate);
   t.section('popularity', s.popularity?.length ? `Popularity: ${s.popularity.join(', ')}` : undefined);
   t.section('JARM', s.jarm ? `JARM: ${s.jarm}` : undefined);
   t.section('whois', s.whois_excerpt ? `Whois (untrusted registrant text):\n${s.whois_excerpt}` : undefined);
   t.line(`Link: ${s.link}`);
-  return t.render(maxChars, 'ask for detail="detailed" or a narrower question');
+  return t.render(maxChars);
 }

@@ -16,6 +16,7 @@ import {
   type Json,
   num,
   obj,
+  plural,
   strings,
   type Verdict,
   verdictOf,
@@ -79,15 +80,30 @@ function bySeverity<T>(items: T[], sev: (t: T) => string | undefined): T[] {
   return [...items].sort((a, b) => rank(a) - rank(b));
 }
 
+/**
+ * Signature state in words an analyst trusts: VT's own "verified" text, overridden by its tags when
+ * they say the signature is invalid or the certificate revoked.
+ */
 function signatureOf(a: Json): FileSummary['signature'] {
   const s = obj(a.signature_info);
-  if (!s) return undefined;
-  const verified = clean(s.verified, 60);
+  const tags = new Set(strings(a.tags, 40));
+  const problems = [
+    tags.has('invalid-signature') && 'invalid signature',
+    tags.has('revoked-cert') && 'revoked certificate',
+  ].filter((p): p is string => !!p);
+  if (!s && problems.length === 0) return undefined;
+  const verified = clean(s?.verified, 80)?.replace(/\.$/, '');
+  const signed = !!(s?.signers || s?.['signers details']);
+  let status: string | undefined;
+  if (problems.length > 0) status = `INVALID (${problems.join(', ')})`;
+  else if (verified && /^signed$/i.test(verified)) status = 'valid';
+  else if (verified) status = `INVALID (${verified})`;
+  else if (signed) status = 'signed, not verified';
   const sig = compact({
-    status: verified ?? (s.signers || s['signers details'] ? 'signed' : undefined),
-    signers: clean(s.signers, 160),
-    product: clean(s.product, 80),
-    description: clean(s.description, 80),
+    status,
+    signers: clean(s?.signers, 160),
+    product: clean(s?.product, 80),
+    description: clean(s?.description, 80),
   });
   return Object.keys(sig).length > 0 ? sig : undefined;
 }
@@ -290,12 +306,14 @@ export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSumma
   });
 }
 
-export function statsLine(verdict: Verdict, s: DetectionStats | undefined): string {
-  if (!s) return 'Verdict: no analysis results in this report.';
-  return (
-    `Verdict: ${verdict.toUpperCase().replace('_', ' ')}, ${s.malicious}/${s.total} engines malicious` +
-    ` (suspicious ${s.suspicious}, undetected ${s.undetected}, harmless ${s.harmless})`
-  );
+/** "Verdict: MALICIOUS, 54/75 engines malicious, 1 suspicious (analysed 2024-07-29)". */
+export function statsLine(verdict: Verdict, s: DetectionStats | undefined, analysed?: string): string {
+  if (!s || s.total === 0) return 'Verdict: none: no engine results in this report.';
+  const word = verdict.toUpperCase().replace('_', ' ');
+  const when = analysed ? ` (analysed ${analysed.slice(0, 10)})` : '';
+  if (s.malicious + s.suspicious === 0) return `Verdict: ${word}, 0/${s.total} engines flag it${when}`;
+  const suspicious = s.suspicious > 0 ? `, ${s.suspicious} suspicious` : '';
+  return `Verdict: ${word}, ${s.malicious}/${s.total} engines malicious${suspicious}${when}`;
 }
 
 export function countedList(items: Counted[] | undefined): string {
@@ -309,7 +327,7 @@ function moreNote(n: number | undefined): string {
 export function renderFileText(s: FileSummary, maxChars: number): string {
   const t = new TextBuilder();
   t.line(`File ${s.sha256 ?? s.id}`);
-  t.line(statsLine(s.verdict, s.stats));
+  t.line(statsLine(s.verdict, s.stats, s.last_analysis));
   const threat = [
     s.threat_label,
     s.threat_categories?.length ? `category ${countedList(s.threat_categories)}` : undefined,
@@ -322,13 +340,12 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
   if (typeBits.length) t.line(`Type: ${typeBits.join(', ')}`);
   if (s.meaningful_name || s.names?.length) {
     const names = [s.meaningful_name, ...(s.names ?? [])].filter((n): n is string => !!n).map(q);
-    t.line(`Names: ${joinMore(names, s.names_more ?? 0)}`);
+    t.section('names', `Names: ${joinMore(names, s.names_more ?? 0)}`, 2);
   }
   const seen = [
     s.first_submission && `first submitted ${s.first_submission}`,
     s.last_submission && `last submitted ${s.last_submission}`,
-    s.last_analysis && `last analysed ${s.last_analysis}`,
-    s.times_submitted !== undefined && `${fmtInt(s.times_submitted)} submissions`,
+    s.times_submitted !== undefined && plural(s.times_submitted, 'submission'),
   ].filter(Boolean);
   if (seen.length) t.line(`Seen: ${seen.join(' · ')}`);
   if (s.reputation !== undefined || s.votes) {
@@ -336,44 +353,53 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
       s.reputation !== undefined && `reputation ${s.reputation}`,
       s.votes && `votes ${s.votes.malicious} malicious / ${s.votes.harmless} harmless`,
     ].filter(Boolean);
-    t.line(`Community: ${community.join(', ')}`);
+    t.section('community', `Community: ${community.join(', ')}`, 3);
   }
-  t.section('tags', s.tags?.length ? `Tags: ${s.tags.join(', ')}` : undefined);
-  t.section(
-    'detection labels',
-    s.detection_labels?.length
-      ? `Detections: ${s.detection_labels.map((l) => `${l.value} ×${l.count}`).join('; ')}${moreNote(s.detection_labels_more)}`
-      : undefined,
-  );
+  t.section('tags', s.tags?.length ? `Tags: ${s.tags.join(', ')}` : undefined, 3);
+  // The detailed view lists every engine with its label; the label counts would say it twice.
+  if (!s.details) {
+    t.section(
+      'detection labels',
+      s.detection_labels?.length
+        ? `Detections: ${s.detection_labels.map((l) => `${l.value} ×${l.count}`).join('; ')}${moreNote(s.detection_labels_more)}`
+        : undefined,
+      1,
+    );
+  }
   t.section(
     'sandbox verdicts',
     s.sandbox_verdicts?.length
       ? `Sandboxes: ${s.sandbox_verdicts.map((v) => `${v.sandbox} ${v.category}${v.malware?.length ? ` (${v.malware.join(', ')})` : ''}`).join('; ')}`
       : undefined,
+    1,
   );
   t.section(
     'YARA rules',
     s.yara_rules?.length
       ? `YARA: ${s.yara_rules.map((y) => `${y.rule}${y.ruleset ? ` [${y.ruleset}]` : ''}${y.source ? ` <${y.source}>` : ''}`).join('; ')}${moreNote(s.yara_more)}`
       : undefined,
+    2,
   );
   t.section(
     'Sigma rules',
     s.sigma_rules?.length
       ? `Sigma: ${s.sigma_rules.map((r) => `${r.level ? `[${r.level}] ` : ''}${r.title}`).join('; ')}${moreNote(s.sigma_more)}`
       : undefined,
+    2,
   );
   t.section(
     'IDS alerts',
     s.ids_alerts?.length
       ? `IDS: ${s.ids_alerts.map((r) => `${r.severity ? `[${r.severity}] ` : ''}${r.message}`).join('; ')}${moreNote(s.ids_more)}`
       : undefined,
+    2,
   );
   if (s.signature) {
     const sig = s.signature;
     t.section(
       'signature',
-      `Signature: ${[sig.status, sig.signers && `signer ${q(sig.signers)}`, sig.product && `product ${q(sig.product)}`].filter(Boolean).join(', ')}`,
+      `Signature: ${[sig.status, sig.signers && `signer ${q(sig.signers)}`, sig.product && `product ${q(sig.product)}`].filter(Boolean).join(' · ')}`,
+      2,
     );
   }
   const hashes = [s.md5 && `md5 ${s.md5}`, s.sha1 && `sha1 ${s.sha1}`].filter(Boolean);
@@ -384,15 +410,28 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
       `Similarity: ${Object.entries(s.similarity)
         .map(([k, v]) => `${k} ${v}`)
         .join(' · ')}`,
+      3,
     );
   }
   t.section(
     'pivot queries',
     s.pivots?.length ? `Pivots (vt_search): ${s.pivots.map((p) => p.query).join(' · ')}` : undefined,
+    3,
   );
   if (s.details) renderDetails(t, s.details);
+  const capped =
+    (s.names_more ?? 0) +
+    (s.detection_labels_more ?? 0) +
+    (s.yara_more ?? 0) +
+    (s.sigma_more ?? 0) +
+    (s.ids_more ?? 0);
+  if (!s.details && capped > 0) {
+    t.line(
+      'More: detail="detailed" lists every engine, more names and rules, and the file structure (no new lookup while cached).',
+    );
+  }
   t.line(`Link: ${s.link}`);
-  return t.render(maxChars, 'ask for detail="detailed" or a narrower question');
+  return t.render(maxChars);
 }
 
 function renderDetails(t: TextBuilder, d: Json): void {
@@ -462,5 +501,7 @@ function renderDetails(t: TextBuilder, d: Json): void {
     'engine results',
     list('engines').length ? `Engines: ${list('engines').join('; ')}` : undefined,
   ]);
-  for (const [title, text] of lines) t.section(title, text);
+  // Structure first, then the engine list; ExifTool metadata is the first to go.
+  for (const [title, text] of lines)
+    t.section(title, text, title === 'ExifTool' ? 6 : title === 'engine results' ? 4 : 5);
 }

@@ -72,7 +72,6 @@ export function renderIpText(s: IpSummary, maxChars: number): string {
     s.rir && `RIR ${s.rir}`,
   ].filter(Boolean);
   if (net.length) t.line(`Network: ${net.join(' · ')}`);
-  if (s.last_analysis) t.line(`Last analysed: ${s.last_analysis}`);
   t.section(
     'crowdsourced context',
     s.crowdsourced_context?.length
@@ -83,5 +82,5 @@ export function renderIpText(s: IpSummary, maxChars: number): string {
   t.section('JARM', s.jarm ? `JARM: ${s.jarm}` : undefined);
   t.section('whois', s.whois_excerpt ? `Whois (untrusted registrant text):\n${s.whois_excerpt}` : undefined);
   t.line(`Link: ${s.link}`);
-  return t.render(maxChars, 'ask for detail="detailed" or a narrower question');
+  return t.render(maxChars);
 }

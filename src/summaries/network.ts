@@ -66,7 +66,7 @@ export function analysisPart(a: Json, detail: Detail): AnalysisPart {
 }
 
 export function renderAnalysis(t: TextBuilder, p: AnalysisPart): void {
-  t.line(statsLine(p.verdict, p.stats));
+  t.line(statsLine(p.verdict, p.stats, p.last_analysis));
   if (p.flagged_by?.length) {
     t.line(
       `Flagged by: ${joinMore(

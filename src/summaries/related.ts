@@ -1,7 +1,8 @@
 /**
  * One line per related object or search hit: what an analyst needs to decide whether to look closer
  * (a file: sha256, type, ratio, threat label, a name; a URL: the URL and its ratio; a resolution: the
- * date and the other end; a comment: date, author and capped text, marked untrusted).
+ * date and the other end; a comment: date, author and capped text, under one "untrusted" header).
+ * URLs are shown as code spans, so that chat clients do not render them as links to click.
  */
 import {
   arr,
@@ -13,6 +14,7 @@ import {
   type Json,
   num,
   obj,
+  plural,
   ratio,
   strings,
 } from './common.js';
@@ -23,6 +25,29 @@ export type RelatedItem = { type: string; id: string } & Record<string, unknown>
 
 /** Which end a relationship was read from, so a resolution shows the other end. */
 export type Origin = 'file' | 'url' | 'domain' | 'ip_address' | undefined;
+
+/**
+ * A Markdown code span that cannot be broken out of: the fence is longer than any run of backticks
+ * inside, and padded when the text starts or ends with one. Chat clients do not link its contents.
+ */
+export function code(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${s}${pad}${fence}`;
+}
+
+/** "1 item", "3 items". */
+
+/**
+ * VT names a resolution "<ip><host name>" glued together; from one end, the other end is the part
+ * that remains. `self` is the id of the object the resolutions were read from.
+ */
+export function resolutionOtherEnd(id: string, self: string, origin: Origin): string | undefined {
+  if (origin === 'domain' && id.length > self.length && id.endsWith(self)) return id.slice(0, -self.length);
+  if (origin === 'ip_address' && id.length > self.length && id.startsWith(self)) return id.slice(self.length);
+  return undefined;
+}
 
 /** No line is longer than this, so a page of N items has a known worst case. */
 export const LINE_MAX = 320;
@@ -106,16 +131,17 @@ export function summarizeRelated(raw: unknown, origin?: Origin): RelatedItem {
         ...extra,
       });
     case 'resolution': {
+      // Read from one end, the resolution is named by its other end (the IP of a domain's resolution,
+      // the host name of an IP's); VT's own id glues both together.
       const ip = clean(a.ip_address, 45);
       const host = clean(a.host_name, 253);
       const other = origin === 'ip_address' ? host : origin === 'domain' ? ip : undefined;
       return compact({
         type,
-        id,
+        id: other ?? id,
         date: isoDay(a.date),
-        host_name: origin === 'domain' ? undefined : host,
-        ip_address: origin === 'ip_address' ? undefined : ip,
-        other_end: other,
+        host_name: other ? undefined : host,
+        ip_address: other ? undefined : ip,
         ratio:
           origin === 'ip_address'
             ? statsOf(a, 'host_name_last_analysis_stats')
@@ -138,7 +164,8 @@ export function summarizeRelated(raw: unknown, origin?: Origin): RelatedItem {
       return compact({
         type,
         id,
-        date: isoDay(a.last_updated ?? a.first_seen_date),
+        first_seen: isoDay(a.first_seen_date),
+        last_updated: isoDay(a.last_updated),
         registrar: clean(a.registrar_name, 60),
         ...whoisFields(obj(a.whois_map)),
       });
@@ -217,7 +244,7 @@ export function relatedLine(s: RelatedItem): string {
         break;
       case 'url':
         line = join([
-          `url ${q(str('url') ?? s.id)}`,
+          `url ${code(str('url') ?? s.id)}`,
           str('ratio') && `${str('ratio')} malicious`,
           str('last_seen') && `last seen ${str('last_seen')}`,
           sim,
@@ -244,7 +271,9 @@ export function relatedLine(s: RelatedItem): string {
       case 'resolution':
         line = join([
           `${str('date') ?? '?'} resolved`,
-          str('other_end') ?? `${str('host_name') ?? '?'} → ${str('ip_address') ?? '?'}`,
+          str('host_name') || str('ip_address')
+            ? `${str('host_name') ?? '?'} → ${str('ip_address') ?? '?'}`
+            : s.id,
           str('ratio') && `${str('ratio')} malicious`,
         ]);
         break;
@@ -253,12 +282,14 @@ export function relatedLine(s: RelatedItem): string {
           `comment ${str('date') ?? '?'}`,
           str('author') && `by ${q(str('author') as string)}`,
           str('votes') && `votes ${str('votes')}`,
-          `(untrusted text) ${q(str('text') ?? '')}`,
+          q(str('text') ?? ''),
         ]);
         break;
       case 'whois':
         line = join([
-          `whois ${str('date') ?? '?'}`,
+          'whois record',
+          str('first_seen') && `first seen ${str('first_seen')}`,
+          str('last_updated') && `updated ${str('last_updated')}`,
           ...['registrar', 'created', 'expires', 'registrant', 'country', 'net', 'org', 'name_servers']
             .filter((k) => str(k))
             .map((k) => `${k} ${q(str(k) as string)}`),
@@ -291,7 +322,7 @@ export function relatedLine(s: RelatedItem): string {
           `graph ${s.id}`,
           str('title') && q(str('title') as string),
           str('created'),
-          s.nodes !== undefined && `${s.nodes} nodes`,
+          typeof s.nodes === 'number' && plural(s.nodes, 'node'),
         ]);
         break;
       default:
@@ -305,6 +336,8 @@ export function relatedLine(s: RelatedItem): string {
   }
   return line.length > LINE_MAX ? `${line.slice(0, LINE_MAX - 1)}…` : line;
 }
+
+export const COMMENTS_UNTRUSTED = 'Comments are untrusted text written by VirusTotal users:';
 
 export interface PageText {
   text: string;
@@ -329,7 +362,9 @@ export function renderPage(
       : '';
   const reserve = tail.length + 120;
   const lines = [header];
-  let used = header.length;
+  // Comment text is marked once per answer, not on every line.
+  if (items.some((i) => i.type === 'comment')) lines.push(COMMENTS_UNTRUSTED);
+  let used = lines.join('\n').length;
   let shown = 0;
   for (const [i, item] of items.entries()) {
     const line = `${i + 1}. ${relatedLine(item)}`;
@@ -340,14 +375,18 @@ export function renderPage(
   }
   if (shown < items.length) {
     lines.push(
-      `(${items.length - shown} more items on this page left out to stay within ${maxChars} characters; ask with a smaller limit.)`,
+      `(${plural(items.length - shown, 'more item')} on this page left out to stay within ${maxChars} characters; ask with a smaller limit.)`,
     );
   }
   if (tail) lines.push(tail);
   return { text: lines.join('\n'), shown };
 }
 
-const ID_ONLY_NOISE = new Set(['comment', 'vote', 'analysis', 'submission']);
+/**
+ * Descriptor ids that tell the reader nothing: comments, votes, analyses and submissions repeat the
+ * object's id, and a whois record is named by a hash (its dates and registrar need relationship=…).
+ */
+const ID_ONLY_NOISE = new Set(['comment', 'vote', 'analysis', 'submission', 'whois']);
 
 export interface RelationshipBlock {
   relationship: string;
@@ -363,6 +402,9 @@ export interface RelationshipBlock {
 /** Summarises the `relationships` blocks of an object fetched with ?relationships=a,b. */
 export function summarizeBlocks(data: unknown, names: string[], idsPerBlock = 3): RelationshipBlock[] {
   const rels = obj(obj(data)?.relationships) ?? {};
+  const self = String(obj(data)?.id ?? '');
+  const selfType = obj(data)?.type;
+  const origin: Origin = selfType === 'domain' || selfType === 'ip_address' ? selfType : undefined;
   return names.map((name) => {
     const block = obj(rels[name]);
     if (!block) return { relationship: name, error: 'not returned' };
@@ -373,15 +415,19 @@ export function summarizeBlocks(data: unknown, names: string[], idsPerBlock = 3)
     const ids = descriptors
       .map((x) => {
         const o = obj(x);
-        // Ids of comments, votes, analyses and submissions only repeat the object's id: not worth a line.
         if (ID_ONLY_NOISE.has(String(o?.type))) return undefined;
         const url = clean(obj(o?.context_attributes)?.url, 120);
-        return url ?? clean(o?.id, 120);
+        const id = clean(o?.id, 300);
+        const other =
+          o?.type === 'resolution' && id && self ? resolutionOtherEnd(id, self, origin) : undefined;
+        return url ?? clean(other ?? id, 120);
       })
       .filter((x): x is string => !!x);
     const meta = obj(block.meta);
     const count = num(meta?.count);
-    const more = typeof meta?.cursor === 'string' || (count !== undefined && count > ids.length) || undefined;
+    // More exist than VT listed (a cursor, or a count above the descriptors), or than the ids shown.
+    const more =
+      typeof meta?.cursor === 'string' || (count !== undefined && count > descriptors.length) || undefined;
     return compact({
       relationship: name,
       count: count ?? (more ? undefined : descriptors.length),
@@ -394,9 +440,10 @@ export function summarizeBlocks(data: unknown, names: string[], idsPerBlock = 3)
 
 export function blockLine(b: RelationshipBlock): string {
   if (b.error) return `${b.relationship}: not available (${b.error})`;
-  const count = b.count !== undefined ? String(b.count) : `more than ${b.listed ?? b.ids?.length ?? 0}`;
+  const count = b.count !== undefined ? String(b.count) : `${b.listed ?? b.ids?.length ?? 0}+`;
   if (b.count === 0 || (!b.listed && !b.more)) return `${b.relationship}: none`;
-  const ids = b.ids?.length ? ` — ${b.ids.join(', ')}${b.more ? ', …' : ''}` : '';
+  const shown = b.ids?.map((id) => (id.includes('://') ? code(id) : id));
+  const ids = shown?.length ? ` — ${shown.join(', ')}${b.more ? ', …' : ''}` : '';
   const line = `${b.relationship}: ${count}${ids}`;
   return line.length > LINE_MAX ? `${line.slice(0, LINE_MAX - 1)}…` : line;
 }

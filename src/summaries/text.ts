@@ -5,52 +5,75 @@
 
 interface Section {
   title: string;
-  text: string;
+  /** The full text, then shorter forms to try when it does not fit. */
+  texts: string[];
   required: boolean;
+  /** Lower is kept first when the budget is short; the answer keeps its reading order regardless. */
+  priority: number;
 }
 
 export class TextBuilder {
   readonly #sections: Section[] = [];
 
-  /** A line that is always kept (identity, verdict). */
+  /** A line that is always kept (identity, verdict). Keep these short: they are never cut. */
   line(text: string | undefined): this {
-    if (text) this.#sections.push({ title: '', text, required: true });
+    if (text) this.#sections.push({ title: '', texts: [text], required: true, priority: 0 });
     return this;
   }
 
-  /** A section that is dropped, and named as dropped, when the budget is spent. */
-  section(title: string, text: string | undefined): this {
-    if (text) this.#sections.push({ title, text, required: false });
+  /**
+   * A section that is dropped, and named as dropped, when the budget is spent. Sections are admitted
+   * by priority (1 most important), so a long low-value section cannot crowd out a verdict-level one.
+   * Given several texts (longest first), the longest that fits is used.
+   */
+  section(title: string, text: string | Array<string | undefined> | undefined, priority = 5): this {
+    const texts = (Array.isArray(text) ? text : [text]).filter((t): t is string => !!t);
+    if (texts.length > 0) this.#sections.push({ title, texts, required: false, priority });
     return this;
   }
 
-  render(maxChars: number, dropHint = 'ask for it with a narrower request'): string {
-    const kept: string[] = [];
-    const dropped: string[] = [];
-    // Reserve room for the note about dropped sections.
-    const reserve = 160;
-    // Required lines are always kept, wherever they stand: count them all before admitting any section,
-    // or sections admitted early crowd out later required lines (and the note) at the final cut.
-    let used = this.#sections.filter((s) => s.required).reduce((n, s) => n + s.text.length + 1, 0);
-    for (const s of this.#sections) {
-      const len = s.text.length + 1;
-      if (s.required) {
-        kept.push(s.text);
-      } else if (used + len <= maxChars - reserve) {
-        kept.push(s.text);
-        used += len;
+  render(maxChars: number, dropHint = 'Raise VT_MAX_RESPONSE_CHARS to see them'): string {
+    const note = (dropped: string[], k: number) =>
+      `(Cut to fit the size limit: ${joinMore(dropped.slice(0, k), dropped.length - k)}. ${dropHint}.)`;
+    // Everything fits: no choice to make, and no room to reserve for a note.
+    const whole = this.#sections.map((s) => s.texts[0]).join('\n');
+    if (whole.length <= maxChars) return whole;
+    // Required lines are always kept, wherever they stand: count them before admitting any section.
+    let used = this.#sections
+      .filter((s) => s.required)
+      .reduce((n, s) => n + (s.texts[0]?.length ?? 0) + 1, 0);
+    const admitted = new Map<Section, string>();
+    const dropped: Section[] = [];
+    // By priority; within one, sections that can shrink come last and take what room is left.
+    const byPriority = this.#sections
+      .filter((s) => !s.required)
+      .sort((a, b) => a.priority - b.priority || a.texts.length - b.texts.length);
+    // Room for the note, should anything be cut: enough to name every section that could be.
+    const reserve = note(
+      byPriority.map((s) => s.title),
+      byPriority.length,
+    ).length;
+    // Once a section is cut, every less important one is cut too: a note-worthy section never loses
+    // its place to a smaller, less important one, and what is cut is always the tail of the ranking.
+    let cutFrom = Number.POSITIVE_INFINITY;
+    for (const s of byPriority) {
+      const text =
+        s.priority > cutFrom ? undefined : s.texts.find((t) => used + t.length + 1 <= maxChars - reserve);
+      if (text !== undefined) {
+        admitted.set(s, text);
+        used += text.length + 1;
       } else {
-        dropped.push(s.title);
+        dropped.push(s);
+        cutFrom = Math.min(cutFrom, s.priority);
       }
     }
+    const kept = this.#sections
+      .map((s) => (s.required ? s.texts[0] : admitted.get(s)))
+      .filter((t): t is string => t !== undefined);
     if (dropped.length > 0) {
-      // Name as many dropped sections as fit, and count the rest.
-      const room = maxChars - used - 1;
-      let n = dropped.length;
-      const note = (k: number) =>
-        `(Left out to stay within ${maxChars} characters: ${joinMore(dropped.slice(0, k), dropped.length - k)}; ${dropHint}.)`;
-      while (n > 1 && note(n).length > room) n--;
-      kept.push(note(n));
+      // In reading order, every one of them (the reserve left room for all).
+      const titles = this.#sections.filter((s) => dropped.includes(s)).map((s) => s.title);
+      kept.push(note(titles, titles.length));
     }
     const out = kept.join('\n');
     return out.length > maxChars ? `${out.slice(0, maxChars - 1)}…` : out;

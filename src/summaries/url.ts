@@ -93,7 +93,6 @@ export function renderUrlText(s: UrlSummary, maxChars: number): string {
   const seen = [
     s.first_submission && `first submitted ${s.first_submission}`,
     s.last_submission && `last submitted ${s.last_submission}`,
-    s.last_analysis && `last analysed ${s.last_analysis}`,
     s.times_submitted !== undefined && `${fmtInt(s.times_submitted)} submissions`,
   ].filter(Boolean);
   if (seen.length) t.line(`Seen: ${seen.join(' · ')}`);
@@ -113,5 +112,5 @@ export function renderUrlText(s: UrlSummary, maxChars: number): string {
       : undefined,
   );
   t.line(`Link: ${s.link}`);
-  return t.render(maxChars, 'ask for detail="detailed" or a narrower question');
+  return t.render(maxChars);
 }

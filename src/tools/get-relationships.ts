@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import {
   blockLine,
+  code,
   LINE_MAX,
   type RelatedItem,
   relatedLine,
@@ -12,7 +13,12 @@ import {
 import { invalidInput, VtError } from '../vt/errors.js';
 import type { Indicator, IndicatorType } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
-import { checkRelationship, publicRelationships, relationshipAccess } from '../vt/relationships.js';
+import {
+  checkRelationship,
+  relationshipAccess,
+  shortList,
+  suggestedRelationships,
+} from '../vt/relationships.js';
 import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
 import { ok, sourceLine } from './respond.js';
@@ -39,6 +45,11 @@ export function itemsThatFit(maxChars: number): number {
   return Math.max(1, Math.floor((maxChars - 600) / (LINE_MAX + 6)));
 }
 
+/** "domain github.com"; a URL as a code span, so that it is not rendered as a link to click. */
+function subjectOf(target: Indicator): string {
+  return `${TYPE_WORDS[target.type]} ${target.type === 'url' ? code(target.value) : target.value}`;
+}
+
 function forbidden(
   ctx: ToolContext,
   err: VtError,
@@ -47,27 +58,37 @@ function forbidden(
 ): ReturnType<typeof toolFailure> {
   const type = target.type;
   const premium = names.filter((n) => relationshipAccess(type, n) === 'premium');
-  const usable = publicRelationships(type).join(', ');
-  const what =
-    premium.length > 0
-      ? `${premium.join(', ')} of ${A_TYPE[type]} ${premium.length > 1 ? 'are' : 'is'} premium-only (VT Enterprise), ` +
-        'and VirusTotal refused this key (ForbiddenError).'
-      : `VirusTotal refused ${names.join(', ')} for this key (ForbiddenError).`;
-  return toolFailure(
-    ctx,
-    NAME,
-    err,
-    `${what} Relationships of ${A_TYPE[type]} that every key can use: ${usable}. ` +
-      'vt_get_report also works with any key.',
+  const normallyPublic = names.filter((n) => relationshipAccess(type, n) === 'all');
+  const usable = shortList(suggestedRelationships(type, 'all').filter((n) => !names.includes(n)));
+  const parts: string[] = [];
+  if (premium.length > 0) {
+    parts.push(
+      `${premium.join(', ')} of ${A_TYPE[type]} ${premium.length > 1 ? 'are' : 'is'} premium-only (VT Enterprise), ` +
+        'and VirusTotal refused this key (ForbiddenError).',
+    );
+    if (normallyPublic.length > 0) {
+      parts.push(
+        `Ask again without ${premium.length > 1 ? 'them' : 'it'}: ${normallyPublic.join(', ')} work with any key.`,
+      );
+    }
+  } else {
+    parts.push(
+      `VirusTotal refused ${names.join(', ')} for this key (ForbiddenError) although ` +
+        `${names.length > 1 ? 'they are' : 'it is'} normally public.`,
+    );
+  }
+  parts.push(
+    `Relationships of ${A_TYPE[type]} that every key can use: ${usable}. vt_get_report also works with any key.`,
   );
+  return toolFailure(ctx, NAME, err, parts.join(' '));
 }
 
-function neverSeen(ctx: ToolContext, target: Indicator, what: string): ReturnType<typeof ok> {
+/** VT answered 404: it does not know the object, which is not the same as knowing it has no neighbours. */
+function neverSeen(ctx: ToolContext, target: Indicator): ReturnType<typeof ok> {
   return ok(
     ctx,
-    `VirusTotal has no ${what} for ${TYPE_WORDS[target.type]} ${target.value} (NotFoundError): it has probably ` +
-      `never seen this ${TYPE_WORDS[target.type]}. That is not evidence that it is safe.`,
-    { items: [] },
+    `VirusTotal has never seen ${subjectOf(target)}; it has no relationships there. Not evidence that it is safe.`,
+    { items: [], found: false },
   );
 }
 
@@ -75,7 +96,7 @@ function neverSeen(ctx: ToolContext, target: Indicator, what: string): ReturnTyp
 function urlIdHint(target: Indicator, names: string[]): string {
   const urlOnly = names.some((n) => checkRelationship('url', n).ok && !checkRelationship('file', n).ok);
   return target.type === 'file' && target.hashKind === 'sha256' && urlOnly
-    ? ' If this 64-hex value is a URL id, pass type="url".'
+    ? 'If this 64-hex value is a URL id, pass type="url". '
     : '';
 }
 
@@ -83,14 +104,14 @@ export const getRelationshipsTool = defineTool({
   name: NAME,
   title: 'VirusTotal relationships',
   description:
-    'Related VirusTotal objects of a hash, URL, domain or IP, one line each; page with next_cursor. E.g. ' +
-    'domain/IP: resolutions, communicating_files, referrer_files, subdomains; file: contacted_ips, ' +
-    'contacted_domains, dropped_files, execution_parents; URL: last_serving_ip_address. `relationships`: ' +
-    'counts of several at once. Premium-only names fail with a public key.',
+    'Related VirusTotal objects of a hash, URL, domain or IP, one line each; one lookup per page ' +
+    '(next_cursor). E.g. domain/IP: resolutions, communicating_files, referrer_files, subdomains; file: ' +
+    'contacted_ips, contacted_domains, dropped_files, execution_parents; URL: last_serving_ip_address. ' +
+    '`relationships`: counts of several in one lookup. Some names need a premium key.',
   inputSchema: {
     indicator: indicatorParam,
     type: typeParam,
-    relationship: z.string().max(64).optional().describe('One name, e.g. resolutions.'),
+    relationship: z.string().max(64).optional().describe('One name.'),
     relationships: z.array(z.string().max(64)).min(1).max(12).optional().describe('Several names: overview.'),
     limit: z.number().int().min(1).max(40).default(10),
     cursor: z.string().max(4096).optional().describe('next_cursor of the previous page.'),
@@ -99,6 +120,7 @@ export const getRelationshipsTool = defineTool({
     items: z.array(z.looseObject({})),
     next_cursor: z.string().optional(),
     total: z.number().optional(),
+    found: z.boolean().optional(),
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
@@ -110,12 +132,12 @@ export const getRelationshipsTool = defineTool({
       );
     }
     const budget = ctx.config.maxResponseChars - 200;
-    const subject = `${TYPE_WORDS[target.type]} ${target.value}`;
+    const subject = subjectOf(target);
 
     if (several) {
       const checks = several.map((n) => checkRelationship(target.type, n));
       const bad = checks.filter((c) => !c.ok).map((c) => (c.ok ? '' : c.message));
-      if (bad.length > 0) throw invalidInput(`${bad.join(' ')}${urlIdHint(target, several)}`);
+      if (bad.length > 0) throw invalidInput(`${urlIdHint(target, several)}${bad.join(' ')}`);
       const names = [...new Set(checks.map((c) => (c.ok ? c.name : '')))];
       try {
         const res = await ctx.vt.fetch<{ data?: unknown }>({
@@ -131,17 +153,19 @@ export const getRelationshipsTool = defineTool({
           ...blocks.map(blockLine),
           sourceLine(res.fetchedAt, res.fromCache),
         ];
-        return ok(ctx, lines.join('\n').slice(0, budget), { items: blocks as unknown as RelatedItem[] });
+        return ok(ctx, lines.join('\n').slice(0, budget), {
+          items: blocks as unknown as RelatedItem[],
+          found: true,
+        });
       } catch (err) {
         if (err instanceof VtError && err.kind === 'forbidden') return forbidden(ctx, err, target, names);
-        if (err instanceof VtError && err.kind === 'not_found')
-          return neverSeen(ctx, target, names.join(', '));
+        if (err instanceof VtError && err.kind === 'not_found') return neverSeen(ctx, target);
         throw err;
       }
     }
 
     const check = checkRelationship(target.type, args.relationship as string);
-    if (!check.ok) throw invalidInput(`${check.message}${urlIdHint(target, [args.relationship as string])}`);
+    if (!check.ok) throw invalidInput(`${urlIdHint(target, [args.relationship as string])}${check.message}`);
     const fits = itemsThatFit(budget);
     const limit = Math.min(args.limit ?? 10, fits);
     try {
@@ -174,11 +198,12 @@ export const getRelationshipsTool = defineTool({
         items: items.slice(0, page.shown),
         ...(next ? { next_cursor: next } : {}),
         ...(total !== undefined ? { total } : {}),
+        found: true,
       });
     } catch (err) {
       if (err instanceof VtError && err.kind === 'forbidden')
         return forbidden(ctx, err, target, [check.name]);
-      if (err instanceof VtError && err.kind === 'not_found') return neverSeen(ctx, target, check.name);
+      if (err instanceof VtError && err.kind === 'not_found') return neverSeen(ctx, target);
       throw err;
     }
   },

@@ -1,29 +1,24 @@
 /** vt_get_report: one indicator in, a compact VirusTotal report out. */
 import { z } from 'zod';
 import { type Detail, summarizeReport } from '../summaries/index.js';
-import { invalidInput, VtError } from '../vt/errors.js';
-import { type IndicatorType, parseIndicator } from '../vt/indicators.js';
+import { VtError } from '../vt/errors.js';
+import { type IndicatorType, nonPublicIp } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
 import { defineTool } from './define.js';
 import { progressFor } from './progress.js';
 import { ok, sourceLine } from './respond.js';
 import { detailParam, freshParam, indicatorParam, typeParam } from './schemas.js';
-
-const NOT_FOUND_WHY: Record<IndicatorType, string> = {
-  file: 'No one has submitted this file',
-  url: 'No one has submitted this URL',
-  domain: 'VirusTotal has no report for this domain',
-  ip_address: 'VirusTotal has no report for this IP address',
-};
+import { parseTarget } from './target.js';
 
 export const getReportTool = defineTool({
   name: 'vt_get_report',
   title: 'VirusTotal report',
   description:
-    'Look up one file hash, URL, domain or IP on VirusTotal and get a compact report: verdict with engine ' +
-    'counts, threat label, names, ISO dates, tags, detection labels, sandbox/YARA/Sigma/IDS hits and ' +
-    'similarity hashes for files; categories, DNS, certificate, registration and ASN for network items. ' +
-    'One API call. For many indicators use vt_triage. "Not found" means VirusTotal never saw it, not that it is safe.',
+    'Look up one file hash, URL, domain or IP on VirusTotal: verdict (engines flagging it, when analysed), ' +
+    'threat label, names, ISO dates, detections, sandbox/YARA/Sigma/IDS hits, similarity hashes and ready ' +
+    'vt_search pivots for files; categories, DNS, certificate, registration and ASN for network items. ' +
+    'One lookup (none if cached). For several indicators use vt_triage. "Not found" means VirusTotal never ' +
+    'saw it, not that it is safe.',
   inputSchema: { indicator: indicatorParam, type: typeParam, detail: detailParam, fresh: freshParam },
   outputSchema: {
     type: z.string(),
@@ -34,9 +29,16 @@ export const getReportTool = defineTool({
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const parsed = parseIndicator(args.indicator, args.type as IndicatorType | undefined);
-    if (!parsed.ok) throw invalidInput(parsed.reason);
-    const ind = parsed.indicator;
+    const ind = parseTarget(args.indicator, args.type as IndicatorType | undefined);
+    const privateWhy = ind.type === 'ip_address' ? nonPublicIp(ind.id) : undefined;
+    if (privateWhy) {
+      // Only the local network sees such an address: a lookup would spend quota on nothing.
+      return ok(
+        ctx,
+        `${ind.id} is ${privateWhy}: only your own network sees it, so VirusTotal has nothing on it. Not looked up.`,
+        { type: ind.type, id: ind.id, found: false, fetched_at: new Date().toISOString() },
+      );
+    }
     const detail = (args.detail ?? 'concise') as Detail;
     try {
       const res = await ctx.vt.fetch<{ data?: unknown }>({
@@ -59,9 +61,8 @@ export const getReportTool = defineTool({
       if (!(err instanceof VtError) || err.kind !== 'not_found') throw err;
       const fetched_at = new Date().toISOString();
       const text =
-        `Not found: VirusTotal has never seen the ${ind.type.replace('_', ' ')} ${ind.value}. ` +
-        `${NOT_FOUND_WHY[ind.type]}, so there is no verdict. This is not evidence that it is safe: ` +
-        'new, rare and targeted artifacts are often unknown.';
+        `Not found: VirusTotal has never seen the ${ind.type.replace('_', ' ')} ${ind.value}, so there is no ` +
+        'verdict. That is not evidence that it is safe: new, rare and targeted artifacts are often unknown.';
       return ok(ctx, text, { type: ind.type, id: ind.id, found: false, fetched_at });
     }
   },

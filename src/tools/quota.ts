@@ -1,6 +1,6 @@
 /** vt_quota: what the server has spent and has left, the queue, the cache, and VT's own figures. */
 import { z } from 'zod';
-import { fmtInt, obj } from '../summaries/common.js';
+import { fmtInt, obj, plural } from '../summaries/common.js';
 import { TextBuilder } from '../summaries/text.js';
 import { VtError } from '../vt/errors.js';
 import { vtPath } from '../vt/paths.js';
@@ -11,8 +11,8 @@ export const quotaTool = defineTool({
   name: 'vt_quota',
   title: 'VirusTotal quota and cache',
   description:
-    "What this server has spent and has left (this rate window and today), the queue, and the cache's size and " +
-    "hit rate. With include_vt, also VirusTotal's own quota figures for the key (costs one lookup).",
+    'What is left: lookups in this rate window and today (with reset times), the queue, the cache. Call it ' +
+    "before a large batch or after a quota error. include_vt adds VirusTotal's own counters (one lookup).",
   inputSchema: {
     include_vt: z.boolean().default(false).describe("Also fetch VT's own counters (one lookup)."),
   },
@@ -27,26 +27,39 @@ export const quotaTool = defineTool({
     const server: Record<string, unknown> = stats ? { ...stats } : {};
     if (stats) {
       const { limiter: l, cache: c, upstream: u } = stats;
+      // What is left first: that is what the caller is deciding on.
+      const left = [
+        l.window &&
+          `${plural(Math.max(0, l.window.requests - l.window.used), 'lookup')} this ${l.window.seconds} s window`,
+        l.daily && `${plural(Math.max(0, l.daily.quota - l.daily.used), 'lookup')} today`,
+      ].filter(Boolean);
       t.line(
-        l.window
-          ? `Rate window: ${l.window.used}/${l.window.requests} used in the last ${l.window.seconds} s; next free slot in ${Math.ceil(l.window.next_slot_in_ms / 1000)} s.`
-          : 'Rate window: no limit set (VT_RATE_LIMIT=off).',
+        left.length
+          ? `Left: ${left.join(', ')}.`
+          : 'Left: no limits are set (VT_RATE_LIMIT and VT_DAILY_QUOTA are off).',
       );
+      if (l.window) {
+        const next = Math.ceil(l.window.next_slot_in_ms / 1000);
+        t.line(
+          `Rate window: ${l.window.used}/${l.window.requests} used in the last ${l.window.seconds} s; ` +
+            `${next > 0 ? `next slot in ${next} s` : 'a slot is free now'}.`,
+        );
+      }
       t.line(
         l.daily
           ? `Today: ${fmtInt(l.daily.used)}/${fmtInt(l.daily.quota)} lookups used; resets at ${l.daily.resets_at}.`
-          : `Today: ${fmtInt(l.day_used)} lookups used; no daily cap set (VT_DAILY_QUOTA=off).`,
+          : `Today: ${plural(l.day_used, 'lookup')} used; no daily cap set (VT_DAILY_QUOTA=off).`,
       );
       t.line(
         `Queue: ${l.queued} waiting, ${l.in_flight} in flight (at most ${l.max_concurrency}).` +
           (l.paused_until ? ` VirusTotal asked us to back off until ${l.paused_until}.` : ''),
       );
       t.line(
-        `Cache: ${fmtInt(c.entries)} answers (${(c.bytes / 1024 / 1024).toFixed(1)} MB), hit rate ${(c.hit_rate * 100).toFixed(0)}% ` +
-          `(${fmtInt(c.hits)} hits, ${fmtInt(c.misses)} misses), kept ${c.ttl_seconds} s.`,
+        `Cache: ${plural(c.entries, 'answer')} (${(c.bytes / 1024 / 1024).toFixed(1)} MB), hit rate ${(c.hit_rate * 100).toFixed(0)}% ` +
+          `(${plural(c.hits, 'hit')}, ${plural(c.misses, 'miss', 'misses')}), kept ${c.ttl_seconds} s.`,
       );
       t.line(
-        `Upstream since start: ${fmtInt(u.requests)} requests, ${u.rate_limited} answered 429, ${u.retries} retries, ${u.failures} failures.`,
+        `Upstream since start: ${plural(u.requests, 'lookup')}, ${u.rate_limited} answered 429, ${plural(u.retries, 'retry', 'retries')}, ${plural(u.failures, 'failure')}.`,
       );
       t.line('These counts are this process only; VirusTotal counts every use of the key.');
     }

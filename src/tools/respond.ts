@@ -58,7 +58,7 @@ export function errorText(err: unknown): string {
     case 'invalid_argument':
       return `VirusTotal rejected the request as invalid${code}${err.vtMessage ? `: ${err.vtMessage}` : '.'}`;
     case 'transient':
-      return `${err.message} This is usually temporary: try again in a minute.`;
+      return `${err.message} Try again in a minute.`;
   }
 }
 

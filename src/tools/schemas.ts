@@ -10,11 +10,14 @@ export const indicatorParam = z
 export const typeParam = z
   .enum(INDICATOR_TYPES as unknown as [string, ...string[]])
   .optional()
-  .describe('Override type detection.');
+  .describe('Force a type, e.g. "url" for a bare host name or a 64-hex VT URL id.');
 
 export const detailParam = z
   .enum(['concise', 'detailed'])
   .default('concise')
-  .describe('"detailed" adds PE structure, engine list, whois, full DNS, certificate.');
+  .describe('"detailed": every engine, more names, PE structure, whois, full DNS (no new lookup if cached).');
 
-export const freshParam = z.boolean().default(false).describe('Bypass the cache.');
+export const freshParam = z
+  .boolean()
+  .default(false)
+  .describe('Re-fetch even if cached (one lookup; it does not rescan).');

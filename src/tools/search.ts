@@ -1,7 +1,7 @@
 /** vt_search: VT Intelligence search, hits one line each, with a cursor to page on. */
 import { z } from 'zod';
-import { clean } from '../summaries/common.js';
-import { LINE_MAX, renderPage, summarizeRelated } from '../summaries/related.js';
+import { clean, plural } from '../summaries/common.js';
+import { code, LINE_MAX, renderPage, summarizeRelated } from '../summaries/related.js';
 import { q } from '../summaries/text.js';
 import { invalidInput, VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
@@ -22,6 +22,16 @@ const SYNTAX_HINT =
   '(name:"my file.exe", ssdeep:"…"), write dates as YYYY-MM-DD or relative (fs:7d+), add entity:url, ' +
   'entity:domain or entity:ip to search those, and use an `order` this entity allows.';
 
+const NOTHING_MATCHED =
+  'Nothing matched; check the modifiers (resource vt://docs/search-syntax) or widen the dates.';
+
+/** "120 hits, 10 shown", "5 hits shown (VirusTotal gave no total)", "0 hits", "no more hits". */
+function counts(shown: number, total: number | undefined, paging: boolean): string {
+  if (shown === 0) return paging ? 'no more hits' : plural(total ?? 0, 'hit');
+  if (total === undefined) return `${plural(shown, 'hit')} shown (VirusTotal gave no total)`;
+  return `${plural(total, 'hit')}, ${shown} shown`;
+}
+
 /** VT's query errors, reworded as what to change in the query. */
 function queryAdvice(err: VtError, query: string): string | undefined {
   if (err.kind !== 'invalid_argument') return undefined;
@@ -29,7 +39,7 @@ function queryAdvice(err: VtError, query: string): string | undefined {
   switch (err.vtCode) {
     case 'UnselectiveContentQueryError':
       return (
-        `The content search ${q(clean(query, 120) ?? '')} is too unselective: its bytes match too many files.${said} ` +
+        `The content search ${code(clean(query, 120) ?? '')} is too unselective: its bytes match too many files.${said} ` +
         'Use a longer, rarer string or hex pattern (at least 8 distinctive bytes; no short common words, few ' +
         '?? wildcards), and narrow it with modifiers such as type:peexe, fs:30d+, p:5+ or size:2MB-.'
       );
@@ -47,13 +57,19 @@ export const searchTool = defineTool({
   name: NAME,
   title: 'VirusTotal Intelligence search',
   description:
-    'VT Intelligence search (premium key). Files unless entity:url|domain|ip; terms AND, OR/NOT/() work. ' +
-    'E.g. type:peexe p:5+ fs:2024-01-01+ ls:7d- tag:signed engines:emotet name:invoice imphash:… ' +
-    'vhash:"…" ssdeep:"…" tlsh:… main_icon_dhash:… behaviour_network:evil.com content:{4d5a90}. ' +
-    'Full syntax: resource vt://docs/search-syntax. vt_get_report file answers list ready pivot queries.',
+    'VT Intelligence search (premium key; one lookup per page). Files unless entity:url|domain|ip; terms ' +
+    'AND, OR/NOT/() work. E.g. type:peexe p:5+ fs:2024-01-01+ ls:7d- tag:signed engines:emotet name:invoice ' +
+    'imphash:… vhash:"…" ssdeep:"…" tlsh:… main_icon_dhash:… behaviour_network:evil.com content:{4d5a90}. ' +
+    'Syntax: resource vt://docs/search-syntax. File reports list pivot queries.',
   inputSchema: {
-    query: z.string().min(1).max(4096).describe('e.g. type:peexe p:10+ fs:7d+'),
-    limit: z.number().int().min(1).max(300).default(10),
+    query: z.string().min(1).max(4096),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(300)
+      .default(10)
+      .describe('Items per page; lowered automatically to what fits.'),
     cursor: z.string().max(4096).optional().describe('next_cursor, same query.'),
     order: z.string().max(40).optional().describe('e.g. positives-'),
     descriptors_only: z.boolean().default(false).describe('Ids only.'),
@@ -98,12 +114,13 @@ export const searchTool = defineTool({
       const meta = res.body?.meta;
       const next = typeof meta?.cursor === 'string' && meta.cursor !== '' ? meta.cursor : undefined;
       const total = typeof meta?.total_hits === 'number' ? meta.total_hits : undefined;
-      const header =
-        `VT Intelligence ${q(clean(query, 200) ?? '')}: ${total !== undefined ? `${total} hit${total === 1 ? '' : 's'}` : 'hits'}, ` +
-        `${items.length} shown${args.order ? `, order ${args.order}` : ''}` +
-        `${limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.`;
+      const header = `VT Intelligence ${code(clean(query, 200) ?? '')}: ${counts(items.length, total, !!args.cursor)}${
+        items.length > 0 && args.order ? `, order ${args.order}` : ''
+      }${items.length > 0 && limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.${
+        items.length === 0 && !args.cursor ? ` ${NOTHING_MATCHED}` : ''
+      }`;
       const page = renderPage(
-        items.length === 0 ? `${header} Nothing matched${args.cursor ? ' on this page' : ''}.` : header,
+        header,
         items,
         { nextCursor: next, total, nextHint: 'call again with the same query and cursor=<this>' },
         budget - 80,

@@ -26,8 +26,7 @@ const WRITE = {
   openWorldHint: true,
 } as const;
 const SHARED =
-  'What you submit becomes available to VirusTotal’s community (and its premium customers): never submit ' +
-  'private documents or internal URLs. Needs VT_ENABLE_SUBMISSIONS=true.';
+  "What you submit becomes available to VirusTotal's community: never submit private files or internal URLs.";
 
 const DIRECT_UPLOAD_MAX = 32 * 1024 * 1024;
 const UPLOAD_URL_MAX = 650 * 1024 * 1024;
@@ -98,8 +97,11 @@ export async function allowedFile(p: string, dirs: string[]): Promise<{ path: st
     const rel = relative(root, real);
     return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   });
-  if (!inside)
-    throw invalidInput(`${clean(p, 200)} is outside the directories in VT_UPLOAD_DIRS; it was not read.`);
+  if (!inside) {
+    throw invalidInput(
+      `${clean(p, 200)} is outside the directories in VT_UPLOAD_DIRS (${dirs.map((d) => clean(d, 100)).join(', ')}); it was not read.`,
+    );
+  }
   const st = await stat(real);
   if (!st.isFile()) throw invalidInput(`${clean(p, 200)} is not a regular file.`);
   if (st.size === 0) throw invalidInput(`${clean(p, 200)} is empty.`);
@@ -164,7 +166,8 @@ export const getAnalysisTool = defineTool({
     'wait_seconds for it to complete, polling gently and reporting progress; cancellable.',
   inputSchema: {
     id: z.string().min(1).max(300).describe('Analysis id.'),
-    wait_seconds: z.number().int().min(0).max(300).default(60).describe('How long to wait for completion.'),
+    // Clients often give up on a call after 60 s: stay below that.
+    wait_seconds: z.number().int().min(0).max(55).default(30).describe('Seconds to wait for completion.'),
   },
   outputSchema: analysisOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
@@ -172,14 +175,19 @@ export const getAnalysisTool = defineTool({
     const id = args.id.trim();
     if (!/^[A-Za-z0-9_=:-]+$/.test(id))
       throw invalidInput('An analysis id has only letters, digits and - _ = :');
-    const deadline = Date.now() + (args.wait_seconds ?? 60) * 1000;
+    const deadline = Date.now() + (args.wait_seconds ?? 30) * 1000;
     const progress = progressFor(extra);
     for (let poll = 1; ; poll++) {
-      const res = await ctx.vt.fetch<unknown>({
-        path: vtPath`/analyses/${id}`,
-        signal: extra.signal,
-        fresh: true,
-      });
+      const res = await ctx.vt
+        .fetch<unknown>({ path: vtPath`/analyses/${id}`, signal: extra.signal, fresh: true })
+        .catch((err: unknown) => {
+          if (err instanceof VtError && err.kind === 'not_found') {
+            throw invalidInput(
+              `No analysis with id "${clean(id, 100)}"; ids come from vt_submit_url or vt_submit_file.`,
+            );
+          }
+          throw err;
+        });
       const s = summarizeAnalysis(res.body);
       if (!s) throw new VtError('transient', 'VirusTotal sent an analysis in an unexpected shape.');
       const wait = pollInterval(ctx);

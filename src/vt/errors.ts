@@ -96,7 +96,7 @@ const DEFAULT_MESSAGES: Record<VtErrorKind, string> = {
   forbidden: 'This API key is not allowed to use this VirusTotal feature (it usually needs a premium key).',
   quota: 'VirusTotal says the API quota of this key is exhausted for now.',
   invalid_argument: 'VirusTotal rejected the request as invalid.',
-  transient: 'VirusTotal is temporarily unavailable.',
+  transient: 'VirusTotal is unavailable right now.',
   cancelled: 'The request was cancelled.',
 };
 

@@ -20,8 +20,8 @@ export interface FetchRequest {
   fresh?: boolean;
   /** Told while the request waits for its turn; tools turn it into progress notifications. */
   onWait?: (w: WaitInfo) => void;
-  /** Longest this request may wait for the rate limit, e.g. the rest of a batch's time. */
-  maxWaitMs?: number;
+  /** Time (ms since epoch) after which this request must not be sent, e.g. the end of a batch's budget. */
+  deadline?: number;
 }
 
 export interface Fetched<T> {
@@ -187,11 +187,11 @@ export class MediatedGateway implements VtGateway {
     req: FetchRequest,
     signal: AbortSignal,
   ): Promise<{ body: unknown; fetchedAt: Date }> {
-    const started = Date.now();
+    // Never wait past VT_MAX_WAIT_SECONDS from now, nor past the caller's own deadline.
+    const deadline = Math.min(Date.now() + this.#o.maxWaitMs, req.deadline ?? Number.POSITIVE_INFINITY);
     let transientLeft = this.#o.transientRetries;
     let attempt = 0;
     for (;;) {
-      const remaining = this.#o.maxWaitMs - (Date.now() - started);
       try {
         const res = await this.#o.limiter.run(
           () => {
@@ -202,7 +202,7 @@ export class MediatedGateway implements VtGateway {
             signal,
             onWait: req.onWait,
             front: attempt > 0,
-            maxWaitMs: Math.max(0, Math.min(req.maxWaitMs ?? Number.POSITIVE_INFINITY, remaining)),
+            deadline,
           },
         );
         const fetchedAt = new Date();
@@ -219,7 +219,7 @@ export class MediatedGateway implements VtGateway {
           // VirusTotal itself said 429: everyone waits, then this request goes first.
           this.upstream.rate_limited++;
           const backoff = this.#quotaBackoff(err, attempt);
-          const left = this.#o.maxWaitMs - (Date.now() - started);
+          const left = deadline - Date.now();
           if (backoff > left) throw this.#upstreamQuota(err, backoff);
           this.#o.limiter.pause(backoff);
           this.upstream.retries++;

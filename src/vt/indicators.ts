@@ -2,7 +2,7 @@
  * Recognises what a user pasted: a file hash, URL, domain or IP, defanged or not,
  * and turns it into the id VirusTotal uses. Anything else is rejected here, before any request.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { stripUnsafe } from '../util/sanitize.js';
 
@@ -156,10 +156,28 @@ export function parseIndicator(raw: string, type?: IndicatorType): ParseResult {
   }
   const s = refang(raw);
   const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
-  const fail = (what: string): ParseResult => ({
-    ok: false,
-    reason: `"${stripUnsafe(shown)}" is not ${what}. Accepted: ${ACCEPTED_FORMS}.`,
-  });
+  const quoted = `"${stripUnsafe(shown)}"`;
+  const fail = (what: string): ParseResult => {
+    // Say what it is when it is something else, rather than listing every accepted form.
+    const actual = type ? detect(s) : undefined;
+    if (actual && actual.type !== type) {
+      return { ok: false, reason: `${quoted} is ${KIND_NAMES[actual.type]}, not ${what}.` };
+    }
+    if (/^[0-9a-f]+$/i.test(s) && s.length >= 24 && !HASH_KINDS[s.length]) {
+      return {
+        ok: false,
+        reason: `${quoted} has ${s.length} hex digits, not a whole hash (MD5 has 32, SHA-1 40, SHA-256 64). Was it cut off?`,
+      };
+    }
+    const email = /^[^\s@/:]+@([^\s@/:]+\.[a-z]{2,63})$/i.exec(s);
+    if (email) {
+      return {
+        ok: false,
+        reason: `${quoted} is an email address; VirusTotal has no lookups for those. Look up its domain, ${email[1]}.`,
+      };
+    }
+    return { ok: false, reason: `${quoted} is not ${what}. Accepted: ${ACCEPTED_FORMS}.` };
+  };
 
   let found: Indicator | undefined;
   switch (type) {
@@ -181,13 +199,57 @@ export function parseIndicator(raw: string, type?: IndicatorType): ParseResult {
       found = parseUrl(s);
       return found ? { ok: true, indicator: found } : fail('an http, https or ftp URL');
     default:
-      found =
-        parseHash(s) ??
-        parseIp(s) ??
-        (looksLikeUrl(s) ? parseUrl(s) : undefined) ??
-        (/^[0-9a-f]+$/i.test(s) ? undefined : parseDomain(s));
+      found = detect(s);
       return found ? { ok: true, indicator: found } : fail('a recognised indicator');
   }
+}
+
+const KIND_NAMES: Record<IndicatorType, string> = {
+  file: 'a file hash',
+  url: 'a URL',
+  domain: 'a domain',
+  ip_address: 'an IP address',
+};
+
+/** The type an already refanged string reads as, with no hint given. */
+function detect(s: string): Indicator | undefined {
+  if (/^[^\s@/:]+@[^\s@/:]+$/.test(s)) return undefined; // an email address, not a URL with credentials
+  return (
+    parseHash(s) ??
+    parseIp(s) ??
+    (looksLikeUrl(s) ? parseUrl(s) : undefined) ??
+    (/^[0-9a-f]+$/i.test(s) ? undefined : parseDomain(s))
+  );
+}
+
+// Addresses that no one outside the local network can see: VirusTotal knows nothing useful of them.
+const NON_PUBLIC: Array<[string, number, 'ipv4' | 'ipv6', string]> = [
+  ['10.0.0.0', 8, 'ipv4', 'a private (RFC 1918) address'],
+  ['172.16.0.0', 12, 'ipv4', 'a private (RFC 1918) address'],
+  ['192.168.0.0', 16, 'ipv4', 'a private (RFC 1918) address'],
+  ['127.0.0.0', 8, 'ipv4', 'a loopback address'],
+  ['169.254.0.0', 16, 'ipv4', 'a link-local address'],
+  ['100.64.0.0', 10, 'ipv4', 'a carrier-grade NAT (RFC 6598) address'],
+  ['0.0.0.0', 8, 'ipv4', 'a reserved address'],
+  ['224.0.0.0', 4, 'ipv4', 'a multicast address'],
+  ['240.0.0.0', 4, 'ipv4', 'a reserved address'],
+  ['::1', 128, 'ipv6', 'the loopback address'],
+  ['::', 128, 'ipv6', 'the unspecified address'],
+  ['fc00::', 7, 'ipv6', 'a unique local (private) address'],
+  ['fe80::', 10, 'ipv6', 'a link-local address'],
+  ['ff00::', 8, 'ipv6', 'a multicast address'],
+];
+const nonPublicLists = NON_PUBLIC.map(([net, prefix, family, why]) => {
+  const list = new BlockList();
+  list.addSubnet(net, prefix, family);
+  return { list, family, why };
+});
+
+/** Why an IP is not worth a lookup (private, loopback, ...), or undefined for a public address. */
+export function nonPublicIp(ip: string): string | undefined {
+  const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined;
+  if (!family) return undefined;
+  return nonPublicLists.find((n) => n.family === family && n.list.check(ip, family))?.why;
 }
 
 export function collectionOf(type: IndicatorType): Indicator['collection'] {
@@ -209,6 +271,8 @@ export interface Extracted {
   indicators: Indicator[];
   /** Tokens that looked like file names and were not looked up. */
   skipped: string[];
+  /** Private IPs and email addresses, with why: there is nothing to look up. */
+  notLookedUp: string[];
 }
 
 /**
@@ -219,6 +283,7 @@ export function extractIndicators(text: string): Extracted {
   const seen = new Set<string>();
   const indicators: Indicator[] = [];
   const skipped: string[] = [];
+  const notLookedUp: string[] = [];
   // Defang brackets may contain a dot, so split only on separators that never occur inside one.
   for (const raw of text.split(/[\s,;|"'<>`]+/)) {
     const token = raw.replace(/^[([{]+(?=[^.\])}])/, '').replace(/[.,:;!?)\]}]+$/, (m) =>
@@ -227,8 +292,16 @@ export function extractIndicators(text: string): Extracted {
     );
     if (token.length < 4 || token.length > 2048) continue;
     const parsed = parseIndicator(token);
-    if (!parsed.ok) continue;
+    if (!parsed.ok) {
+      if (/^[^\s@/:]+@[^\s@/:]+\.[a-z]{2,63}$/i.test(token)) notLookedUp.push(`${token} (email address)`);
+      continue;
+    }
     const ind = parsed.indicator;
+    const why = ind.type === 'ip_address' ? nonPublicIp(ind.id) : undefined;
+    if (why) {
+      notLookedUp.push(`${ind.id} (${why.replace(/^an? |^the /, '')})`);
+      continue;
+    }
     if (ind.type === 'domain' && !/\[|\(|\{/.test(token)) {
       const tld = ind.id.slice(ind.id.lastIndexOf('.') + 1);
       if (FILE_EXTENSIONS.has(tld)) {
@@ -241,5 +314,5 @@ export function extractIndicators(text: string): Extracted {
     seen.add(key);
     indicators.push(ind);
   }
-  return { indicators, skipped };
+  return { indicators, skipped, notLookedUp };
 }

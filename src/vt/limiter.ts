@@ -29,8 +29,8 @@ export interface AcquireOptions {
   onWait?: ((w: WaitInfo) => void) | undefined;
   /** Retries go to the front of the line: they were already waited for once. */
   front?: boolean;
-  /** Overrides the limiter's maximum wait, e.g. for the remaining time of a batch. */
-  maxWaitMs?: number;
+  /** A point in time (ms since epoch) after which the request must not be sent, e.g. the end of a batch. */
+  deadline?: number;
 }
 
 interface Slot {
@@ -134,7 +134,8 @@ export class RateLimiter {
       if (opts.front) this.#queue.unshift(waiter);
       else this.#queue.push(waiter);
       const eta = this.#etaFor(this.#queue.indexOf(waiter));
-      const maxWait = opts.maxWaitMs ?? this.#o.maxWaitMs;
+      // Measured when the request reaches the line, not when it was made: a batch's later items wait longer.
+      const maxWait = Math.min(this.#o.maxWaitMs, (opts.deadline ?? Number.POSITIVE_INFINITY) - this.#now());
       if (eta > maxWait) {
         this.#remove(waiter);
         reject(this.#tooLong(eta, maxWait));
@@ -235,7 +236,7 @@ export class RateLimiter {
     const reset = nextUtcMidnight(now);
     return new VtError(
       'quota',
-      `The daily cap of ${q} VirusTotal lookups (VT_DAILY_QUOTA) is spent. It resets at ${isoSeconds(reset)} (00:00 UTC).`,
+      `The daily cap of ${q} VirusTotal ${q === 1 ? 'lookup' : 'lookups'} (VT_DAILY_QUOTA) is spent. It resets at ${isoSeconds(reset)} (00:00 UTC).`,
       { retryAfterSeconds: Math.ceil((reset - now) / 1000), resetAt: new Date(reset), quotaScope: 'daily' },
     );
   }
@@ -243,11 +244,13 @@ export class RateLimiter {
   #tooLong(etaMs: number, maxWaitMs: number): VtError {
     const at = this.#now() + etaMs;
     const w = this.#o.window;
-    const rate = w ? `${w.requests} requests per ${w.seconds} s (VT_RATE_LIMIT)` : 'the upstream rate limit';
+    const rate = w
+      ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
+      : 'VirusTotal asked us to slow down';
     return new VtError(
       'quota',
-      `The rate limit of ${rate} is in use: this request would wait about ${Math.ceil(etaMs / 1000)} s, ` +
-        `more than the ${Math.round(maxWaitMs / 1000)} s allowed (VT_MAX_WAIT_SECONDS). ` +
+      `${rate}: this request would wait about ${Math.ceil(etaMs / 1000)} s, more than the ` +
+        `${Math.max(0, Math.round(maxWaitMs / 1000))} s this call may still wait. ` +
         `A slot is free again at about ${isoSeconds(at)}.`,
       { retryAfterSeconds: Math.ceil(etaMs / 1000), resetAt: new Date(at), quotaScope: 'rate' },
     );

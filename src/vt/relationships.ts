@@ -198,6 +198,70 @@ export function closestRelationships(type: IndicatorType, name: string, max = 3)
   return scored.slice(0, max).map((s) => s.n);
 }
 
+/** The names analysts reach for most, in the order suggestions list them. */
+const USEFUL = [
+  'resolutions',
+  'communicating_files',
+  'contacted_ips',
+  'contacted_domains',
+  'contacted_urls',
+  'dropped_files',
+  'execution_parents',
+  'referrer_files',
+  'subdomains',
+  'siblings',
+  'urls',
+  'downloaded_files',
+  'historical_whois',
+  'historical_ssl_certificates',
+  'last_serving_ip_address',
+  'network_location',
+  'redirects_to',
+  'comments',
+];
+
+/** Valid as input, but never worth suggesting: they say nothing about the object's infrastructure. */
+const NOT_SUGGESTED = new Set(['graphs', 'votes', 'user_votes', 'collections']);
+
+/** Most names a suggestion list shows before counting the rest. */
+export const SUGGEST_MAX = 12;
+
+/**
+ * The names of this type (one access level, or all) worth suggesting: the useful ones first, then the
+ * rest in table order; graphs, votes, user_votes and collections are left out.
+ */
+export function suggestedRelationships(type: IndicatorType, access?: RelationshipAccess): string[] {
+  const names = [...RELATIONSHIPS[type]]
+    .filter(([n, a]) => (access === undefined || a === access) && !NOT_SUGGESTED.has(n))
+    .map(([n]) => n);
+  const rank = (n: string) => {
+    const i = USEFUL.indexOf(n);
+    return i === -1 ? USEFUL.length : i;
+  };
+  // Array.prototype.sort is stable: names outside USEFUL keep their table order.
+  return names.sort((a, b) => rank(a) - rank(b));
+}
+
+/** "a, b, c (+4 more)", at most SUGGEST_MAX names. */
+export function shortList(names: string[], max = SUGGEST_MAX): string {
+  const more = names.length - max;
+  return `${names.slice(0, max).join(', ')}${more > 0 ? ` (+${more} more)` : ''}`;
+}
+
+/** "every key: …; premium only: …", each part short, for messages that list what exists. */
+export function namesByAccess(type: IndicatorType, exclude: string[] = []): string {
+  const part = (access: RelationshipAccess) =>
+    suggestedRelationships(type, access).filter((n) => !exclude.includes(n));
+  const all = part(ALL);
+  const premium = part(PREMIUM);
+  return [
+    all.length > 0 ? `every key: ${shortList(all)}` : undefined,
+    premium.length > 0 ? `premium only: ${shortList(premium)}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
 export type RelationshipCheck =
   | { ok: true; name: string; access: RelationshipAccess }
   | { ok: false; message: string };
@@ -225,7 +289,7 @@ export function checkRelationship(type: IndicatorType, raw: string): Relationshi
     parts.push(`It exists for ${elsewhere.map((t) => TYPE_WORDS[t]).join(' and ')}.`);
   }
   if (close.length === 0) {
-    parts.push(`Valid for ${TYPE_WORDS[type]}: ${relationshipNames(type).join(', ')}.`);
+    parts.push(`Names for ${TYPE_WORDS[type]}: ${namesByAccess(type)}.`);
   }
   return { ok: false, message: parts.join(' ') };
 }
