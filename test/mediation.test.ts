@@ -287,3 +287,72 @@ describe('vt_quota', () => {
     });
   });
 });
+
+describe('triage edge cases', () => {
+  it('a missing or wrong key is answered as such, not as a quota problem', async () => {
+    h = await startHarness({ noKey: true });
+    const none = await h.call('vt_triage', { indicators: ['github.com', '1.1.1.1'] });
+    expect(none.isError).toBe(true);
+    expect(textOf(none)).toMatch(/No VirusTotal API key is configured.*VIRUSTOTAL_API_KEY/);
+    await h.close();
+
+    h = await startHarness({ api: { apiKey: 'another-key' } });
+    const wrong = await h.call('vt_triage', { indicators: ['github.com', '1.1.1.1'] });
+    expect(wrong.isError).toBe(true);
+    expect(textOf(wrong)).toMatch(/rejected the API key.*VIRUSTOTAL_API_KEY/);
+    expect(textOf(wrong)).not.toMatch(/quota/i);
+  });
+
+  it('private IPs and email addresses are named, never looked up', async () => {
+    h = await startHarness();
+    const r = await h.call('vt_triage', {
+      indicators: 'Beacon from 10.0.0.5 and 192.168.1.20 to 1.1.1[.]1; phish sent by alice@corp.example',
+    });
+    const sc = r.structuredContent as { results: Array<{ input: string }> };
+    expect(sc.results.map((x) => x.input)).toEqual(['1.1.1.1']);
+    expect(textOf(r)).toMatch(
+      /Nothing to look up: 10\.0\.0\.5 \(private \(RFC 1918\) address\), 192\.168\.1\.20 .*alice@corp\.example \(email address\)/,
+    );
+    expect(h.api.count()).toBe(1);
+    const single = await h.call('vt_get_report', { indicator: '10.0.0.1' });
+    expect(textOf(single)).toMatch(/10\.0\.0\.1 is a private \(RFC 1918\) address.*Not looked up/);
+    expect((single.structuredContent as { found: boolean }).found).toBe(false);
+    expect(h.api.count()).toBe(1);
+  });
+
+  it('returns by its deadline with the rest unchecked and the time to retry, and failed lookups can be resumed', async () => {
+    h = await startHarness({
+      env: { VT_RATE_LIMIT: '2/60s' },
+      api: {
+        hook: (req, res) => {
+          if (!req.path.includes('github.com')) return false;
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end('{"error":{"code":"InternalError","message":"boom"}}');
+          return true;
+        },
+      },
+    });
+    const t0 = performance.now();
+    const r = await h.call('vt_triage', { indicators: ['github.com', ...sha256s.slice(0, 5)] });
+    const elapsed = performance.now() - t0;
+    const sc = r.structuredContent as {
+      results: Array<{ input: string; verdict: string }>;
+      unchecked: string[];
+      retry_after?: string;
+    };
+    // Two lookups fit the window; the third would wait a whole window, past the call's budget.
+    // Two slots in the window; the failed lookup's retry would need a third, so it is not sent.
+    expect(h.api.count()).toBe(2);
+    // Well under the configured window: the call did not sit waiting for the next slot.
+    const WINDOW_MS = 60_000;
+    expect(elapsed).toBeLessThan(WINDOW_MS / 2);
+    expect(sc.retry_after).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(textOf(r)).toMatch(/Stopped early: All 2 lookups allowed per 60 s/);
+    // The failed one is in `unchecked` with those never sent, so one list resumes everything.
+    expect(sc.unchecked).toContain('github.com');
+    expect(sc.results.length + sc.unchecked.length).toBe(
+      6 + sc.results.filter((x) => x.verdict === 'error').length,
+    );
+    expect(textOf(r)).toMatch(/call vt_triage again with these after \d{4}-/);
+  });
+});

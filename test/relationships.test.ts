@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLED_FIXTURES, send } from '../src/demo/recorded-api.js';
+import { BUNDLED_FIXTURES, manifestRoutes, send } from '../src/demo/recorded-api.js';
 import {
   checkRelationship,
   closestRelationships,
@@ -20,11 +20,6 @@ import { type Harness, startHarness, textOf } from './helpers/harness.js';
 
 type Json = Record<string, unknown>;
 
-interface Route {
-  path: string;
-  file: string;
-}
-
 const COLL_TYPE: Record<string, string> = {
   files: 'file',
   urls: 'url',
@@ -32,7 +27,7 @@ const COLL_TYPE: Record<string, string> = {
   ip_addresses: 'ip_address',
 };
 
-const MANIFEST = JSON.parse(readFileSync(`${BUNDLED_FIXTURES}/manifest.json`, 'utf8')) as { routes: Route[] };
+const MANIFEST = { routes: manifestRoutes() };
 
 /** Every routed relationship recording: /{collection}/{id}/{relationship}. */
 const REL_ROUTES = MANIFEST.routes

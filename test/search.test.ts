@@ -5,20 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLED_FIXTURES, type RequestHook, send } from '../src/demo/recorded-api.js';
+import { BUNDLED_FIXTURES, manifestRoutes, type RequestHook, send } from '../src/demo/recorded-api.js';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
 
 type Json = Record<string, unknown>;
 
-interface Route {
-  path: string;
-  query?: Record<string, string>;
-  file: string;
-  next?: string;
-  pick?: string;
-}
-
-const MANIFEST = JSON.parse(readFileSync(`${BUNDLED_FIXTURES}/manifest.json`, 'utf8')) as { routes: Route[] };
+const MANIFEST = { routes: manifestRoutes() };
 
 function load(file: string, pick?: string): Json {
   const body = JSON.parse(readFileSync(`${BUNDLED_FIXTURES}/${file}`, 'utf8')) as Json;

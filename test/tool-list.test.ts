@@ -97,3 +97,24 @@ describe('tools/list', () => {
     expect(total).toBeLessThan(FIXED_COST_BUDGET);
   });
 });
+
+describe('tools/list with submissions enabled', () => {
+  // Not part of the read-only budget, but bounded too: three write tools must not cost more than
+  // about a third again of the read tools.
+  const WITH_SUBMISSIONS_BUDGET = 11_000;
+
+  it(`stays under ${WITH_SUBMISSIONS_BUDGET} characters and lists the three submission tools`, async () => {
+    const s = await startHarness({ env: { VT_ENABLE_SUBMISSIONS: 'true' } });
+    try {
+      const { tools } = await s.client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(
+        expect.arrayContaining(['vt_submit_url', 'vt_submit_file', 'vt_get_analysis']),
+      );
+      const total = JSON.stringify(tools).length + (s.client.getInstructions()?.length ?? 0);
+      console.log(`fixed cost with submissions: ${total} characters for ${tools.length} tools`);
+      expect(total).toBeLessThan(WITH_SUBMISSIONS_BUDGET);
+    } finally {
+      await s.close();
+    }
+  });
+});

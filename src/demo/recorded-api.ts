@@ -36,7 +36,8 @@ export interface RecordedApiOptions {
   hook?: RequestHook;
 }
 
-interface Route {
+/** One entry of fixtures/vt/manifest.json: which recording answers which path. */
+export interface Route {
   path: string;
   query?: Record<string, string>;
   file: string;
@@ -53,6 +54,11 @@ const COLLECTIONS: Record<string, string> = {
   domain: 'domains',
   ip_address: 'ip_addresses',
 };
+
+/** The routes of a fixtures folder's manifest.json (the bundled recordings by default). */
+export function manifestRoutes(dir: string = BUNDLED_FIXTURES): Route[] {
+  return (JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as { routes: Route[] }).routes;
+}
 
 export class RecordedApi {
   readonly requests: LoggedRequest[] = [];
@@ -71,8 +77,7 @@ export class RecordedApi {
   constructor(opts: RecordedApiOptions = {}) {
     this.#opts = opts;
     this.#dir = opts.fixturesDir ?? BUNDLED_FIXTURES;
-    const manifest = JSON.parse(readFileSync(`${this.#dir}/manifest.json`, 'utf8')) as { routes: Route[] };
-    this.#routes = manifest.routes;
+    this.#routes = manifestRoutes(this.#dir);
     for (const name of readdirSync(this.#dir).filter((n) => n.endsWith('.json') && n !== 'manifest.json')) {
       this.#indexObjects(JSON.parse(readFileSync(`${this.#dir}/${name}`, 'utf8')));
     }

@@ -118,7 +118,7 @@ async function sha256Of(path: string): Promise<string> {
 export const submitFileTool = defineTool({
   name: 'vt_submit_file',
   title: 'Submit a file to VirusTotal',
-  description: `Upload a local file (up to 650 MB, from the folders in VT_UPLOAD_DIRS) for scanning; returns its sha256 and an analysis id for vt_get_analysis. Check vt_get_report with the hash first: a known file needs no upload. ${SHARED}`,
+  description: `Upload a local file (up to 650 MB, inside VT_UPLOAD_DIRS) for scanning; returns its sha256 and an analysis id for vt_get_analysis. Try vt_get_report with the hash first. ${SHARED}`,
   inputSchema: {
     path: z.string().max(4096).describe('Absolute path of the file.'),
     password: z.string().max(256).optional().describe('Password of a protected archive.'),
