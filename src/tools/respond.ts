@@ -68,8 +68,9 @@ export function errorResult(err: unknown, log: Logger, tool: string, demo = fals
       `${tool}: ${err.kind}${err.vtCode ? ` ${err.vtCode}` : ''}${err.httpStatus ? ` HTTP ${err.httpStatus}` : ''}`,
     );
   } else {
+    // Name and message only: no stack trace in the log (nor, of course, in the answer).
     log.error(
-      `${tool}: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      `${tool}: unexpected error: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
     );
   }
   const text = errorText(err);
