@@ -193,6 +193,10 @@ export class RecordedApi {
       }
       if (o) return send(res, 200, { data: o });
     }
+    // A known object with no recording of this relationship: VT answers an empty collection, not 404.
+    if (segments.length === 3 && this.#objects.has(`${segments[0]}/${(segments[1] ?? '').toLowerCase()}`)) {
+      return send(res, 200, { data: [], meta: { count: 0 }, links: { self: 'stand-in' } });
+    }
     return send(res, 404, notFound(segments[1] ?? path));
   }
 
