@@ -356,3 +356,35 @@ describe('triage edge cases', () => {
     expect(textOf(r)).toMatch(/call vt_triage again with these after \d{4}-/);
   });
 });
+
+describe('shared in-flight requests', () => {
+  it('one caller cancelling leaves the others their answer; the last one out cancels, and the next starts afresh', async () => {
+    const slow = slowUpstream(300);
+    h = await startHarness({ api: { hook: slow.hook } });
+    const gw = h.runtime.gateway;
+    const a = new AbortController();
+    const b = new AbortController();
+    const pa = gw.fetch({ path: '/domains/github.com', signal: a.signal }).then(
+      () => 'answer',
+      (e: { kind?: string }) => e.kind,
+    );
+    const pb = gw.fetch({ path: '/domains/github.com', signal: b.signal }).then(
+      () => 'answer',
+      (e: { kind?: string }) => e.kind,
+    );
+    await sleep(50);
+    a.abort();
+    expect(await pa).toBe('cancelled');
+    expect(await pb).toBe('answer');
+    expect(h.api.count('/domains/')).toBe(1);
+
+    // Both leave: the request is cancelled; a caller right after is not handed the cancelled one.
+    const c = new AbortController();
+    const pc = gw.fetch({ path: '/ip_addresses/1.1.1.1', signal: c.signal }).catch((e: { kind?: string }) => e.kind);
+    await sleep(50);
+    c.abort();
+    expect(await pc).toBe('cancelled');
+    const next = await gw.fetch<{ data?: { id?: string } }>({ path: '/ip_addresses/1.1.1.1' });
+    expect(next.body.data?.id).toBe('1.1.1.1');
+  });
+});

@@ -103,14 +103,6 @@ export class MediatedGateway implements VtGateway {
     return this.#o.client.hasKey;
   }
 
-  get limiter(): RateLimiter {
-    return this.#o.limiter;
-  }
-
-  get cache(): ResponseCache {
-    return this.#o.cache;
-  }
-
   async submit<T = unknown>(req: SubmitRequest): Promise<Fetched<T>> {
     if (!this.hasKey) throw notConfigured();
     // No retry of any kind: a submission sent twice is two submissions.
@@ -145,38 +137,50 @@ export class MediatedGateway implements VtGateway {
       const created: Flight = { waiters: 0, abort, promise: this.#load(key, req, abort.signal) };
       flight = created;
       this.#inFlight.set(key, created);
-      created.promise.then(
-        () => this.#inFlight.delete(key),
-        () => this.#inFlight.delete(key),
-      );
+      const done = () => {
+        if (this.#inFlight.get(key) === created) this.#inFlight.delete(key);
+      };
+      created.promise.then(done, done);
     }
-    const res = await this.#join(flight, req.signal);
+    const res = await this.#join(key, flight, req.signal);
     return { body: res.body as T, fetchedAt: res.fetchedAt, fromCache: false };
   }
 
-  /** Waits for a shared flight; a caller that cancels leaves, and the last one out cancels the request. */
-  #join(flight: Flight, signal: AbortSignal | undefined): Promise<{ body: unknown; fetchedAt: Date }> {
+  /**
+   * Waits for a shared flight; a caller that cancels leaves, and the last one out cancels the request
+   * (and takes the flight off the table, so a caller arriving next starts afresh).
+   */
+  #join(
+    key: string,
+    flight: Flight,
+    signal: AbortSignal | undefined,
+  ): Promise<{ body: unknown; fetchedAt: Date }> {
     flight.waiters++;
     return new Promise((resolve, reject) => {
+      let left = false;
       const leave = () => {
+        if (left) return false;
+        left = true;
         flight.waiters--;
         signal?.removeEventListener('abort', onAbort);
+        return true;
       };
       const onAbort = () => {
-        leave();
-        if (flight.waiters === 0) flight.abort.abort();
+        if (!leave()) return;
+        if (flight.waiters === 0) {
+          flight.abort.abort();
+          if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
+        }
         reject(new VtError('cancelled', 'The request was cancelled.'));
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       flight.promise.then(
         (v) => {
-          leave();
-          resolve(v);
+          if (leave()) resolve(v);
         },
         (e: unknown) => {
-          leave();
-          reject(e);
+          if (leave()) reject(e);
         },
       );
     });
