@@ -4,6 +4,19 @@
  */
 import { parseArgs } from 'node:util';
 
+/** How --transport http listens and whom it lets in. */
+export interface HttpSettings {
+  host: string;
+  port: number;
+  /** Accepted bearer tokens, one per client or team member; required whenever host is not loopback. */
+  authTokens: string[];
+  /** Extra Host header values and Origins to accept (e.g. a reverse proxy's name). */
+  allowedHosts: string[];
+  allowedOrigins: string[];
+  /** tools/call requests each client may make per minute (0: no limit). */
+  clientCallsPerMinute: number;
+}
+
 export interface Config {
   apiKey: string | undefined;
   apiUrl: string;
@@ -19,15 +32,7 @@ export interface Config {
   cacheMaxMb: number;
   demo: boolean;
   transport: 'stdio' | 'http';
-  http: {
-    host: string;
-    port: number;
-    /** Bearer tokens accepted over HTTP; each one is a client for the per-client rate. */
-    authTokens: string[];
-    allowedHosts: string[];
-    allowedOrigins: string[];
-    clientCallsPerMinute: number;
-  };
+  http: HttpSettings;
   /** Submission tools are listed only when this is true. */
   enableSubmissions: boolean;
   /** Directories vt_submit_file may read from; none by default. */

@@ -13,18 +13,10 @@ import {
 import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { HttpSettings } from '../config.js';
 import type { Logger } from '../log.js';
 
-export interface HttpOptions {
-  host: string;
-  port: number;
-  /** Accepted bearer tokens, one per client or team member; required whenever host is not loopback. */
-  authTokens: string[];
-  /** Extra Host header values and Origins to accept (e.g. a reverse proxy's name). */
-  allowedHosts: string[];
-  allowedOrigins: string[];
-  /** tools/call requests each client may make per minute. */
-  clientCallsPerMinute: number;
+export interface HttpOptions extends HttpSettings {
   maxBodyBytes?: number;
   createServer: () => McpServer;
   log: Logger;
