@@ -380,7 +380,9 @@ describe('shared in-flight requests', () => {
 
     // Both leave: the request is cancelled; a caller right after is not handed the cancelled one.
     const c = new AbortController();
-    const pc = gw.fetch({ path: '/ip_addresses/1.1.1.1', signal: c.signal }).catch((e: { kind?: string }) => e.kind);
+    const pc = gw
+      .fetch({ path: '/ip_addresses/1.1.1.1', signal: c.signal })
+      .catch((e: { kind?: string }) => e.kind);
     await sleep(50);
     c.abort();
     expect(await pc).toBe('cancelled');
