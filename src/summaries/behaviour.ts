@@ -5,7 +5,19 @@
  * hostnames are attacker-controlled text: cleaned, capped, and labelled as such in the text. What the
  * text cannot hold is in VirusTotal's own sandbox reports, and the last line links to them.
  */
-import { arr, cap, clean, compact, guiLink, type Json, num, obj, plural, strings } from './common.js';
+import {
+  arr,
+  cap,
+  clean,
+  compact,
+  guiLink,
+  type Json,
+  num,
+  obj,
+  plural,
+  severityRank,
+  strings,
+} from './common.js';
 import { code } from './related.js';
 import { joinMore, q, TextBuilder } from './text.js';
 
@@ -73,11 +85,6 @@ const CAPS = {
   rules: 6,
 };
 
-const SEVERITY = ['critical', 'high', 'medium', 'low', 'info', 'unknown'];
-function sevRank(s: string | undefined): number {
-  const i = SEVERITY.indexOf((s ?? '').toLowerCase().replace(/^impact_severity_/, ''));
-  return i === -1 ? SEVERITY.length : i;
-}
 function sevName(s: unknown): string | undefined {
   const c = clean(s, 30)
     ?.toLowerCase()
@@ -115,13 +122,13 @@ function readTrees(trees: unknown): {
         const sigs = arr(tech.signatures)
           .map((s) => obj(s))
           .filter((s): s is Json => !!s)
-          .sort((a, b) => sevRank(sevName(a.severity)) - sevRank(sevName(b.severity)));
+          .sort((a, b) => severityRank(sevName(a.severity)) - severityRank(sevName(b.severity)));
         const prev = techniques.get(id);
         const severity = sevName(sigs[0]?.severity);
         const merged: Technique = compact({
           id,
           name: prev?.name ?? clean(tech.name, 70),
-          severity: prev && sevRank(prev.severity) <= sevRank(severity) ? prev.severity : severity,
+          severity: prev && severityRank(prev.severity) <= severityRank(severity) ? prev.severity : severity,
           tactics: distinct([...(prev?.tactics ?? []), tacId]),
           seen: prev?.seen ?? clean(sigs[0]?.description, 90),
         });
@@ -137,7 +144,7 @@ function summaryTechniques(b: Json, into: Map<string, Technique>): void {
   const add = (id: string | undefined, severity: string | undefined, seen: string | undefined) => {
     if (!id || !/^T\d{4}(\.\d{3})?$/.test(id)) return;
     const prev = into.get(id);
-    const better = !prev || sevRank(severity) < sevRank(prev.severity);
+    const better = !prev || severityRank(severity) < severityRank(prev.severity);
     into.set(
       id,
       compact({
@@ -152,7 +159,7 @@ function summaryTechniques(b: Json, into: Map<string, Technique>): void {
     const sigs = arr(list)
       .map((s) => obj(s))
       .filter((s): s is Json => !!s)
-      .sort((x, y) => sevRank(sevName(x.severity)) - sevRank(sevName(y.severity)));
+      .sort((x, y) => severityRank(sevName(x.severity)) - severityRank(sevName(y.severity)));
     add(clean(id, 20), sevName(sigs[0]?.severity), clean(sigs[0]?.description, 90));
   }
   for (const m of arr(b.mitre_attack_techniques)) {
@@ -194,7 +201,7 @@ export function summarizeBehaviour(input: string, summary: unknown, trees: unkno
   const techMap = new Map(tree?.techniques ?? []);
   summaryTechniques(b, techMap);
   const techniques = capped(
-    [...techMap.values()].sort((x, y) => sevRank(x.severity) - sevRank(y.severity)),
+    [...techMap.values()].sort((x, y) => severityRank(x.severity) - severityRank(y.severity)),
     CAPS.techniques,
   );
 
@@ -273,7 +280,7 @@ export function summarizeBehaviour(input: string, summary: unknown, trees: unkno
       .map((s) => obj(s))
       .filter((s): s is Json => !!s)
       .map((s) => compact({ title: clean(s.rule_title, 100) ?? '?', level: sevName(s.rule_level) }))
-      .sort((x, y) => sevRank(x.level) - sevRank(y.level)),
+      .sort((x, y) => severityRank(x.level) - severityRank(y.level)),
     CAPS.rules,
   );
   const idsSeen = new Set<string>();
@@ -283,7 +290,7 @@ export function summarizeBehaviour(input: string, summary: unknown, trees: unkno
       .filter((s): s is Json => !!s)
       .map((s) => compact({ message: clean(s.rule_msg, 100) ?? '?', severity: sevName(s.alert_severity) }))
       .filter((s) => !idsSeen.has(s.message) && !!idsSeen.add(s.message))
-      .sort((x, y) => sevRank(x.severity) - sevRank(y.severity)),
+      .sort((x, y) => severityRank(x.severity) - severityRank(y.severity)),
     CAPS.rules,
   );
   const signatures = capped(

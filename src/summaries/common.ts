@@ -175,6 +175,14 @@ export function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info', 'unknown'];
+
+/** Sort key of a severity word, most severe first ("IMPACT_SEVERITY_HIGH" reads as "high"); unknown words last. */
+export function severityRank(s: string | undefined): number {
+  const i = SEVERITIES.indexOf((s ?? '').toLowerCase().replace(/^impact_severity_/, ''));
+  return i === -1 ? SEVERITIES.length : i;
+}
+
 /** "1 submission", "3 submissions". */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${fmtInt(n)} ${n === 1 ? one : many}`;

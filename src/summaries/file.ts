@@ -17,6 +17,7 @@ import {
   num,
   obj,
   plural,
+  severityRank,
   strings,
   type Verdict,
   verdictOf,
@@ -71,13 +72,8 @@ const LIMITS = {
   detailed: { names: 20, labels: 40, rules: 25, sandboxes: 20, tags: 40 },
 };
 
-const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'];
 function bySeverity<T>(items: T[], sev: (t: T) => string | undefined): T[] {
-  const rank = (t: T) => {
-    const i = SEVERITY_ORDER.indexOf((sev(t) ?? '').toLowerCase());
-    return i === -1 ? SEVERITY_ORDER.length : i;
-  };
-  return [...items].sort((a, b) => rank(a) - rank(b));
+  return [...items].sort((a, b) => severityRank(sev(a)) - severityRank(sev(b)));
 }
 
 /**
