@@ -35,7 +35,7 @@ async function withClient(fn) {
   const runtime = createRuntime(config, silent);
   const server = createServer({ vt: runtime.gateway, config, log: silent, demo: false });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'vt-mcp-bench', version: '0.0.0' });
+  const client = new Client({ name: 'vtbrief-bench', version: '0.0.0' });
   await server.connect(serverT);
   await client.connect(clientT);
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Runs the MCP conformance suite's server scenarios that fit any server against vt-mcp over
+ * Runs the MCP conformance suite's server scenarios that fit any server against vtbrief over
  * Streamable HTTP (demo data, loopback). The suite needs Node 22; npx fetches the `node` package
  * from the npm registry for it, so this machine's Node 20 stays as it is.
  */

@@ -220,9 +220,9 @@ export function parseRateLimit(raw: string | undefined, demo = false): Config['r
 
 export function helpText(version: string): string {
   const lines = [
-    `vt-mcp ${version}: a Model Context Protocol server for VirusTotal.`,
+    `vtbrief ${version}: a Model Context Protocol server for VirusTotal.`,
     '',
-    'Usage: vt-mcp [--demo] [--transport stdio|http] [--host 127.0.0.1] [--port 3000] [--help] [--version]',
+    'Usage: vtbrief [--demo] [--transport stdio|http] [--host 127.0.0.1] [--port 3000] [--help] [--version]',
     '',
     '  --demo         Serve recorded VirusTotal responses bundled with the package (no key, no network).',
     '  --transport    stdio (default), or http: stateless Streamable HTTP at /mcp, with /healthz.',

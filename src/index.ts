@@ -45,13 +45,13 @@ async function main(argv: string[]): Promise<void> {
   if (config.transport === 'http') {
     const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
     closers.push(http.close);
-    log.info(`vt-mcp ${VERSION} serving Streamable HTTP at ${http.url}`);
+    log.info(`vtbrief ${VERSION} serving Streamable HTTP at ${http.url}`);
   } else {
     const server = createServer(ctx);
     closers.push(() => server.close());
     process.stdin.on('close', () => void shutdown());
     await server.connect(new StdioServerTransport());
-    log.info(`vt-mcp ${VERSION} serving on stdio`);
+    log.info(`vtbrief ${VERSION} serving on stdio`);
   }
 
   async function shutdown(): Promise<void> {
@@ -67,6 +67,6 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err) => {
   const known = err instanceof ConfigError || err instanceof HttpConfigError;
   const msg = known ? err.message : `failed to start: ${err instanceof Error ? err.message : err}`;
-  process.stderr.write(`vt-mcp: ${msg}\n`);
+  process.stderr.write(`vtbrief: ${msg}\n`);
   process.exit(2);
 });

@@ -22,7 +22,7 @@ export function createLogger(opts: {
   const write = opts.write ?? ((line: string) => process.stderr.write(line));
   const emit = (level: LogLevel, msg: string) => {
     if (RANK[level] < min) return;
-    write(`${new Date().toISOString()} vt-mcp ${level}: ${redact(msg, secrets)}\n`);
+    write(`${new Date().toISOString()} vtbrief ${level}: ${redact(msg, secrets)}\n`);
   };
   return {
     debug: (m) => emit('debug', m),

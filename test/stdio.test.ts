@@ -43,7 +43,7 @@ async function spawnServer(args: string[], env: Record<string, string>): Promise
   (transport.stderr as Stream | null)?.on('data', (d: Buffer) => {
     err += d.toString('utf8');
   });
-  const client = new Client({ name: 'vt-mcp-stdio-test', version: '0.0.0' });
+  const client = new Client({ name: 'vtbrief-stdio-test', version: '0.0.0' });
   await client.connect(transport);
   open.push(client);
   return { client, stderr: () => err };

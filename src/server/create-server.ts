@@ -38,7 +38,7 @@ function sharedValidator(): AjvJsonSchemaValidator {
 
 export function createServer(ctx: ToolContext): McpServer {
   const server = new McpServer(
-    { name: 'vt-mcp', title: 'VirusTotal', version: VERSION },
+    { name: 'vtbrief', title: 'VirusTotal', version: VERSION },
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: sharedValidator() },
   );
   const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;

@@ -24,7 +24,7 @@ export function createRuntime(config: Config, log: Logger): Runtime {
     baseUrl: config.apiUrl,
     apiKey: config.apiKey,
     timeoutMs: config.timeoutMs,
-    userAgent: `vt-mcp/${VERSION}`,
+    userAgent: `vtbrief/${VERSION}`,
   });
   const limiter = new RateLimiter({
     ...(config.rateLimit ? { window: config.rateLimit } : {}),

@@ -26,7 +26,7 @@ export function sourceLine(fetchedAt: Date, fromCache: boolean): string {
 
 export function errorText(err: unknown): string {
   if (!(err instanceof VtError)) {
-    return 'vt-mcp hit an internal error while answering. The details are in the server log; the same call may work if retried.';
+    return 'vtbrief hit an internal error while answering. The details are in the server log; the same call may work if retried.';
   }
   const code = err.vtCode ? ` (${err.vtCode})` : '';
   switch (err.kind) {

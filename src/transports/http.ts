@@ -84,7 +84,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     const tokenIndex =
       opts.authTokens.length > 0 ? matchingToken(req.headers.authorization, opts.authTokens) : -1;
     if (opts.authTokens.length > 0 && tokenIndex === -1) {
-      res.setHeader('www-authenticate', 'Bearer realm="vt-mcp"');
+      res.setHeader('www-authenticate', 'Bearer realm="vtbrief"');
       return jsonRpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <VT_MCP_AUTH_TOKEN>.');
     }
     if (req.method !== 'POST') {

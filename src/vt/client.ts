@@ -42,7 +42,7 @@ export class VtClient {
       apiKey: opts.apiKey,
       timeoutMs: opts.timeoutMs,
       maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
-      userAgent: opts.userAgent ?? 'vt-mcp',
+      userAgent: opts.userAgent ?? 'vtbrief',
     };
     this.#ownsDispatcher = !opts.dispatcher;
     this.#dispatcher =

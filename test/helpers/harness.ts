@@ -47,7 +47,7 @@ export async function startHarness(
   const runtime = createRuntime(config, log);
   const server = createServer({ vt: runtime.gateway, config, log, demo: !!opts.demo });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'vt-mcp-tests', version: '0.0.0' });
+  const client = new Client({ name: 'vtbrief-tests', version: '0.0.0' });
   await server.connect(serverT);
   await client.connect(clientT);
   return {
