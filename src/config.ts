@@ -1,6 +1,9 @@
 /**
  * Configuration from the environment and the command line.
- * One table describes every option, so `--help` and the README cannot drift apart.
+ *
+ * One table (OPTIONS) defines every environment option once: its names, its default, its help line and
+ * how it is parsed. `--help`, the README's configuration table, the MCP registry's server.json and the
+ * Claude Desktop bundle's manifest are all generated from it (scripts/generate.mjs), so none can drift.
  */
 import { parseArgs } from 'node:util';
 
@@ -13,7 +16,7 @@ export interface HttpSettings {
   /** Extra Host header values and Origins to accept (e.g. a reverse proxy's name). */
   allowedHosts: string[];
   allowedOrigins: string[];
-  /** tools/call requests each client may make per minute (0: no limit). */
+  /** Requests that can reach VirusTotal each client may make per minute (0: no limit). */
   clientCallsPerMinute: number;
 }
 
@@ -39,115 +42,45 @@ export interface Config {
   uploadDirs: string[];
 }
 
-interface EnvOption {
-  env: string[];
-  default: string;
-  help: string;
-}
-
-export const ENV_OPTIONS: EnvOption[] = [
-  { env: ['VIRUSTOTAL_API_KEY', 'VT_API_KEY'], default: '(none)', help: 'Your VirusTotal API key.' },
-  {
-    env: ['VIRUSTOTAL_API_URL'],
-    default: 'https://www.virustotal.com/api/v3',
-    help: 'Base URL of the VirusTotal API v3.',
-  },
-  {
-    env: ['VT_MAX_RESPONSE_CHARS'],
-    default: '24000',
-    help: 'Upper bound on the text of any one tool answer.',
-  },
-  { env: ['VT_TIMEOUT_SECONDS'], default: '30', help: 'Timeout of one upstream HTTP request.' },
-  {
-    env: ['VT_RATE_LIMIT'],
-    default: '4/60s (off with --demo)',
-    help: 'Upstream requests allowed per window, as <requests>/<seconds>s, or "off". A public key allows 4/60s.',
-  },
-  {
-    env: ['VT_DAILY_QUOTA'],
-    default: '500',
-    help: 'Upstream requests allowed per UTC day (a public key allows 500), or "off".',
-  },
-  { env: ['VT_MAX_CONCURRENCY'], default: '4', help: 'Upstream requests in flight at once.' },
-  {
-    env: ['VT_MAX_WAIT_SECONDS'],
-    default: '90',
-    help: 'Longest a call waits for the rate limit or VT backoff before it answers that the quota is busy.',
-  },
-  {
-    env: ['VT_CACHE_TTL_SECONDS'],
-    default: '3600',
-    help: 'How long answers are cached (0 disables the cache). Not-found answers are kept 5 minutes at most.',
-  },
-  { env: ['VT_CACHE_MAX_MB'], default: '64', help: 'Upper bound on the memory the cache holds.' },
-  {
-    env: ['VT_ENABLE_SUBMISSIONS'],
-    default: 'false',
-    help: 'List the tools that submit URLs and files to VirusTotal (what you submit is shared with its community).',
-  },
-  {
-    env: ['VT_UPLOAD_DIRS'],
-    default: '(none)',
-    help: 'Directories vt_submit_file may read, separated by ":" (";" on Windows). Nothing else is ever read.',
-  },
-  {
-    env: ['VT_MCP_AUTH_TOKEN'],
-    default: '(none)',
-    help: 'Bearer token(s) for --transport http, comma-separated (one per client); required unless on loopback.',
-  },
-  {
-    env: ['VT_MCP_ALLOWED_HOSTS'],
-    default: '(none)',
-    help: 'Extra Host header values accepted over HTTP (e.g. a proxy name), comma-separated.',
-  },
-  { env: ['VT_MCP_ALLOWED_ORIGINS'], default: '(none)', help: 'Extra browser Origins accepted over HTTP.' },
-  {
-    env: ['VT_MCP_CLIENT_RATE'],
-    default: '30',
-    help: 'Tool calls each HTTP client may make per minute, so no one client spends the whole team quota.',
-  },
-];
-
 export class ConfigError extends Error {}
 
-function intFrom(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
-  }
-  return value;
-}
-
-export interface CliFlags {
+/** What an option's parser is told besides its own value. */
+interface ParseContext {
   demo: boolean;
-  help: boolean;
-  version: boolean;
-  transport: string;
-  host: string;
-  port: string;
+  /** The rate limit as parsed, for defaults that depend on it. */
+  rateLimit?: Config['rateLimit'];
 }
 
-/** Parses the command line; unknown options are an error that names the known ones. */
-export function parseCli(argv: string[]): CliFlags {
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        demo: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', default: false },
-        transport: { type: 'string', default: 'stdio' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '3000' },
-      },
-    });
-    return values as CliFlags;
-  } catch (err) {
-    throw new ConfigError(`${err instanceof Error ? err.message : String(err)} See --help.`);
-  }
+/** One environment option: its names (the first is canonical), its default as shown, its help, its parser. */
+export interface EnvOption<T = unknown> {
+  env: string[];
+  /** The default as a person reads it (help, README, registry); the parser applies the real one. */
+  default: string;
+  help: string;
+  /** How a registry or bundle should present it. */
+  format: 'string' | 'number' | 'boolean' | 'filepath';
+  secret?: boolean;
+  parse(raw: string | undefined, ctx: ParseContext): T;
+}
+
+const option = <T>(o: EnvOption<T>): EnvOption<T> => o;
+
+/** An unset or blank variable is "not given": an empty `VIRUSTOTAL_API_KEY=` never hides `VT_API_KEY`. */
+function given(raw: string | undefined): string | undefined {
+  const v = raw?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function int(name: string, min: number, max: number, fallback: number) {
+  return (raw: string | undefined): number => {
+    const v = given(raw);
+    if (v === undefined) return fallback;
+    const value = Number(v);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
+    }
+    return value;
+  };
 }
 
 function list(raw: string | undefined, sep: RegExp = /,/): string[] {
@@ -157,79 +90,289 @@ function list(raw: string | undefined, sep: RegExp = /,/): string[] {
     .filter(Boolean);
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
-  const cli = parseCli(argv);
-  const demo = cli.demo;
-  if (cli.transport !== 'stdio' && cli.transport !== 'http') {
-    throw new ConfigError(`--transport must be stdio or http; got "${cli.transport}".`);
-  }
-  const key = (env.VIRUSTOTAL_API_KEY ?? env.VT_API_KEY ?? '').trim();
-  const apiUrl = (env.VIRUSTOTAL_API_URL ?? 'https://www.virustotal.com/api/v3').trim().replace(/\/+$/, '');
-  try {
-    const u = new URL(apiUrl);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
-  } catch {
-    throw new ConfigError(`VIRUSTOTAL_API_URL must be an http(s) URL; got "${apiUrl}".`);
-  }
-  return {
-    apiKey: key === '' ? undefined : key,
-    apiUrl,
-    maxResponseChars: intFrom('VT_MAX_RESPONSE_CHARS', env.VT_MAX_RESPONSE_CHARS, 24_000, 2_000, 1_000_000),
-    timeoutMs: intFrom('VT_TIMEOUT_SECONDS', env.VT_TIMEOUT_SECONDS, 30, 1, 600) * 1000,
-    rateLimit: parseRateLimit(env.VT_RATE_LIMIT, demo),
-    dailyQuota: isOff(env.VT_DAILY_QUOTA)
-      ? undefined
-      : intFrom('VT_DAILY_QUOTA', env.VT_DAILY_QUOTA, 500, 1, 100_000_000),
-    maxConcurrency: intFrom('VT_MAX_CONCURRENCY', env.VT_MAX_CONCURRENCY, 4, 1, 64),
-    maxWaitMs: intFrom('VT_MAX_WAIT_SECONDS', env.VT_MAX_WAIT_SECONDS, 90, 0, 3600) * 1000,
-    cacheTtlMs: intFrom('VT_CACHE_TTL_SECONDS', env.VT_CACHE_TTL_SECONDS, 3600, 0, 30 * 86400) * 1000,
-    cacheMaxMb: intFrom('VT_CACHE_MAX_MB', env.VT_CACHE_MAX_MB, 64, 1, 16_384),
-    demo,
-    transport: cli.transport,
-    http: {
-      host: cli.host,
-      port: intFrom('--port', cli.port, 3000, 0, 65_535),
-      authTokens: list(env.VT_MCP_AUTH_TOKEN),
-      allowedHosts: list(env.VT_MCP_ALLOWED_HOSTS),
-      allowedOrigins: list(env.VT_MCP_ALLOWED_ORIGINS),
-      clientCallsPerMinute: intFrom('VT_MCP_CLIENT_RATE', env.VT_MCP_CLIENT_RATE, 30, 0, 100_000),
-    },
-    enableSubmissions: /^(1|true|yes|on)$/i.test(env.VT_ENABLE_SUBMISSIONS?.trim() ?? ''),
-    uploadDirs: list(env.VT_UPLOAD_DIRS, process.platform === 'win32' ? /;/ : /:/),
-  };
-}
-
-function isOff(raw: string | undefined): boolean {
-  return raw !== undefined && /^(off|none|false|0)$/i.test(raw.trim());
-}
+const OFF = /^(off|none)$/i;
 
 /** "4/60s" (also "4/60", "4/1m") → 4 per 60 s; "off" → no limiter. The demo defaults to off. */
 export function parseRateLimit(raw: string | undefined, demo = false): Config['rateLimit'] {
-  if (raw === undefined || raw.trim() === '') return demo ? undefined : { requests: 4, seconds: 60 };
-  if (isOff(raw)) return undefined;
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(s|m|min)?\s*$/i.exec(raw);
+  const v = given(raw);
+  if (v === undefined) return demo ? undefined : { requests: 4, seconds: 60 };
+  if (OFF.test(v)) return undefined;
+  const m = /^(\d+)\s*\/\s*(\d+)\s*(s|m|min)?$/i.exec(v);
   const requests = m ? Number(m[1]) : Number.NaN;
   const seconds = m ? Number(m[2]) * (m[3] && /^m/i.test(m[3]) ? 60 : 1) : Number.NaN;
   if (!m || requests < 1 || seconds < 1 || requests > 100_000 || seconds > 86_400) {
     throw new ConfigError(
-      `VT_RATE_LIMIT must look like 4/60s (requests per seconds) or "off"; got "${raw}".`,
+      `VT_RATE_LIMIT must look like 4/60s (requests per seconds, at least 1 of each), or "off" for no limit; got "${raw}".`,
     );
   }
   return { requests, seconds };
 }
 
+/**
+ * Concurrency fits the key: a public key's 4/60s window never has more than 4 requests to send, a
+ * premium window of N per period gains from up to N in flight (capped at 16), and with no window the
+ * limit is the upstream's latency, so 16 callers are served in parallel.
+ */
+export function defaultConcurrency(rateLimit: Config['rateLimit']): number {
+  return rateLimit ? Math.min(16, Math.max(4, rateLimit.requests)) : 16;
+}
+
+export const OPTIONS = {
+  apiKey: option({
+    env: ['VIRUSTOTAL_API_KEY', 'VT_API_KEY'],
+    default: '(none)',
+    help: 'Your VirusTotal API key. Without one the server starts and each call explains how to set it.',
+    format: 'string',
+    secret: true,
+    parse: (raw) => given(raw),
+  }),
+  apiUrl: option({
+    env: ['VIRUSTOTAL_API_URL'],
+    default: 'https://www.virustotal.com/api/v3',
+    help: 'Base URL of the VirusTotal API v3 (the tests point it at a local stand-in).',
+    format: 'string',
+    parse: (raw) => {
+      const url = (given(raw) ?? 'https://www.virustotal.com/api/v3').replace(/\/+$/, '');
+      let ok = false;
+      try {
+        ok = ['https:', 'http:'].includes(new URL(url).protocol);
+      } catch {}
+      if (!ok) throw new ConfigError(`VIRUSTOTAL_API_URL must be an http(s) URL; got "${url}".`);
+      return url;
+    },
+  }),
+  maxResponseChars: option({
+    env: ['VT_MAX_RESPONSE_CHARS'],
+    default: '24000',
+    help: 'Upper bound on any one tool answer, its text and its structured content each.',
+    format: 'number',
+    parse: int('VT_MAX_RESPONSE_CHARS', 2_000, 1_000_000, 24_000),
+  }),
+  timeoutSeconds: option({
+    env: ['VT_TIMEOUT_SECONDS'],
+    default: '30',
+    help: 'Timeout of one upstream HTTP request, in seconds.',
+    format: 'number',
+    parse: int('VT_TIMEOUT_SECONDS', 1, 600, 30),
+  }),
+  rateLimit: option({
+    env: ['VT_RATE_LIMIT'],
+    default: '4/60s (off with --demo)',
+    help: 'Upstream requests allowed per window, as <requests>/<seconds>s, or "off". A public key allows 4/60s.',
+    format: 'string',
+    parse: (raw, ctx) => parseRateLimit(raw, ctx.demo),
+  }),
+  dailyQuota: option({
+    env: ['VT_DAILY_QUOTA'],
+    default: '500',
+    help: 'Upstream requests allowed per UTC day (a public key allows 500), or "off".',
+    format: 'string',
+    parse: (raw) => {
+      const v = given(raw);
+      if (v !== undefined && OFF.test(v)) return undefined;
+      if (v === '0') {
+        throw new ConfigError(
+          'VT_DAILY_QUOTA=0 would allow no request at all; write "off" for no daily cap.',
+        );
+      }
+      return int('VT_DAILY_QUOTA', 1, 100_000_000, 500)(v);
+    },
+  }),
+  maxConcurrency: option({
+    env: ['VT_MAX_CONCURRENCY'],
+    default: '4 at 4/60s; the window size up to 16 on a larger window; 16 with the limit off',
+    help: 'Upstream requests in flight at once.',
+    format: 'number',
+    parse: (raw, ctx) => int('VT_MAX_CONCURRENCY', 1, 64, defaultConcurrency(ctx.rateLimit))(raw),
+  }),
+  maxWaitSeconds: option({
+    env: ['VT_MAX_WAIT_SECONDS'],
+    default: '90',
+    help: 'Longest a call waits for the rate limit or VirusTotal back-off before it answers that the quota is busy.',
+    format: 'number',
+    parse: int('VT_MAX_WAIT_SECONDS', 0, 3600, 90),
+  }),
+  cacheTtlSeconds: option({
+    env: ['VT_CACHE_TTL_SECONDS'],
+    default: '3600',
+    help: 'How long answers are cached (0 turns the cache off). Not-found answers are kept 5 minutes at most.',
+    format: 'number',
+    parse: int('VT_CACHE_TTL_SECONDS', 0, 30 * 86400, 3600),
+  }),
+  cacheMaxMb: option({
+    env: ['VT_CACHE_MAX_MB'],
+    default: '64',
+    help: 'Upper bound on the memory the cache holds, in MB (least recently used goes first).',
+    format: 'number',
+    parse: int('VT_CACHE_MAX_MB', 1, 16_384, 64),
+  }),
+  enableSubmissions: option({
+    env: ['VT_ENABLE_SUBMISSIONS'],
+    default: 'false',
+    help: 'List the tools that submit URLs and files to VirusTotal (what you submit is shared with its community).',
+    format: 'boolean',
+    parse: (raw) => {
+      const v = given(raw);
+      if (v === undefined || /^(0|false|no|off)$/i.test(v)) return false;
+      if (/^(1|true|yes|on)$/i.test(v)) return true;
+      throw new ConfigError(`VT_ENABLE_SUBMISSIONS must be true or false; got "${raw}".`);
+    },
+  }),
+  uploadDirs: option({
+    env: ['VT_UPLOAD_DIRS'],
+    default: '(none)',
+    help: 'Directories vt_submit_file may read, separated by ":" (";" on Windows). Nothing else is ever read.',
+    format: 'string',
+    parse: (raw) => list(raw, process.platform === 'win32' ? /;/ : /:/),
+  }),
+  authTokens: option({
+    env: ['VT_MCP_AUTH_TOKEN'],
+    default: '(none)',
+    help: 'Bearer token(s) for --transport http, comma-separated (one per client); required unless on loopback.',
+    format: 'string',
+    secret: true,
+    parse: (raw) => list(raw),
+  }),
+  allowedHosts: option({
+    env: ['VT_MCP_ALLOWED_HOSTS'],
+    default: '(none)',
+    help: 'Extra Host header values accepted over HTTP (e.g. a proxy name), comma-separated.',
+    format: 'string',
+    parse: (raw) => list(raw),
+  }),
+  allowedOrigins: option({
+    env: ['VT_MCP_ALLOWED_ORIGINS'],
+    default: '(none)',
+    help: 'Extra browser Origins accepted over HTTP, comma-separated.',
+    format: 'string',
+    parse: (raw) => list(raw),
+  }),
+  clientRate: option({
+    env: ['VT_MCP_CLIENT_RATE'],
+    default: '30',
+    help: 'Requests that can reach VirusTotal (tool calls, report resources) each HTTP client may make per minute (0: no limit).',
+    format: 'number',
+    parse: int('VT_MCP_CLIENT_RATE', 0, 100_000, 30),
+  }),
+} satisfies Record<string, EnvOption>;
+
+/** Every option, in the order help and the README list them. */
+export const ENV_OPTIONS: EnvOption[] = Object.values(OPTIONS);
+
+/** The command line, defined once: parseArgs reads it and --help prints it. */
+const CLI = {
+  demo: {
+    type: 'boolean',
+    help: 'Serve recorded VirusTotal responses bundled with the package (no key, no network).',
+  },
+  transport: {
+    type: 'string',
+    default: 'stdio',
+    help: 'stdio (default), or http: stateless Streamable HTTP at /mcp, with /healthz.',
+  },
+  host: { type: 'string', default: '127.0.0.1', help: 'Address to listen on with --transport http.' },
+  port: { type: 'string', default: '3000', help: 'Port to listen on with --transport http.' },
+  help: { type: 'boolean', short: 'h', help: 'Print this help.' },
+  version: { type: 'boolean', help: 'Print the version.' },
+} as const;
+
+export interface CliFlags {
+  demo: boolean;
+  help: boolean;
+  version: boolean;
+  transport: string;
+  /** Undefined when not given (the default then applies). */
+  host: string | undefined;
+  port: string | undefined;
+}
+
+/** Parses the command line; unknown options are an error that names the known ones. */
+export function parseCli(argv: string[]): CliFlags {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(
+        Object.entries(CLI).map(([name, o]) => [
+          name,
+          { type: o.type, ...('short' in o ? { short: o.short } : {}) },
+        ]),
+      ),
+    });
+    const v = values as Record<string, string | boolean | undefined>;
+    return {
+      demo: v.demo === true,
+      help: v.help === true,
+      version: v.version === true,
+      transport: (v.transport as string | undefined) ?? CLI.transport.default,
+      host: v.host as string | undefined,
+      port: v.port as string | undefined,
+    };
+  } catch (err) {
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)} See --help.`);
+  }
+}
+
+/** The first non-blank value among an option's names. */
+function read(env: NodeJS.ProcessEnv, o: EnvOption): string | undefined {
+  for (const name of o.env) {
+    if (given(env[name]) !== undefined) return env[name];
+  }
+  return undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
+  const cli = parseCli(argv);
+  if (cli.transport !== 'stdio' && cli.transport !== 'http') {
+    throw new ConfigError(`--transport must be stdio or http; got "${cli.transport}".`);
+  }
+  if (cli.transport !== 'http' && (cli.host !== undefined || cli.port !== undefined)) {
+    throw new ConfigError(
+      `${cli.host !== undefined ? '--host' : '--port'} applies only to --transport http; add --transport http, or drop it.`,
+    );
+  }
+  const ctx: ParseContext = { demo: cli.demo };
+  const get = <T>(o: EnvOption<T>): T => o.parse(read(env, o), ctx);
+  const rateLimit = get(OPTIONS.rateLimit);
+  ctx.rateLimit = rateLimit;
+  return {
+    apiKey: get(OPTIONS.apiKey),
+    apiUrl: get(OPTIONS.apiUrl),
+    maxResponseChars: get(OPTIONS.maxResponseChars),
+    timeoutMs: get(OPTIONS.timeoutSeconds) * 1000,
+    rateLimit,
+    dailyQuota: get(OPTIONS.dailyQuota),
+    maxConcurrency: get(OPTIONS.maxConcurrency),
+    maxWaitMs: get(OPTIONS.maxWaitSeconds) * 1000,
+    cacheTtlMs: get(OPTIONS.cacheTtlSeconds) * 1000,
+    cacheMaxMb: get(OPTIONS.cacheMaxMb),
+    demo: cli.demo,
+    transport: cli.transport,
+    http: {
+      host: cli.host ?? CLI.host.default,
+      port: int('--port', 0, 65_535, 3000)(cli.port),
+      authTokens: get(OPTIONS.authTokens),
+      allowedHosts: get(OPTIONS.allowedHosts),
+      allowedOrigins: get(OPTIONS.allowedOrigins),
+      clientCallsPerMinute: get(OPTIONS.clientRate),
+    },
+    enableSubmissions: get(OPTIONS.enableSubmissions),
+    uploadDirs: get(OPTIONS.uploadDirs),
+  };
+}
+
 export function helpText(version: string): string {
+  const flags = Object.entries(CLI).map(([name, o]) => {
+    const def = 'default' in o && name !== 'transport' ? ` (default ${o.default})` : '';
+    return `  --${name.padEnd(12)} ${o.help.replace(/\.$/, `${def}.`)}`;
+  });
   const lines = [
     `vtbrief ${version}: a Model Context Protocol server for VirusTotal.`,
     '',
     'Usage: vtbrief [--demo] [--transport stdio|http] [--host 127.0.0.1] [--port 3000] [--help] [--version]',
     '',
-    '  --demo         Serve recorded VirusTotal responses bundled with the package (no key, no network).',
-    '  --transport    stdio (default), or http: stateless Streamable HTTP at /mcp, with /healthz.',
-    '  --host         Address to listen on with --transport http (default 127.0.0.1).',
-    '  --port         Port to listen on with --transport http (default 3000).',
-    '  --help         Print this help.',
-    '  --version      Print the version.',
+    ...flags,
     '',
     'Configuration comes from the environment:',
     '',
@@ -239,4 +382,14 @@ export function helpText(version: string): string {
     lines.push(`      ${o.help} Default: ${o.default}.`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The README's configuration table (scripts/generate.mjs writes it between markers). */
+export function configTableMarkdown(): string {
+  const rows = ENV_OPTIONS.map((o) => {
+    const names = o.env.map((n) => `\`${n}\``).join(' (or ') + (o.env.length > 1 ? ')' : '');
+    const def = o.default === '(none)' ? 'none' : o.default.replace(/^[^ (]+/, (d) => `\`${d}\``);
+    return `| ${names} | ${def} | ${o.help.replace(/\|/g, '\\|')} |`;
+  });
+  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
