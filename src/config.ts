@@ -158,7 +158,7 @@ export const OPTIONS = {
   rateLimit: option({
     env: ['VT_RATE_LIMIT'],
     default: '4/60s (off with --demo)',
-    help: 'Upstream requests allowed per window, as <requests>/<seconds>s, or "off". A public key allows 4/60s.',
+    help: 'Upstream requests allowed per window, as requests/seconds (e.g. 1000/60s), or "off". A public key allows 4/60s.',
     format: 'string',
     parse: (raw, ctx) => parseRateLimit(raw, ctx.demo),
   }),
