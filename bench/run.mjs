@@ -1,125 +1,41 @@
 #!/usr/bin/env node
 /**
  * npm run bench: the figures the README quotes, measured against the stand-in API on 127.0.0.1.
- * Sizes are exact; timings are medians and ratios against a baseline measured in the same run.
- * Usage: node bench/run.mjs [--out docs/BENCHMARKS.md]
+ * Sizes are exact (bench/sizes.mjs; the README's copies of them are generated and checked in CI);
+ * timings are medians and ratios against a baseline measured in the same run, never absolute limits.
+ *
+ *   npm run bench               prints the report on stdout and writes nothing
+ *   npm run bench -- --write    also writes it to docs/BENCHMARKS.md (then `npm run generate` carries
+ *                               its timing figures into the README)
+ *   node bench/run.mjs --out F  writes it to F instead
  */
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { loadConfig } from '../dist/config.js';
-import { RecordedApi } from '../dist/demo/recorded-api.js';
-import { createLogger } from '../dist/log.js';
-import { createServer } from '../dist/server/create-server.js';
-import { createRuntime } from '../dist/server/runtime.js';
+import { fmt, KEY, median, startClient } from './harness.mjs';
+import { answerSizes, fixedCost, reportSizes, sizeTables } from './sizes.mjs';
 
-const KEY = 'bench-key';
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const BENCHMARKS_FILE = `${root}docs/BENCHMARKS.md`;
 
-/** A server wired as index.ts wires it, with an in-memory MCP client. */
-export async function startBenchServer(env = {}) {
-  const api = await new RecordedApi({ apiKey: KEY }).start();
-  const config = loadConfig(
-    {
-      VIRUSTOTAL_API_KEY: KEY,
-      VIRUSTOTAL_API_URL: api.url,
-      VT_RATE_LIMIT: 'off',
-      VT_DAILY_QUOTA: 'off',
-      ...env,
-    },
-    [],
-  );
-  const log = createLogger({ secrets: [KEY], level: 'error' });
-  const runtime = createRuntime(config, log);
-  const server = createServer({ vt: runtime.gateway, config, log, demo: false });
-  const [ct, st] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'bench', version: '0' });
-  await server.connect(st);
-  await client.connect(ct);
-  const call = async (name, args) => client.callTool({ name, arguments: args });
-  const text = (r) => r.content.map((c) => c.text ?? '').join('\n');
-  return {
-    api,
-    client,
-    call,
-    text,
-    close: async () => {
-      await client.close();
-      await server.close();
-      await runtime.close();
-      await api.close();
-    },
-  };
-}
+/** Figures the README quotes from a written report travel in this comment, as JSON (see figuresOf). */
+const FIGURES_MARK = '<!-- bench-figures ';
 
-/** Fixed cost: what the model reads before its first call. */
-async function fixedCost() {
-  const s = await startBenchServer();
-  const tools = await s.client.listTools();
-  const instructions = s.client.getInstructions() ?? '';
-  const perTool = tools.tools.map((t) => `| ${t.name} | ${fmt(JSON.stringify(t).length)} |`);
-  const total = JSON.stringify(tools.tools).length + instructions.length;
-  await s.close();
-  return [
-    '### Fixed cost (tools/list + instructions)',
-    '',
-    '| part | characters |',
-    '|---|---:|',
-    ...perTool,
-    `| instructions | ${fmt(instructions.length)} |`,
-    `| **total** | **${fmt(total)}** |`,
-    '',
-  ].join('\n');
-}
+const rounded = (o) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
 
-/** Every recorded report through vt_get_report: raw size, concise and detailed text, upstream requests. */
-async function reportSizes() {
-  const s = await startBenchServer({ VT_CACHE_TTL_SECONDS: '0' });
-  const objects = s.api.objects().filter((o) => ['file', 'url', 'domain', 'ip_address'].includes(o.type));
-  const rows = [];
-  for (const o of objects) {
-    const indicator = o.type === 'url' ? o.attributes.url : o.id;
-    const type = o.type;
-    const raw = JSON.stringify({ data: o }).length;
-    const before = s.api.count();
-    const concise = await s.call('vt_get_report', { indicator, type });
-    const requests = s.api.count() - before;
-    const detailed = await s.call('vt_get_report', { indicator, type, detail: 'detailed' });
-    if (concise.isError || detailed.isError) throw new Error(`bench: ${indicator}: ${s.text(concise)}`);
-    rows.push({
-      name: `${type} ${String(o.id).slice(0, 16)}`,
-      raw,
-      concise: s.text(concise).length,
-      detailed: s.text(detailed).length,
-      requests,
-    });
-  }
-  await s.close();
-  rows.sort((a, b) => b.raw - a.raw);
-  const med = (k) => median(rows.map((r) => r[k]));
-  const lines = [
-    `### vt_get_report over ${rows.length} recorded reports`,
-    '',
-    '| report | raw JSON | concise text | detailed text | upstream requests |',
-    '|---|---:|---:|---:|---:|',
-    ...rows.map(
-      (r) => `| ${r.name} | ${fmt(r.raw)} | ${fmt(r.concise)} | ${fmt(r.detailed)} | ${r.requests} |`,
-    ),
-    `| **median** | **${fmt(med('raw'))}** | **${fmt(med('concise'))}** | **${fmt(med('detailed'))}** | **${med('requests')}** |`,
-    `| **max** | ${fmt(Math.max(...rows.map((r) => r.raw)))} | ${fmt(Math.max(...rows.map((r) => r.concise)))} | ${fmt(Math.max(...rows.map((r) => r.detailed)))} | ${Math.max(...rows.map((r) => r.requests))} |`,
-    '',
-  ];
-  return lines.join('\n');
+/** The timing figures recorded in a report this script wrote, or undefined. */
+export function figuresOf(markdown) {
+  const at = markdown.lastIndexOf(FIGURES_MARK);
+  if (at < 0) return undefined;
+  const end = markdown.indexOf(' -->', at);
+  return JSON.parse(markdown.slice(at + FIGURES_MARK.length, end));
 }
 
 /** Cache-hit latency, and 200 lookups through the server vs 200 direct HTTP requests to the stand-in. */
 async function mediation() {
-  const s = await startBenchServer({ VT_MAX_CONCURRENCY: '8' });
+  const s = await startClient({ env: { VT_MAX_CONCURRENCY: '8' } });
   const ids = [...new Set(s.api.objects('file').map((o) => o.id))];
   // 200 lookups of distinct-ish work: cycle the recorded files, bypassing the cache so each goes upstream.
   const indicators = Array.from({ length: 200 }, (_, i) => ids[i % ids.length]);
@@ -142,7 +58,7 @@ async function mediation() {
   const viaServer = () =>
     timedPool(8, async (id) => {
       const r = await s.call('vt_get_report', { indicator: id, fresh: true });
-      if (r.isError) throw new Error(s.text(r));
+      if (r.isError) throw new Error(`bench: lookup of ${id} failed`);
     });
   const runs = 5;
   const d = [];
@@ -167,8 +83,12 @@ async function mediation() {
   await s.close();
   const dm = median(d);
   const vm = median(v);
-  return [
-    '### Mediation overhead (no rate limit, 8 concurrent)',
+  const figures = {
+    mediationRatio: vm / dm,
+    cacheHitRatio: median(hit) / median(miss),
+  };
+  const markdown = [
+    '## Mediation overhead (no rate limit, 8 concurrent)',
     '',
     '| measure | median | ratio |',
     '|---|---:|---:|',
@@ -180,6 +100,7 @@ async function mediation() {
     `Throughput through the server: ${fmt((200 / vm) * 1000)} lookups/s against ${fmt((200 / dm) * 1000)} direct (${runs} runs each, medians).`,
     '',
   ].join('\n');
+  return { markdown, figures };
 }
 
 /** 50 concurrent HTTP clients doing 20 calls each against cached data, on a server in its own process. */
@@ -192,7 +113,7 @@ async function httpLoad() {
   const port = 30_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(
     process.execPath,
-    ['dist/index.js', '--demo', '--transport', 'http', '--port', String(port)],
+    [`${root}dist/index.js`, '--demo', '--transport', 'http', '--port', String(port)],
     {
       stdio: ['ignore', 'ignore', 'ignore'],
       env: { ...process.env, VT_MCP_CLIENT_RATE: '0' },
@@ -244,8 +165,17 @@ async function httpLoad() {
   const sorted = [...lat].sort((a, b) => a - b);
   const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
   const hm = median(health);
-  return [
-    '### Streamable HTTP: 50 concurrent clients × 20 calls (cached data, server in its own process)',
+  const figures = {
+    httpCalls: lat.length,
+    httpOk: lat.length - failures,
+    httpP50: pct(50),
+    httpP99: pct(99),
+    httpPerSecond: (lat.length / wall) * 1000,
+    httpPeakMb: peak / 1024,
+    httpIdleMb: idleKb / 1024,
+  };
+  const markdown = [
+    '## Streamable HTTP: 50 concurrent clients × 20 calls (cached data, server in its own process)',
     '',
     '| measure | value | ratio to a bare /healthz round trip |',
     '|---|---:|---:|',
@@ -257,34 +187,47 @@ async function httpLoad() {
     `| server peak memory (VmHWM) | ${fmt(peak / 1024)} MB (${fmt(idleKb / 1024)} MB before the load) | |`,
     '',
   ].join('\n');
+  return { markdown, figures };
 }
 
 async function main() {
-  const outIdx = process.argv.indexOf('--out');
-  const sections = [
-    `## Benchmarks (node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
+  const arg = (name) => {
+    const i = process.argv.indexOf(name);
+    return i === -1 ? undefined : (process.argv[i + 1] ?? '');
+  };
+  const out = process.argv.includes('--write') ? BENCHMARKS_FILE : arg('--out');
+  if (out === '') throw new Error('--out needs a file name');
+  const fixed = await fixedCost();
+  const reports = await reportSizes();
+  const answers = await answerSizes();
+  const med = await mediation();
+  const http = await httpLoad();
+  const run = {
+    node: process.version,
+    date: new Date().toISOString().slice(0, 10),
+    cores: availableParallelism(),
+  };
+  const text = [
+    '# Benchmarks',
     '',
-    await fixedCost(),
-    await reportSizes(),
-    await mediation(),
-    await httpLoad(),
-  ];
-  try {
-    const extra = await import('./relationships.mjs');
-    if (extra.relationshipBench) {
-      sections.push(
-        `### Relationships, search and behaviour: answer sizes (characters)\n\n${await extra.relationshipBench()}`,
-      );
-    }
-  } catch (err) {
-    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    `Written by \`npm run bench -- --write\` (bench/run.mjs): node ${run.node}, ${run.cores} cores, ${run.date}.`,
+    'Sizes are exact and the same on every run; timings are medians and ratios to a baseline measured in',
+    'the same run, and vary from machine to machine and run to run.',
+    '',
+    sizeTables(fixed, reports, answers),
+    med.markdown,
+    http.markdown,
+    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...http.figures }) })} -->`,
+    '',
+  ].join('\n');
+  process.stdout.write(text);
+  if (out) {
+    writeFileSync(out, text);
+    process.stderr.write(`bench: wrote ${out}\n`);
   }
-  const out = sections.join('\n');
-  process.stdout.write(`${out}\n`);
-  if (outIdx !== -1 && process.argv[outIdx + 1]) writeFileSync(process.argv[outIdx + 1], `${out}\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().catch((err) => {
     console.error(err);
     process.exit(1);

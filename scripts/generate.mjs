@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 /**
  * Writes the files that restate what the code already defines, so they cannot drift:
- *   - README.md, between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers
- *     (the configuration table, from src/config.ts's option table);
+ *   - README.md, between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers: the
+ *     configuration table (from src/config.ts's option table); the example answers, each the real
+ *     answer of the built server in demo mode to the call shown above it, driven through an MCP client
+ *     (bench/harness.mjs); the answer sizes (bench/sizes.mjs, exact over the recordings); and the
+ *     timing figures of the benchmark report committed in docs/BENCHMARKS.md;
  *   - server.json, the MCP registry entry (name, version and variables from package.json and the options);
  *   - manifest.json, the Claude Desktop bundle's manifest (tools from the tool definitions).
- * `--check` writes nothing and exits 1 naming every stale file (test/generated.test.ts runs it in CI).
- * It reads the built code in dist/: run `npm run build` first (`npm test` does).
+ * `--check` writes nothing and exits 1 naming every stale file (test/publishing.test.ts runs it in CI).
+ * It reads the built code in dist/: run `npm run build` first (`npm test` and `npm run generate` do).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { fmt, startClient, textOf } from '../bench/harness.mjs';
+import { figuresOf } from '../bench/run.mjs';
+import { answerSizes, fixedCost, reportSizes } from '../bench/sizes.mjs';
 import { configTableMarkdown, OPTIONS } from '../dist/config.js';
 import { READ_TOOLS, SUBMISSION_TOOLS } from '../dist/server/create-server.js';
 
@@ -110,30 +116,208 @@ export function manifestJson() {
   };
 }
 
-const README_SECTIONS = {
-  config: () => configTableMarkdown(),
+/**
+ * The README's example calls, by section: each is answered by a fresh demo server (so no answer depends
+ * on another's cache) and printed whole, or cut after `lines` lines with a counted marker.
+ */
+export const EXAMPLES = {
+  'example-report': [{ tool: 'vt_get_report', args: { indicator: 'e2a52f78fc1dc2eb561fd5d77892d642' } }],
+  'example-unknown': [{ tool: 'vt_get_report', args: { indicator: '8.8.8.8' } }],
+  'example-triage': [
+    {
+      tool: 'vt_triage',
+      args: {
+        indicators:
+          'From the ticket: hxxp://example[.]com, github[.]com, 1.1.1[.]1, e2a52f78fc1dc2eb561fd5d77892d642 (invoice.pdf)',
+      },
+    },
+  ],
+  'example-relationships': [
+    { tool: 'vt_get_relationships', args: { indicator: '1.1.1.1', relationship: 'resolutions', limit: 3 } },
+    {
+      tool: 'vt_get_relationships',
+      args: {
+        indicator: '03bd9a94482f180bb047626cb2f27ccf8daa0e201345480b43585580e09c311b',
+        relationships: ['contacted_domains', 'contacted_ips', 'dropped_files'],
+      },
+    },
+  ],
+  'example-search': [
+    { tool: 'vt_search', args: { query: 'imphash:f34d5f2d4577ed6d9ceec516c1f5a744', limit: 3 } },
+    { tool: 'vt_search', args: { query: 'entity:url hostname:example.com', limit: 3 } },
+  ],
+  'example-behaviour': [
+    {
+      tool: 'vt_get_behaviour',
+      args: { indicator: '03bd9a94482f180bb047626cb2f27ccf8daa0e201345480b43585580e09c311b' },
+      lines: 16,
+    },
+  ],
 };
 
-export function readme(text) {
+/** Stands for the time in "Source: VirusTotal, fetched <time>." lines, which differs on every call. */
+export const FETCH_TIME = '<fetch time>';
+
+/** One example: the call as `> tool {json}` and the demo's answer, in a fence no answer can close. */
+async function example({ tool, args, lines }) {
+  const s = await startClient({ demo: true });
+  let answer;
+  try {
+    answer = textOf(await s.call(tool, args));
+  } finally {
+    await s.close();
+  }
+  answer = answer.replace(
+    /(Source: VirusTotal, fetched )\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g,
+    `$1${FETCH_TIME}`,
+  );
+  let shown = answer.split('\n');
+  if (lines !== undefined && shown.length > lines + 1) {
+    shown = [...shown.slice(0, lines), `(… ${shown.length - lines} more lines)`];
+  }
+  const longest = Math.max(2, ...[...answer.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return [fence, `> ${tool} ${JSON.stringify(args)}`, ...shown, fence].join('\n');
+}
+
+async function examples(name) {
+  const blocks = [];
+  for (const e of EXAMPLES[name]) blocks.push(await example(e));
+  return blocks.join('\n\n');
+}
+
+const kb = (bytes) => `${fmt(bytes / 1024)} KB`;
+
+/** Measured once per run: the sizes over the recordings (exact) and the committed benchmark's timings. */
+let measured;
+async function measurements() {
+  if (measured) return measured;
+  const bench = readFileSync(`${root}docs/BENCHMARKS.md`, 'utf8');
+  const timing = figuresOf(bench);
+  if (!timing) throw new Error('docs/BENCHMARKS.md has no figures: run "npm run bench -- --write"');
+  const budgets = readFileSync(`${root}test/tool-list.test.ts`, 'utf8');
+  const budget = (name) => {
+    const m = new RegExp(`${name} = ([\\d_]+)`).exec(budgets);
+    if (!m) throw new Error(`test/tool-list.test.ts no longer defines ${name}`);
+    return Number(m[1].replace(/_/g, ''));
+  };
+  measured = {
+    fixed: await fixedCost(),
+    reports: await reportSizes(),
+    answers: await answerSizes(),
+    timing,
+    budget: budget('FIXED_COST_BUDGET'),
+    budgetWithSubmissions: budget('WITH_SUBMISSIONS_BUDGET'),
+  };
+  return measured;
+}
+
+/** The "small answers" claim of the introduction, from the same measurement as the table below. */
+async function reportSize() {
+  const { reports } = await measurements();
+  return (
+    `over the ${reports.rows.length} objects recorded for the demo, a report is ${fmt(reports.concise.median)} ` +
+    `characters at the median and ${fmt(reports.concise.max)} at most (the demo's banner line aside), where ` +
+    `VirusTotal's JSON is ${kb(reports.raw.median)} at the median and up to ${kb(reports.raw.max)}`
+  );
+}
+
+/** A paragraph (or a list item, continued under `indent`) cut into lines of at most `width` characters. */
+function wrap(text, indent = '', width = 110) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent + word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}
+
+async function measurementsSection() {
+  const { fixed, reports, answers, timing: t, budget, budgetWithSubmissions } = await measurements();
+  const rel = answers.byTool.vt_get_relationships;
+  const search = answers.byTool.vt_search;
+  const beh = answers.byTool.vt_get_behaviour;
+  const x = (r) => `${r.toFixed(2)}×`;
+  return [
+    wrap(
+      `**Fixed cost**: tools/list (every read tool, with schemas) plus the server instructions: ` +
+        `**${fmt(fixed.total)} characters** (\`test/tool-list.test.ts\` fails at ${fmt(budget)}). With the ` +
+        `${fixed.submissionTools} submission tools enabled: ${fmt(fixed.withSubmissions)} (budget ${fmt(budgetWithSubmissions)}).`,
+    ),
+    '',
+    wrap(
+      `**Report size** over the ${reports.rows.length} recorded file, URL, domain and IP objects ` +
+        '(characters; raw JSON minified):',
+    ),
+    '',
+    '|        | raw JSON | concise text | detailed text | upstream requests |',
+    '| ------ | -------: | -----------: | ------------: | ----------------: |',
+    `| median | ${fmt(reports.raw.median)} | ${fmt(reports.concise.median)} | ${fmt(reports.detailed.median)} | ${reports.requests.median} |`,
+    `| max | ${fmt(reports.raw.max)} | ${fmt(reports.concise.max)} | ${fmt(reports.detailed.max)} | ${reports.requests.max} |`,
+    '',
+    wrap(
+      `**Relationships, search, behaviour** (10 items per page): the ${rel.answers} recorded relationship ` +
+        `pages (up to ${kb(rel.maxBytes)} of JSON) come out at ${fmt(rel.median)} characters at the median and ` +
+        `${fmt(rel.max)} at most; the ${search.answers} recorded searches at ${fmt(search.median)} (at most ` +
+        `${fmt(search.max)}); the ${kb(beh.maxBytes)} behaviour summary at ${fmt(beh.max)}.`,
+    ),
+    '',
+    wrap(
+      `Timings, from the run in [\`docs/BENCHMARKS.md\`](docs/BENCHMARKS.md) (node ${t.node}, ${t.cores} ` +
+        `cores, ${t.date}):`,
+    ),
+    '',
+    wrap(
+      `- **Mediation** (no rate limit, 8 concurrent): 200 lookups through the server take ` +
+        `${x(t.mediationRatio)} as long as 200 direct HTTP requests to the stand-in; a cache hit takes ` +
+        `${x(t.cacheHitRatio)} the time of an upstream lookup.`,
+      '  ',
+    ),
+    wrap(
+      `- **HTTP**: 50 concurrent clients × 20 calls on cached data: ${fmt(t.httpOk)} of ${fmt(t.httpCalls)} ` +
+        `succeed (clients and server on the same machine); p50 ${fmt(t.httpP50)} ms and p99 ${fmt(t.httpP99)} ms ` +
+        `per call, ${fmt(t.httpPerSecond)} calls/s; the server's peak memory ${fmt(t.httpPeakMb)} MB ` +
+        `(${fmt(t.httpIdleMb)} MB before the load).`,
+      '  ',
+    ),
+  ].join('\n');
+}
+
+/** README sections: `inline` ones sit inside a sentence, the others on lines of their own. */
+const README_SECTIONS = {
+  config: { make: () => configTableMarkdown() },
+  'report-size': { make: reportSize, inline: true },
+  ...Object.fromEntries(Object.keys(EXAMPLES).map((name) => [name, { make: () => examples(name) }])),
+  measurements: { make: measurementsSection },
+};
+
+export async function readme(text) {
   let out = text;
-  for (const [name, make] of Object.entries(README_SECTIONS)) {
+  for (const [name, { make, inline }] of Object.entries(README_SECTIONS)) {
     const open = `<!-- generated:${name} -->`;
     const close = `<!-- /generated:${name} -->`;
     const a = out.indexOf(open);
     const b = out.indexOf(close);
     if (a < 0 || b < a) throw new Error(`README.md lacks the ${open} … ${close} markers`);
-    out = `${out.slice(0, a + open.length)}\n${make()}\n${out.slice(b)}`;
+    const body = await make();
+    // A marker inside a section (an answer quoting one, say) would move the section's end next time.
+    if (/<!-- \/?generated:/.test(body))
+      throw new Error(`the ${name} section would contain a generated marker`);
+    out = `${out.slice(0, a + open.length)}${inline ? body : `\n${body}\n`}${out.slice(b)}`;
   }
   return out;
 }
 
-function main() {
+async function main() {
   const check = process.argv.includes('--check');
   const json = (v) => `${JSON.stringify(v, null, 2)}\n`;
   const files = {
     'server.json': json(serverJson()),
     'manifest.json': json(manifestJson()),
-    'README.md': readme(readFileSync(`${root}README.md`, 'utf8')),
+    'README.md': await readme(readFileSync(`${root}README.md`, 'utf8')),
   };
   const stale = [];
   for (const [name, want] of Object.entries(files)) {
@@ -152,4 +336,9 @@ function main() {
   console.log(stale.length === 0 ? 'generated files are up to date' : `wrote ${stale.join(', ')}`);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -18,6 +18,8 @@ export interface HttpSettings {
   allowedOrigins: string[];
   /** Requests that can reach VirusTotal each client may make per minute (0: no limit). */
   clientCallsPerMinute: number;
+  /** Open connections accepted at once; beyond it new connections are closed at once. */
+  maxConnections: number;
 }
 
 export interface Config {
@@ -202,7 +204,7 @@ export const OPTIONS = {
   cacheMaxMb: option({
     env: ['VT_CACHE_MAX_MB'],
     default: '64',
-    help: 'Upper bound on the memory the cache holds, in MB (least recently used goes first).',
+    help: 'Upper bound on the cached responses, in MB of response bytes (kept outside the JS heap) plus per-entry overhead; least recently used goes first.',
     format: 'number',
     parse: int('VT_CACHE_MAX_MB', 1, 16_384, 64),
   }),
@@ -236,7 +238,7 @@ export const OPTIONS = {
   allowedHosts: option({
     env: ['VT_MCP_ALLOWED_HOSTS'],
     default: '(none)',
-    help: 'Extra Host header values accepted over HTTP (e.g. a proxy name), comma-separated.',
+    help: 'Extra Host header values accepted over HTTP, with or without a port (e.g. a proxy name), comma-separated; needed only on loopback without a token.',
     format: 'string',
     parse: (raw) => list(raw),
   }),
@@ -253,6 +255,13 @@ export const OPTIONS = {
     help: 'Requests that can reach VirusTotal (tool calls, report resources) each HTTP client may make per minute (0: no limit).',
     format: 'number',
     parse: int('VT_MCP_CLIENT_RATE', 0, 100_000, 30),
+  }),
+  maxConnections: option({
+    env: ['VT_MCP_MAX_CONNECTIONS'],
+    default: '256',
+    help: 'Open HTTP connections accepted at once with --transport http; beyond it new connections are closed at once.',
+    format: 'number',
+    parse: int('VT_MCP_MAX_CONNECTIONS', 1, 65_536, 256),
   }),
 } satisfies Record<string, EnvOption>;
 
@@ -356,6 +365,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
       allowedHosts: get(OPTIONS.allowedHosts),
       allowedOrigins: get(OPTIONS.allowedOrigins),
       clientCallsPerMinute: get(OPTIONS.clientRate),
+      maxConnections: get(OPTIONS.maxConnections),
     },
     enableSubmissions: get(OPTIONS.enableSubmissions),
     uploadDirs: get(OPTIONS.uploadDirs),

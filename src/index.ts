@@ -4,13 +4,13 @@
  * or Streamable HTTP. A missing key is not fatal: the tools are listed and each call explains how
  * to set the key (a crash at start would leave the user with an unexplained red dot).
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { ConfigError, helpText, loadConfig, parseCli } from './config.js';
 import { RecordedApi } from './demo/recorded-api.js';
 import { createLogger } from './log.js';
 import { createServer } from './server/create-server.js';
 import { createRuntime } from './server/runtime.js';
 import { HttpConfigError, startHttp } from './transports/http.js';
+import { GuardedStdioTransport } from './transports/stdio.js';
 import { VERSION } from './version.js';
 
 const DEMO_KEY = 'demo-key-not-a-real-virustotal-key';
@@ -46,11 +46,19 @@ async function main(argv: string[]): Promise<void> {
     const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
     closers.push(http.close);
     log.info(`vtbrief ${VERSION} serving Streamable HTTP at ${http.url}`);
+    if (/^(0\.0\.0\.0|::|\[::\])$/.test(config.http.host)) {
+      log.info(
+        `listening on every interface: clients use http://<this machine's address or name>:${http.port}/mcp ` +
+          'with the header Authorization: Bearer <one of VT_MCP_AUTH_TOKEN>',
+      );
+    }
   } else {
     const server = createServer(ctx);
     closers.push(() => server.close());
     process.stdin.on('close', () => void shutdown());
-    await server.connect(new StdioServerTransport());
+    // Not the SDK's StdioServerTransport: a message over its 10 MB limit made it stop reading without a
+    // word (see transports/stdio.ts).
+    await server.connect(new GuardedStdioTransport({ log }));
     log.info(`vtbrief ${VERSION} serving on stdio`);
   }
 

@@ -32,8 +32,125 @@ export function createLogger(opts: {
   };
 }
 
+/** Placed where a secret was. */
+export const REDACTED = '[redacted]';
+
+/**
+ * Cuts every secret out of a text, in the forms an upstream, a proxy or an error page may give it back:
+ * as is; percent-encoded (wholly or in part, either case, or twice); as JSON, JS or HTML character
+ * escapes; hex-encoded; base64 or base64url-encoded on its own or inside a longer encoded string (at
+ * each of the three byte alignments), line-wrapped or not; split by whitespace, line breaks or quote
+ * concatenation ("abc" + "def"); and any piece of 16 characters or more of it as is (a cut-off key).
+ */
 export function redact(text: string, secrets: string[]): string {
   let out = text;
-  for (const s of secrets) out = out.split(s).join('[redacted]');
+  for (const secret of secrets) {
+    if (!secret) continue;
+    out = out.split(secret).join(REDACTED);
+    if (secret.length < MIN_ENCODED) continue;
+    out = out.replace(patternOf(secret), REDACTED);
+    out = cutPieces(out, secret);
+  }
+  return out === text ? out : out.replace(/(?:\[redacted\]){2,}/g, REDACTED);
+}
+
+/** redact() applied to every string in a JSON-like value (keys included); the value itself is not changed. */
+export function redactDeep<T>(value: T, secrets: string[]): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return redact(v, secrets);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [redact(k, secrets), walk(x)]));
+    }
+    return v;
+  };
+  return walk(value) as T;
+}
+
+/** Shorter secrets are only cut as they are: their encoded forms would match ordinary text. */
+const MIN_ENCODED = 12;
+/** Pieces at least this long are cut; a shorter piece says too little to be worth the false alarms. */
+const PIECE = 16;
+/** Between two characters of a split secret: whitespace, an escaped line break, quotes and "+". */
+const GAP = String.raw`(?:\s|\\[nrt]|["'+]){0,12}`;
+
+const PATTERNS = new Map<string, RegExp>();
+
+function patternOf(secret: string): RegExp {
+  let re = PATTERNS.get(secret);
+  if (!re) {
+    const forms = [...new Set([secret, ...base64Forms(secret), Buffer.from(secret).toString('hex')])];
+    re = new RegExp(forms.map(formPattern).join('|'), 'gi');
+    if (PATTERNS.size > 32) PATTERNS.clear();
+    PATTERNS.set(secret, re);
+  }
+  re.lastIndex = 0;
+  return re;
+}
+
+/**
+ * The base64 and base64url characters that depend only on the secret's bytes, with the secret at each
+ * byte offset (0, 1, 2) of a longer encoded string: whatever surrounds it, these characters are there.
+ */
+function base64Forms(secret: string): string[] {
+  const bytes = Buffer.from(secret);
+  const out: string[] = [];
+  for (let offset = 0; offset < 3; offset++) {
+    const b64 = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64');
+    const start = Math.ceil((8 * offset) / 6);
+    const end = Math.floor((8 * (offset + bytes.length)) / 6);
+    const core = b64.slice(start, end);
+    if (core.length >= MIN_ENCODED) out.push(core, core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
   return out;
+}
+
+/** One form as a pattern: each character as itself or escaped, with a possible split between two. */
+function formPattern(form: string): string {
+  return Array.from(form).map(charPattern).join(GAP);
+}
+
+function charPattern(ch: string): string {
+  const bytes = [...Buffer.from(ch)];
+  const hex = (b: number) => b.toString(16).padStart(2, '0');
+  const code = ch.codePointAt(0) ?? 0;
+  const alternatives = [
+    ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'),
+    bytes.map((b) => `%(?:25)?${hex(b)}`).join(''),
+    `&#0*${code};`,
+    `&#x0*${code.toString(16)};`,
+  ];
+  if (code < 0x100) alternatives.push(`\\\\x${hex(code)}`);
+  if (code < 0x10000) alternatives.push(`\\\\u${code.toString(16).padStart(4, '0')}`);
+  return `(?:${alternatives.join('|')})`;
+}
+
+/** Cuts every run of the text that is a piece of the secret at least PIECE characters long. */
+function cutPieces(text: string, secret: string): string {
+  if (secret.length <= PIECE || text.length < PIECE) return text;
+  // ASCII case only, so that every index in `lower` is an index in `text`.
+  const fold = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  const lower = fold(text);
+  const key = fold(secret);
+  const spans: Array<[number, number]> = [];
+  for (let i = 0; i + PIECE <= key.length; i++) {
+    const piece = key.slice(i, i + PIECE);
+    for (let at = lower.indexOf(piece); at !== -1; at = lower.indexOf(piece, at + 1)) {
+      spans.push([at, at + PIECE]);
+    }
+  }
+  if (spans.length === 0) return text;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let pos = 0;
+  let [from, to] = spans[0] as [number, number];
+  for (const [a, b] of spans.slice(1)) {
+    if (a <= to) to = Math.max(to, b);
+    else {
+      out += text.slice(pos, from) + REDACTED;
+      pos = to;
+      [from, to] = [a, b];
+    }
+  }
+  return out + text.slice(pos, from) + REDACTED + text.slice(to);
 }

@@ -155,7 +155,7 @@ describe('vt_get_behaviour against the recording', () => {
   it('says when a file has no behaviour, without an error', async () => {
     const res = await h.call('vt_get_behaviour', { indicator: 'e'.repeat(64) });
     expect(res.isError).toBeFalsy();
-    expect(textOf(res)).toContain('No sandbox behaviour');
+    expect(textOf(res)).toContain('No sandbox report available');
     expect((res.structuredContent as Json).found).toBe(false);
   });
 
@@ -210,7 +210,8 @@ describe('summarizeBehaviour (pure)', () => {
       { command_executions: ['cmd /c evil\u202e.exe\u0000 --run', 'y'.repeat(500)] },
       TREES,
     );
-    expect(s.command_lines?.[0]).toBe('cmd /c evil .exe --run');
+    // The bidi override goes (the text reads as stored); the NUL becomes a space.
+    expect(s.command_lines?.[0]).toBe('cmd /c evil.exe --run');
     expect((s.command_lines?.[1] ?? '').length).toBeLessThanOrEqual(200);
   });
 

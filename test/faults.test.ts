@@ -7,7 +7,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
-import { FAULT_MARKER, faultInjector, seeded } from './helpers/faults.js';
+import { FAULT_MARKER, faultInjector, rateLimitInjector, seeded } from './helpers/faults.js';
 import { type Harness, startHarness, TEST_KEY, textOf } from './helpers/harness.js';
 
 const TIMEOUT_S = 1;
@@ -105,5 +105,44 @@ describe('1,000 mixed calls with 10% injected upstream faults', () => {
     const after = await h.call('vt_get_report', { indicator: 'github.com', fresh: true });
     expect(after.isError).toBeFalsy();
     expect(textOf(after)).toContain('Domain github.com');
+  }, 120_000);
+});
+
+describe('36% of requests answered 429 without Retry-After, limit off (issue 9, item 10)', () => {
+  it('pauses are proportionate: every call answers within seconds, not after 15 s pauses', async () => {
+    const faults = rateLimitInjector(0.36, 11);
+    const h = await startHarness({
+      env: { VT_RATE_LIMIT: 'off', VT_MAX_CONCURRENCY: '16' },
+      api: { hook: faults.hook },
+    });
+    try {
+      const rand = seeded(99);
+      const calls = Array.from({ length: 80 }, () => ids[Math.floor(rand() * ids.length)] as string);
+      const times: number[] = [];
+      let next = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < calls.length) {
+            const indicator = calls[next++] as string;
+            const t = performance.now();
+            const r = await h.call('vt_get_report', { indicator, fresh: true });
+            times.push(performance.now() - t);
+            expect(textOf(r)).not.toContain(FAULT_MARKER);
+          }
+        }),
+      );
+      const total = performance.now() - t0;
+      const slowest = Math.max(...times);
+      console.log(
+        `80 calls at 36% 429s: ${faults.refused()} refused, total ${Math.round(total)} ms, slowest call ${Math.round(slowest)} ms`,
+      );
+      expect(faults.refused()).toBeGreaterThan(20);
+      // One 429 used to stop every request for 15 s. Now a pause is 1 s, doubling only while 429s
+      // keep coming, and a call retries at most 3 times: 1 + 2 + 4 s at the very worst, plus the run's own.
+      expect(slowest).toBeLessThan(15_000);
+    } finally {
+      await h.close();
+    }
   }, 120_000);
 });

@@ -157,9 +157,10 @@ describe('not found', () => {
 
   it('an IPv6 address is looked up in its canonical form', async () => {
     const { h } = await harness();
-    const { r, paths } = await call(h, { indicator: '[2001:DB8:0:0:0:0:0:1]' });
-    expect(paths).toEqual(['/ip_addresses/2001:db8::1']);
-    expect(r.structuredContent).toMatchObject({ type: 'ip_address', id: '2001:db8::1', found: false });
+    // A public address (2001:db8::/32 is for documentation, and is not looked up).
+    const { r, paths } = await call(h, { indicator: '[2606:4700:0:0:0:0:0:ABCD]' });
+    expect(paths).toEqual(['/ip_addresses/2606:4700::abcd']);
+    expect(r.structuredContent).toMatchObject({ type: 'ip_address', id: '2606:4700::abcd', found: false });
   });
 });
 

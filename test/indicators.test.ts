@@ -2,15 +2,18 @@
  * Recognising what a user pasted (src/vt/indicators.ts): hashes, URLs and their VT ids, domains, IPs,
  * defanged forms, the type override, and rejections that explain themselves.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   canonicalUrl,
+  extractIndicators,
   type Indicator,
   type IndicatorType,
+  nonPublicIp,
   parseIndicator,
   refang,
   urlId,
 } from '../src/vt/indicators.js';
+import { type Harness, startHarness, textOf } from './helpers/harness.js';
 
 /** Parses and insists on success, so each test reads as "this input means that". */
 function ok(raw: string, type?: IndicatorType): Indicator {
@@ -295,4 +298,188 @@ describe('rejections name the accepted forms', () => {
     expect(reason).not.toContain('y'.repeat(200));
     expect(reasonFor('x'.repeat(9000)).length).toBeLessThan(600);
   });
+});
+
+/**
+ * Addresses that reach no one on the Internet, or that no one there could reach: each with the words
+ * that must name its kind. VirusTotal can tell nothing of them, so they cost no lookup (issue 9, item 9).
+ */
+const NON_PUBLIC: Array<[string, RegExp]> = [
+  // IPv4: RFC 1918, loopback, link-local, CGN, "this network", broadcast, multicast, reserved.
+  ['10.0.0.1', /private \(RFC 1918\)/],
+  ['172.31.255.254', /private \(RFC 1918\)/],
+  ['192.168.1.1', /private \(RFC 1918\)/],
+  ['127.0.0.1', /loopback/],
+  ['169.254.169.254', /link-local/],
+  ['100.64.0.1', /carrier-grade NAT/],
+  ['0.0.0.0', /this network/],
+  ['0.1.2.3', /this network/],
+  ['255.255.255.255', /broadcast/],
+  ['224.0.0.251', /multicast/],
+  ['239.255.255.250', /multicast/],
+  ['240.0.0.1', /reserved/],
+  // The IANA special-purpose blocks that ipaddr.js files together as "reserved", each named.
+  ['192.0.2.1', /documentation address \(TEST-NET-1/],
+  ['198.51.100.7', /documentation address \(TEST-NET-2/],
+  ['203.0.113.254', /documentation address \(TEST-NET-3/],
+  ['198.18.0.1', /benchmarking/],
+  ['198.19.255.255', /benchmarking/],
+  ['192.0.0.8', /IETF protocol assignment/],
+  ['192.88.99.1', /6to4 relay/],
+  ['192.31.196.1', /AS112/],
+  ['192.175.48.6', /AS112/],
+  ['192.52.193.1', /AMT/],
+  // IPv6.
+  ['::1', /loopback/],
+  ['::', /unspecified/],
+  ['fe80::1', /link-local/],
+  ['fc00::1', /unique local/],
+  ['fd12:3456:789a::1', /unique local/],
+  ['fec0::1', /site-local/],
+  ['ff02::1', /multicast/],
+  ['2001:db8::1', /documentation address \(2001:db8::\/32\)/],
+  ['2001:db8:ffff:ffff::1', /documentation address/],
+  ['3fff::1', /documentation address \(3fff::\/20\)/],
+  ['100::1', /discard/],
+  ['2001:2::1', /benchmarking/],
+  ['2001:1::1', /IETF protocol assignment/],
+  ['2001:20::1', /ORCHIDv2/],
+  ['5f00::1', /segment routing/],
+  ['64:ff9b:1::a00:1', /local-use NAT64/],
+  // Not global unicast at all (only 2000::/3 is): IPv4-compatible, and reserved space.
+  ['::a00:1', /outside the IPv6 global unicast space/],
+  ['::8.8.8.8', /outside the IPv6 global unicast space/],
+  ['4000::1', /outside the IPv6 global unicast space/],
+  ['::ffff:0:a00:1', /IPv4-translated/],
+  // IPv4 addresses inside IPv6 ones are judged by the IPv4 address they carry.
+  ['::ffff:10.0.0.1', /private \(RFC 1918\)/],
+  ['::ffff:127.0.0.1', /loopback/],
+  ['::ffff:192.0.2.1', /TEST-NET-1/],
+  ['64:ff9b::10.0.0.1', /NAT64 \(64:ff9b::\/96\) form of 10\.0\.0\.1, a private \(RFC 1918\) address/],
+  ['64:ff9b::7f00:1', /NAT64 .* of 127\.0\.0\.1, a loopback address/],
+  ['2002:c0a8:101::1', /6to4 \(2002::\/16\) address of 192\.168\.1\.1, a private/],
+  ['2002:7f00:1::1', /6to4 .* of 127\.0\.0\.1/],
+  // RFC 4380's own example: client 192.0.2.45 (stored inverted), server 65.54.227.120.
+  ['2001:0:4136:e378:8000:63bf:3fff:fdd2', /Teredo address for the client of 192\.0\.2\.45, a documentation/],
+  ['2001:0:a00:1:8000:63bf:f7f7:f7f7', /Teredo address with the server of 10\.0\.0\.1/],
+];
+
+const PUBLIC = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '9.9.9.9',
+  '45.33.32.156',
+  '192.0.3.1', // just past TEST-NET-1
+  '198.51.99.255', // just before TEST-NET-2
+  '203.0.114.1', // just past TEST-NET-3
+  '100.128.0.1', // just past the CGN block
+  '172.32.0.1', // just past 172.16.0.0/12
+  '2606:4700:4700::1111',
+  '2001:4860:4860::8888',
+  '2001:db9::1', // just past the documentation block
+  '2a00:1450:4001:81c::200e',
+  '64:ff9b::808:808', // NAT64 of 8.8.8.8: globally reachable (IANA)
+  '2002:808:808::1', // 6to4 of 8.8.8.8
+  '2001:0:4136:e378:8000:63bf:f7f7:f7f7', // Teredo: server 65.54.227.120, client 8.8.8.8
+];
+
+/** The id parseIndicator gives an address: what the tools pass to nonPublicIp. */
+function idOf(ip: string): string {
+  return ok(ip, 'ip_address').id;
+}
+
+describe('non-public addresses (ipaddr.js ranges, plus the IANA gaps it leaves)', () => {
+  it.each(NON_PUBLIC)('%s is refused, named for what it is', (ip, words) => {
+    expect(nonPublicIp(idOf(ip))).toMatch(words);
+    expect(nonPublicIp(ip)).toMatch(words);
+  });
+
+  it.each(PUBLIC)('%s is public: looked up', (ip) => {
+    expect(nonPublicIp(idOf(ip))).toBeUndefined();
+  });
+
+  it('the words, whole', () => {
+    expect(nonPublicIp('10.0.0.1')).toBe('a private (RFC 1918) address');
+    expect(nonPublicIp('192.0.2.1')).toBe('a documentation address (TEST-NET-1, 192.0.2.0/24)');
+    expect(nonPublicIp('2001:db8::1')).toBe('a documentation address (2001:db8::/32)');
+    expect(nonPublicIp('64:ff9b::a00:1')).toBe(
+      'a NAT64 (64:ff9b::/96) form of 10.0.0.1, a private (RFC 1918) address',
+    );
+  });
+
+  it('an IPv4-mapped address is its IPv4 address: one host, one id', () => {
+    expect(ok('::ffff:8.8.8.8')).toMatchObject({ type: 'ip_address', id: '8.8.8.8', value: '8.8.8.8' });
+    expect(ok('[::FFFF:808:808]').id).toBe('8.8.8.8');
+    expect(ok('::ffff:10.0.0.1').id).toBe('10.0.0.1');
+    expect(nonPublicIp('::ffff:8.8.8.8')).toBeUndefined();
+    expect(nonPublicIp('::ffff:10.0.0.1')).toBe(
+      'an IPv4-mapped form of 10.0.0.1, a private (RFC 1918) address',
+    );
+  });
+
+  it('free text: non-public addresses are named once each and never returned for lookup', () => {
+    const text = NON_PUBLIC.map(([ip]) => ip).join(' ');
+    const { indicators, notLookedUp } = extractIndicators(`${text} ${text} 8.8.8.8`);
+    expect(indicators.map((i) => i.id)).toEqual(['8.8.8.8']);
+    // Tokens under 4 characters ("::1", "::") are not read from free text at all.
+    const named = new Set(NON_PUBLIC.filter(([ip]) => ip.length >= 4).map(([ip]) => idOf(ip)));
+    expect(notLookedUp).toHaveLength(named.size);
+    expect(notLookedUp).toContain('192.0.2.1 (documentation address (TEST-NET-1, 192.0.2.0/24))');
+  });
+});
+
+describe('non-public addresses through the tools (MCP)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it.each(NON_PUBLIC)('vt_get_report %s: named, found:false, no upstream request', async (ip, words) => {
+    const before = h.api.count();
+    const r = await h.call('vt_get_report', { indicator: ip });
+    expect(r.isError).toBeFalsy();
+    expect(textOf(r)).toMatch(words);
+    expect(textOf(r)).toMatch(/Not looked up/);
+    expect(r.structuredContent).toMatchObject({ type: 'ip_address', found: false });
+    expect(h.api.count() - before).toBe(0);
+  });
+
+  it('vt_triage with all of them, as a list and as text: no upstream request, every one named', async () => {
+    const ips = NON_PUBLIC.map(([ip]) => ip);
+    const before = h.api.count();
+    // A list holds at most 100 entries; each call adds one public address so that there is a lookup to make.
+    const asList = await h.call('vt_triage', { indicators: [...ips, '1.1.1.1'] });
+    const asText = await h.call('vt_triage', { indicators: `${ips.join(' ')} 1.1.1.1` });
+    for (const r of [asList, asText]) {
+      expect(r.isError).toBeFalsy();
+      const sc = r.structuredContent as { results: Array<{ id: string }>; unchecked: string[] };
+      expect(sc.results.map((x) => x.id)).toEqual(['1.1.1.1']);
+      expect(sc.unchecked).toEqual([]);
+      expect(textOf(r)).toMatch(/Nothing to look up: .*TEST-NET-1.*/);
+    }
+    // 1.1.1.1 once, then from the cache.
+    expect(h.api.count() - before).toBe(1);
+    expect(
+      h.api.requests.some((q) => /\/ip_addresses\/(?!1\.1\.1\.1$)/.test(decodeURIComponent(q.path))),
+    ).toBe(false);
+  });
+
+  it('only non-public addresses: an input error naming them, no upstream request', async () => {
+    const before = h.api.count();
+    const r = await h.call('vt_triage', { indicators: ['192.0.2.1', '2001:db8::1', '::ffff:10.0.0.1'] });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/nothing to look up: 192\.0\.2\.1 \(documentation address/);
+    expect(h.api.count() - before).toBe(0);
+  });
+
+  it.each(['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:9.9.9.9'])(
+    'the public address %s is looked up',
+    async (ip) => {
+      const before = h.api.requests.length;
+      await h.call('vt_get_report', { indicator: ip, fresh: true });
+      const paths = h.api.requests.slice(before).map((q) => decodeURIComponent(q.path));
+      expect(paths).toEqual([`/ip_addresses/${idOf(ip)}`]);
+    },
+  );
 });

@@ -115,9 +115,9 @@ describe('ResponseCache', () => {
 
   it('files one answer under the md5, sha1 and sha256 of the file', () => {
     const c = new ResponseCache({ ttlMs: 1000, notFoundTtlMs: 100, maxEntries: 10, maxBytes: 1e6 });
-    c.set(`/files/${'a'.repeat(32)}`, file, 100, new Date());
-    expect(c.get(`/files/${'c'.repeat(64)}`)?.body).toBe(file);
-    expect(c.get(`/files/${'b'.repeat(40)}`)?.body).toBe(file);
+    c.set(`/files/${'a'.repeat(32)}`, JSON.stringify(file), new Date());
+    expect(c.get(`/files/${'c'.repeat(64)}`)?.body).toEqual(file);
+    expect(c.get(`/files/${'b'.repeat(40)}`)?.body).toEqual(file);
     expect(c.stats().entries).toBe(1);
     expect(aliasKeys('/files/x/contacted_ips', file)).toEqual([]);
   });
@@ -131,13 +131,13 @@ describe('ResponseCache', () => {
       maxBytes: 1e6,
       now: () => now,
     });
-    c.set('/domains/a.com', { a: 1 }, 10, new Date());
+    c.set('/domains/a.com', '{"a":1}', new Date());
     c.setNotFound('/domains/b.com', new Date());
     now = 150;
     expect(c.get('/domains/b.com')).toBeUndefined();
     expect(c.get('/domains/a.com')).toBeDefined();
-    c.set('/domains/c.com', { c: 1 }, 10, new Date());
-    c.set('/domains/d.com', { d: 1 }, 10, new Date());
+    c.set('/domains/c.com', '{"c":1}', new Date());
+    c.set('/domains/d.com', '{"d":1}', new Date());
     expect(c.get('/domains/a.com')).toBeUndefined();
     expect(c.stats().entries).toBe(2);
     now = 2000;
@@ -145,10 +145,35 @@ describe('ResponseCache', () => {
   });
 
   it('stays within its byte bound', () => {
-    const c = new ResponseCache({ ttlMs: 1000, notFoundTtlMs: 100, maxEntries: 100, maxBytes: 1000 });
-    for (let i = 0; i < 10; i++) c.set(`/domains/${i}.com`, { i }, 300, new Date());
-    expect(c.stats().bytes).toBeLessThanOrEqual(1000);
+    const c = new ResponseCache({ ttlMs: 1000, notFoundTtlMs: 100, maxEntries: 100, maxBytes: 2000 });
+    for (let i = 0; i < 10; i++)
+      c.set(`/domains/${i}.com`, JSON.stringify({ i, pad: 'x'.repeat(300) }), new Date());
+    expect(c.stats().bytes).toBeLessThanOrEqual(2000);
+    expect(c.stats().entries).toBeLessThan(10);
     expect(c.get('/domains/9.com')).toBeDefined();
+  });
+
+  it('alias rows leave with their entry: the cache holds 3 keys per file at most, whatever went through', () => {
+    const c = new ResponseCache({ ttlMs: 60_000, notFoundTtlMs: 100, maxEntries: 10, maxBytes: 1e6 });
+    const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
+    for (let i = 0; i < 1000; i++) {
+      const body = {
+        data: { type: 'file', attributes: { md5: hex(i, 32), sha1: hex(i, 40), sha256: hex(i, 64) } },
+      };
+      // Asked by md5: filed under the sha256, with the md5 and sha1 as aliases.
+      c.set(`/files/${hex(i, 32)}`, JSON.stringify(body), new Date());
+    }
+    expect(c.stats().entries).toBe(10);
+    expect(c.keys()).toHaveLength(30);
+    expect(c.get(`/files/${hex(999, 40)}`)?.body).toMatchObject({ data: { type: 'file' } });
+    expect(c.get(`/files/${hex(0, 32)}`)).toBeUndefined();
+    // The same file again under another hash replaces its entry rather than adding one.
+    const again = {
+      data: { type: 'file', attributes: { md5: hex(999, 32), sha1: hex(999, 40), sha256: hex(999, 64) } },
+    };
+    c.set(`/files/${hex(999, 64)}`, JSON.stringify(again), new Date());
+    expect(c.stats().entries).toBe(10);
+    expect(c.keys()).toHaveLength(30);
   });
 
   it('cacheKey ignores the order of query parameters', () => {

@@ -160,7 +160,7 @@ describe('vt_submit_file', () => {
     expect(r.isError).toBeFalsy();
     const sha = createHash('sha256').update('MZ this is not really malware').digest('hex');
     expect((r.structuredContent as { sha256: string }).sha256).toBe(sha);
-    expect(h.api.submissions.received).toEqual([{ kind: 'file', value: sha, bytes: 29 }]);
+    expect(h.api.submissions.received).toEqual([{ kind: 'file', value: sha, bytes: 29, name: 'sample.bin' }]);
     const a = await h.call('vt_get_analysis', {
       id: (r.structuredContent as { analysis_id: string }).analysis_id,
       wait_seconds: 10,

@@ -2,6 +2,17 @@
  * A stand-in for the VirusTotal API v3: a real HTTP server on 127.0.0.1 that answers from recorded
  * responses. `--demo` serves the bundled recordings through it, and the tests run every tool against it.
  * It answers VT's error bodies for unknown objects and a wrong key, and logs every request it gets.
+ *
+ * Beyond replaying, it keeps the recordings consistent with each other where VT's answers are:
+ *   - a file is found by md5, sha1 or sha256, in its report and in its relationship paths alike;
+ *   - a search with no recording of its own is matched over the recorded objects (./search.ts);
+ *   - a file with a recorded behaviour summary has the contacted_domains, contacted_ips, contacted_urls
+ *     and dropped_files that the summary shows (DNS lookups, IP traffic, HTTP requests, dropped files),
+ *     unless a recording of that relationship exists. VT builds those relationships from the same
+ *     sandbox reports; a related object that is itself recorded is served whole, otherwise by its id.
+ * Anything else it does not hold gets VT's 404 NotFoundError (an object) or an empty collection (a
+ * relationship of a recorded object): the stand-in never replays a recorded 404, so in demo mode every
+ * not-found means "not in the recordings", and the tools say so (src/tools/respond.ts).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { canonicalUrl } from '../vt/indicators.js';
+import { searchRecordings } from './search.js';
 import { SubmissionDesk, UPLOAD_PREFIX } from './submissions.js';
 
 export const BUNDLED_FIXTURES = fileURLToPath(new URL('../../fixtures/vt/', import.meta.url));
@@ -78,7 +90,9 @@ export class RecordedApi {
     this.#opts = opts;
     this.#dir = opts.fixturesDir ?? BUNDLED_FIXTURES;
     this.#routes = manifestRoutes(this.#dir);
-    for (const name of readdirSync(this.#dir).filter((n) => n.endsWith('.json') && n !== 'manifest.json')) {
+    // Sorted: which of two equally rich recordings of one object answers must not depend on the disk.
+    const names = readdirSync(this.#dir).filter((n) => n.endsWith('.json') && n !== 'manifest.json');
+    for (const name of names.sort()) {
       this.#indexObjects(JSON.parse(readFileSync(`${this.#dir}/${name}`, 'utf8')));
     }
   }
@@ -177,13 +191,25 @@ export class RecordedApi {
 
     const segments = path.split('/').slice(1).map(decodeURIComponent);
     if (segments[0] === 'urls' && segments[1]) segments[1] = urlObjectId(segments[1]);
+    // VT knows a file by any of its hashes; the recordings' paths name it by sha256.
+    if (segments[0] === 'files' && segments[1]) {
+      const known = this.#objects.get(`files/${segments[1].toLowerCase()}`);
+      if (typeof known?.id === 'string') segments[1] = known.id;
+    }
     const normalPath = `/${segments.join('/')}`;
 
     const route = this.#findRoute(normalPath, query);
-    if (route) return send(res, 200, this.#page(route, query));
-    // VT answers a search that matches nothing with an empty collection, not a 404.
+    if (route) return send(res, 200, this.#page(this.#load(route.file, route.pick), query, route.next));
     if (normalPath === '/intelligence/search') {
-      return send(res, 200, { data: [], meta: { total_hits: 0 }, links: { self: 'stand-in' } });
+      const found = searchRecordings(query.query ?? '', this.objects());
+      if (!found.ok)
+        return send(res, 400, { error: { code: 'InvalidArgumentError', message: found.reason } });
+      // VT answers a search that matches nothing with an empty collection, not a 404.
+      return send(res, 200, this.#page({ data: found.hits, meta: { total_hits: found.hits.length } }, query));
+    }
+    if (segments.length === 3) {
+      const derived = this.#derived(segments[0] ?? '', segments[1] ?? '', segments[2] ?? '');
+      if (derived) return send(res, 200, this.#page(derived, query));
     }
 
     if (segments.length === 2) {
@@ -221,7 +247,9 @@ export class RecordedApi {
     const relationships: Json = {};
     for (const name of names.split(',').filter(Boolean)) {
       const route = this.#findRoute(`/${coll}/${String(o.id)}/${name}`, {});
-      const body = route ? this.#load(route.file, route.pick) : { data: [] };
+      const body = route
+        ? this.#load(route.file, route.pick)
+        : (this.#derived(coll, String(o.id), name) ?? { data: [] });
       const many = Array.isArray(body.data);
       const items = (many ? body.data : body.data ? [body.data] : []) as Json[];
       const descriptors = items.slice(0, 10).map((i) => ({
@@ -249,13 +277,66 @@ export class RecordedApi {
   }
 
   /**
-   * Serves a recorded collection honouring `limit` and `cursor`: the recording is cut into pages with
-   * stand-in cursors ("rec:<offset>"), and its own cursor is handed back after the last slice.
+   * A relationship of file `id` derived from its recorded behaviour summary (see the file comment), or
+   * undefined when there is no such summary or the relationship is not one a summary shows.
    */
-  #page(route: Route, query: Record<string, string>): Json {
-    const first = this.#load(route.file, route.pick);
+  #derived(coll: string, id: string, name: string): Json | undefined {
+    if (coll !== 'files') return undefined;
+    const route = this.#findRoute(`/files/${id}/behaviour_summary`, {});
+    if (!route) return undefined;
+    const b = (this.#load(route.file, route.pick).data ?? {}) as Json;
+    const list = (v: unknown) =>
+      (Array.isArray(v) ? v : []).filter((x): x is Json => !!x && typeof x === 'object');
+    const related = (type: string, ids: unknown[], attributes: (id: string) => Json = () => ({})) => {
+      const unique = [...new Set(ids.filter((x): x is string => typeof x === 'string' && x !== ''))];
+      const data = unique.map((rid) => {
+        const objectId = type === 'url' ? urlObjectId(Buffer.from(rid).toString('base64url')) : rid;
+        return (
+          this.#objects.get(`${COLLECTIONS[type]}/${objectId.toLowerCase()}`) ?? {
+            type,
+            id: objectId,
+            attributes: attributes(rid),
+          }
+        );
+      });
+      return { data, meta: { count: data.length }, links: { self: 'stand-in' } };
+    };
+    switch (name) {
+      case 'contacted_domains':
+        return related(
+          'domain',
+          list(b.dns_lookups).map((d) => d.hostname),
+        );
+      case 'contacted_ips':
+        return related(
+          'ip_address',
+          list(b.ip_traffic).map((t) => t.destination_ip),
+        );
+      case 'contacted_urls':
+        return related(
+          'url',
+          list(b.http_conversations).map((h) => h.url),
+          (url) => ({ url }),
+        );
+      case 'dropped_files':
+        return related(
+          'file',
+          list(b.files_dropped).map((f) => f.sha256),
+          (sha256) => ({ sha256 }),
+        );
+      default:
+        return undefined;
+    }
+  }
+
+  /**
+   * Serves a collection honouring `limit` and `cursor`: it is cut into pages with stand-in cursors
+   * ("rec:<offset>"), and a recording's own cursor is handed back after the last slice (then `next`,
+   * the recording of the page after it, answers that cursor).
+   */
+  #page(first: Json, query: Record<string, string>, next?: string): Json {
     const recordedCursor = (first.meta as Json | undefined)?.cursor;
-    if (route.next && query.cursor && query.cursor === recordedCursor) return this.#load(route.next);
+    if (next && query.cursor && query.cursor === recordedCursor) return this.#load(next);
     if (!Array.isArray(first.data)) return first;
     const items = first.data as unknown[];
     const limit = Math.max(1, Math.min(Number(query.limit) || 10, 300));

@@ -19,8 +19,11 @@ export const UPLOAD_PREFIX = '/_upload/';
 
 export class SubmissionDesk {
   readonly #analyses = new Map<string, Submitted>();
-  /** Files and URLs as received, for tests to inspect. */
-  readonly received: Array<{ kind: 'url' | 'file'; value: string; bytes?: number }> = [];
+  /**
+   * Files and URLs as received, for tests to inspect: a URL as submitted, a file by the sha256 and
+   * length of exactly the bytes that arrived, and the file name the upload gave.
+   */
+  readonly received: Array<{ kind: 'url' | 'file'; value: string; bytes?: number; name?: string }> = [];
   #uploads = 0;
 
   constructor(
@@ -44,12 +47,13 @@ export class SubmissionDesk {
       return reply(res, 200, { data: `${this.origin()}${UPLOAD_PREFIX}${++this.#uploads}` });
     }
     if (method === 'POST' && (path === '/files' || path.startsWith(UPLOAD_PREFIX))) {
-      const file = multipartFile(req.headers['content-type'] ?? '', await readBody(req));
+      const part = multipartFile(req.headers['content-type'] ?? '', await readBody(req));
+      const file = part?.bytes;
       if (!file)
         return reply(res, 400, { error: { code: 'BadRequestError', message: 'No file in the request' } });
       const md5 = createHash('md5').update(file).digest('hex');
       const sha256 = createHash('sha256').update(file).digest('hex');
-      this.received.push({ kind: 'file', value: sha256, bytes: file.length });
+      this.received.push({ kind: 'file', value: sha256, bytes: file.length, name: part.name });
       const id = Buffer.from(`${md5}:${Math.floor(Date.now() / 1000)}`).toString('base64');
       this.#analyses.set(id, {
         target: { type: 'file', sha256, size: file.length },
@@ -106,8 +110,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The bytes of the part named "file" of a multipart/form-data body. */
-function multipartFile(contentType: string, body: Buffer): Buffer | undefined {
+/** The bytes (and file name, as sent) of the part named "file" of a multipart/form-data body. */
+function multipartFile(contentType: string, body: Buffer): { bytes: Buffer; name: string } | undefined {
   const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   const b = boundary?.[1] ?? boundary?.[2];
   if (!b) return undefined;
@@ -118,8 +122,9 @@ function multipartFile(contentType: string, body: Buffer): Buffer | undefined {
     if (next === -1) break;
     const part = body.subarray(start + delimiter.length + 2, next - 2); // skip CRLF after delimiter and before next
     const headerEnd = part.indexOf('\r\n\r\n');
-    if (headerEnd !== -1 && /name="file"/.test(part.subarray(0, headerEnd).toString('utf8'))) {
-      return part.subarray(headerEnd + 4);
+    const headers = headerEnd === -1 ? '' : part.subarray(0, headerEnd).toString('utf8');
+    if (/; name="file"/.test(headers)) {
+      return { bytes: part.subarray(headerEnd + 4), name: /filename="([^"]*)"/.exec(headers)?.[1] ?? '' };
     }
     start = next;
   }

@@ -7,8 +7,8 @@ import { ErrorCode, type ReadResourceResult } from '@modelcontextprotocol/sdk/ty
 import { summarizeReport } from '../summaries/index.js';
 import { code } from '../summaries/related.js';
 import type { ToolContext } from '../tools/context.js';
-import { DEMO_BANNER, errorText, sourceLine } from '../tools/respond.js';
-import { parseTarget } from '../tools/target.js';
+import { DEMO_BANNER, demoWording, errorText, sourceLine } from '../tools/respond.js';
+import { parsePublicTarget } from '../tools/target.js';
 import { VtError } from '../vt/errors.js';
 import type { IndicatorType } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
@@ -64,9 +64,9 @@ async function readReport(
   uri: URL,
   signal: AbortSignal,
 ): Promise<ReadResourceResult> {
-  let target: ReturnType<typeof parseTarget>;
+  let target: ReturnType<typeof parsePublicTarget>;
   try {
-    target = parseTarget(raw, type);
+    target = parsePublicTarget(raw, type);
   } catch (err) {
     throw new ResourceReadError(ErrorCode.InvalidParams, errorText(err));
   }
@@ -81,11 +81,10 @@ async function readReport(
     return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
   } catch (err) {
     if (err instanceof VtError && err.kind === 'not_found') {
-      throw new ResourceReadError(
-        RESOURCE_NOT_FOUND,
+      const msg =
         `VirusTotal has never seen the ${type.replace('_', ' ')} ${type === 'url' ? code(target.value) : target.value}; ` +
-          'that is not evidence that it is safe.',
-      );
+        'that is not evidence that it is safe.';
+      throw new ResourceReadError(RESOURCE_NOT_FOUND, ctx.demo ? demoWording(msg) : msg);
     }
     ctx.log.info(`resource ${type}: ${err instanceof VtError ? err.kind : 'unexpected error'}`);
     throw new ResourceReadError(ErrorCode.InternalError, errorText(err));

@@ -42,7 +42,9 @@ export function createServer(ctx: ToolContext): McpServer {
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: sharedValidator() },
   );
   const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;
-  for (const tool of tools) registerTool(server, ctx, tool);
+  // ctx is shared by every server (over HTTP, one per request); each server's tools see their own client.
+  const toolCtx: ToolContext = { ...ctx, peer: server.server };
+  for (const tool of tools) registerTool(server, toolCtx, tool);
   // Replaces the SDK's listing with the leaner one (same tools, same schemas; see listEntry).
   const listing = { tools: tools.map(listEntry) };
   server.server.setRequestHandler(ListToolsRequestSchema, () => listing as never);

@@ -13,6 +13,8 @@ import { RateLimiter } from '../vt/limiter.js';
 export interface Runtime {
   gateway: MediatedGateway;
   client: VtClient;
+  limiter: RateLimiter;
+  cache: ResponseCache;
   close(): Promise<void>;
 }
 
@@ -25,6 +27,8 @@ export function createRuntime(config: Config, log: Logger): Runtime {
     apiKey: config.apiKey,
     timeoutMs: config.timeoutMs,
     userAgent: `vtbrief/${VERSION}`,
+    // As many connections as requests the limiter lets out at once, so none waits unseen in the pool.
+    connections: Math.max(16, config.maxConcurrency),
   });
   const limiter = new RateLimiter({
     ...(config.rateLimit ? { window: config.rateLimit } : {}),
@@ -39,5 +43,5 @@ export function createRuntime(config: Config, log: Logger): Runtime {
     maxBytes: config.cacheMaxMb * 1024 * 1024,
   });
   const gateway = new MediatedGateway({ client, limiter, cache, log, maxWaitMs: config.maxWaitMs });
-  return { gateway, client, close: () => client.close() };
+  return { gateway, client, limiter, cache, close: () => client.close() };
 }

@@ -13,7 +13,7 @@ import {
   verdictOf,
 } from './common.js';
 import { statsLine } from './file.js';
-import { joinMore, TextBuilder } from './text.js';
+import { joinMore, q, TextBuilder } from './text.js';
 
 export interface AnalysisSummary {
   id: string;
@@ -66,7 +66,7 @@ export function summarizeAnalysis(body: unknown): AnalysisSummary | undefined {
 export function renderAnalysisText(s: AnalysisSummary, maxChars: number): string {
   const t = new TextBuilder();
   t.line(`Analysis ${s.id}: ${s.status.toUpperCase()}${s.date ? ` (${s.date})` : ''}`);
-  if (s.target) t.line(`Target: ${s.target.type} ${s.target.url ? `"${s.target.url}"` : s.target.id}`);
+  if (s.target) t.line(`Target: ${s.target.type} ${s.target.url ? q(s.target.url) : s.target.id}`);
   if (s.completed) {
     t.line(statsLine(s.verdict ?? 'no_verdict', s.stats, s.date));
     if (s.flagged_by?.length) {
@@ -77,7 +77,7 @@ export function renderAnalysisText(s: AnalysisSummary, maxChars: number): string
         )}`,
       );
     }
-    if (s.target) t.line(`Full report: vt_get_report with "${s.target.url ?? s.target.id}".`);
+    if (s.target) t.line(`Full report: vt_get_report with ${q(s.target.url ?? s.target.id)}.`);
   } else {
     t.line('Not finished yet: call vt_get_analysis again with this id in a minute.');
   }

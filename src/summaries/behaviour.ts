@@ -102,6 +102,8 @@ function capped<T>(items: T[], n: number): { list: T[]; more: number | undefined
   return { list: c.items, more: c.more || undefined };
 }
 
+const TECHNIQUE_ID = /^T\d{4}(\.\d{3})?$/;
+
 /** Tactics and technique names from /behaviour_mitre_trees, merged over sandboxes. */
 function readTrees(trees: unknown): {
   tactics: Array<{ id: string; name?: string }>;
@@ -112,12 +114,13 @@ function readTrees(trees: unknown): {
   for (const sandbox of Object.values(obj(trees) ?? {})) {
     for (const t of arr(obj(sandbox)?.tactics)) {
       const tac = obj(t);
-      const tacId = clean(tac?.id, 20);
+      // Ids lead their lines: only ATT&CK's own forms (TA0002, T1059, T1059.001) are taken.
+      const tacId = typeof tac?.id === 'string' && /^TA\d{4}$/.test(tac.id) ? tac.id : undefined;
       if (!tac || !tacId) continue;
       if (!tactics.has(tacId)) tactics.set(tacId, compact({ id: tacId, name: clean(tac.name, 60) }));
       for (const x of arr(tac.techniques)) {
         const tech = obj(x);
-        const id = clean(tech?.id, 20);
+        const id = typeof tech?.id === 'string' && TECHNIQUE_ID.test(tech.id) ? tech.id : undefined;
         if (!tech || !id) continue;
         const sigs = arr(tech.signatures)
           .map((s) => obj(s))
@@ -142,7 +145,7 @@ function readTrees(trees: unknown): {
 /** Techniques named in the summary itself (attack_techniques and mitre_attack_techniques). */
 function summaryTechniques(b: Json, into: Map<string, Technique>): void {
   const add = (id: string | undefined, severity: string | undefined, seen: string | undefined) => {
-    if (!id || !/^T\d{4}(\.\d{3})?$/.test(id)) return;
+    if (!id || !TECHNIQUE_ID.test(id)) return;
     const prev = into.get(id);
     const better = !prev || severityRank(severity) < severityRank(prev.severity);
     into.set(

@@ -3,7 +3,9 @@
  * Nothing here does I/O.
  */
 
-import { stripUnsafe } from '../util/sanitize.js';
+import { capCodePoints, stripInvisible, stripUnsafe, truncate, UNTRUSTED_PREFIX } from '../util/sanitize.js';
+
+export { isSafeCursor, QUOTE_STANDIN, UNTRUSTED_PREFIX } from '../util/sanitize.js';
 
 export type Json = Record<string, unknown>;
 
@@ -36,28 +38,54 @@ export function isoDay(v: unknown): string | undefined {
 }
 
 /**
- * Text someone typed into VirusTotal (names, titles, comments, whois, rule texts) is untrusted:
- * control and invisible characters go, whitespace is folded, and the length is capped.
+ * Text someone typed into VirusTotal (names, tags, titles, comments, whois, rule texts) is untrusted:
+ * invisible characters go, whitespace is folded, Markdown a client would act on is broken up, a double
+ * quote becomes ″ (so no text can close the quotes it is shown in), and the length is capped in code
+ * points (see util/sanitize.ts). The one helper for every such string, in text and structured content.
  */
 export function clean(v: unknown, max = 160): string | undefined {
   if (typeof v !== 'string' && typeof v !== 'number') return undefined;
-  const s = stripUnsafe(String(v));
+  let raw = String(v);
+  // A very long string is cut before it is cleaned, generously: invisible characters may be most of it.
+  const room = Math.max(4096, max * 16);
+  const precut = raw.length > room;
+  if (precut) raw = truncate(raw, room);
+  const s = stripUnsafe(raw);
   if (s === '') return undefined;
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+  const out = capCodePoints(s, max);
+  return precut && !out.endsWith('…') ? capCodePoints(`${out}…`, max) : out;
 }
 
-/** Like clean() but keeps line breaks (for whois excerpts). */
+/** Like clean(), for text shown inside a code span (the caller's own query): quotes and markup are kept. */
+export function cleanCode(v: unknown, max = 160): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const s = stripInvisible(truncate(v, Math.max(4096, max * 16)))
+    .replace(/\s+/g, ' ')
+    .trim();
+  return s === '' ? undefined : capCodePoints(s, max);
+}
+
+/**
+ * Like clean() but keeps line breaks (whois excerpts). Every line starts with UNTRUSTED_PREFIX, so none
+ * can pass for one of the server's ("Verdict: …", "Source: VirusTotal …"); a last unmarked line counts
+ * the lines left out.
+ */
 export function cleanBlock(v: unknown, maxChars: number, maxLines: number): string | undefined {
   if (typeof v !== 'string') return undefined;
-  const lines = v
-    .split(/\r?\n/)
+  const lines = truncate(v, Math.max(4096, maxChars * 16))
+    .split(/\r\n?|[\n\v\f\u0085\u2028\u2029]/)
     .map(stripUnsafe)
     .filter((l) => l !== '');
   if (lines.length === 0) return undefined;
-  let out = lines.slice(0, maxLines).join('\n');
-  if (out.length > maxChars) out = `${out.slice(0, maxChars - 1)}…`;
+  let out = untrustedLines(lines.slice(0, maxLines));
+  if (out.length > maxChars) out = truncate(out, maxChars);
   const more = lines.length - Math.min(lines.length, maxLines);
   return more > 0 ? `${out}\n(+${more} more lines)` : out;
+}
+
+/** Lines of untrusted text (already cleaned), each marked with UNTRUSTED_PREFIX. */
+export function untrustedLines(lines: string[]): string {
+  return lines.map((l) => `${UNTRUSTED_PREFIX}${l}`).join('\n');
 }
 
 export interface Capped<T> {

@@ -13,7 +13,7 @@ import {
   renderCertificate,
   renderDns,
 } from './network.js';
-import { TextBuilder } from './text.js';
+import { q, TextBuilder } from './text.js';
 
 export interface DomainSummary extends AnalysisPart {
   type: 'domain';
@@ -60,7 +60,7 @@ export function renderDomainText(s: DomainSummary, maxChars: number): string {
   t.line(`Domain ${s.id}`);
   renderAnalysis(t, s);
   const reg = [
-    s.registrar && `registrar "${s.registrar}"`,
+    s.registrar && `registrar ${q(s.registrar)}`,
     s.created && `created ${s.created}`,
     s.expires && `expires ${s.expires}`,
     s.updated && `updated ${s.updated}`,

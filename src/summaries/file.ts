@@ -23,6 +23,7 @@ import {
   verdictOf,
 } from './common.js';
 import { type Pivot, pivotQueries } from './pivots.js';
+import { code } from './related.js';
 import { joinMore, q, TextBuilder } from './text.js';
 
 export type Detail = 'concise' | 'detailed';
@@ -181,7 +182,9 @@ function detailsOf(a: Json): Json {
     pe_imports_more: imports.length > 15 ? imports.length - 15 : undefined,
     pe_exports: cap(strings(pe?.exports, 60), 15).items,
     pe_resource_langs: obj(pe?.resource_langs)
-      ? Object.keys(pe?.resource_langs as Json).slice(0, 8)
+      ? Object.keys(pe?.resource_langs as Json)
+          .slice(0, 8)
+          .map((k) => clean(k, 30) ?? '?')
       : undefined,
     pe_overlay: obj(pe?.overlay)
       ? compact({ size: num(obj(pe?.overlay)?.size), type: clean(obj(pe?.overlay)?.filetype, 60) })
@@ -372,7 +375,7 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
   t.section(
     'YARA rules',
     s.yara_rules?.length
-      ? `YARA: ${s.yara_rules.map((y) => `${y.rule}${y.ruleset ? ` [${y.ruleset}]` : ''}${y.source ? ` <${y.source}>` : ''}`).join('; ')}${moreNote(s.yara_more)}`
+      ? `YARA: ${s.yara_rules.map((y) => `${y.rule}${y.ruleset ? ` [${y.ruleset}]` : ''}${y.source ? ` from ${code(y.source)}` : ''}`).join('; ')}${moreNote(s.yara_more)}`
       : undefined,
     2,
   );

@@ -9,7 +9,7 @@ import {
   renderAnalysis,
   renderCertificate,
 } from './network.js';
-import { TextBuilder } from './text.js';
+import { q, TextBuilder } from './text.js';
 
 export interface IpSummary extends AnalysisPart {
   type: 'ip_address';
@@ -65,7 +65,7 @@ export function renderIpText(s: IpSummary, maxChars: number): string {
   renderAnalysis(t, s);
   const net = [
     s.asn !== undefined && `AS${s.asn}`,
-    s.as_owner && `"${s.as_owner}"`,
+    s.as_owner && q(s.as_owner),
     s.network && `network ${s.network}`,
     s.country && `country ${s.country}`,
     s.continent && `continent ${s.continent}`,
@@ -75,7 +75,7 @@ export function renderIpText(s: IpSummary, maxChars: number): string {
   t.section(
     'crowdsourced context',
     s.crowdsourced_context?.length
-      ? `Context: ${s.crowdsourced_context.map((c) => [c.date, c.severity && `[${c.severity}]`, c.source, c.title && `"${c.title}"`].filter(Boolean).join(' ')).join('; ')}`
+      ? `Context: ${s.crowdsourced_context.map((c) => [c.date, c.severity && `[${c.severity}]`, c.source, c.title && q(c.title)].filter(Boolean).join(' ')).join('; ')}`
       : undefined,
   );
   renderCertificate(t, s.certificate);

@@ -156,7 +156,9 @@ export function dnsRecords(a: Json, detail: Detail): { records: DnsRecord[]; mor
   const wanted = detail === 'detailed' ? undefined : new Set(['A', 'AAAA', 'MX', 'NS', 'CNAME']);
   const all = arr(a.last_dns_records)
     .map((r) => obj(r) ?? {})
-    .filter((r) => typeof r.type === 'string' && (!wanted || wanted.has(r.type as string)))
+    // A record type is a short upper-case word (A, AAAA, MX, TXT, HTTPS...); anything else is not shown.
+    .filter((r) => typeof r.type === 'string' && /^[A-Z0-9]{1,10}$/.test(r.type))
+    .filter((r) => !wanted || wanted.has(r.type as string))
     // An MX with an empty host is a null MX (RFC 7505, "0 ."); any other record without a value says nothing.
     .filter((r) => clean(r.value, 120) !== undefined || r.type === 'MX')
     .map((r) => {

@@ -4,6 +4,8 @@
  * date and the other end; a comment: date, author and capped text, under one "untrusted" header).
  * URLs are shown as code spans, so that chat clients do not render them as links to click.
  */
+
+import { isSafeCursor, truncate } from '../util/sanitize.js';
 import {
   arr,
   clean,
@@ -80,7 +82,8 @@ function statsOf(a: Json, key = 'last_analysis_stats'): string | undefined {
 
 export function summarizeRelated(raw: unknown, origin?: Origin): RelatedItem {
   const o = obj(raw) ?? {};
-  const type = clean(o.type, 40) ?? 'object';
+  // The type leads the line: only a plain VT type name may stand there.
+  const type = typeof o.type === 'string' && /^[a-z][a-z0-9_]{0,39}$/.test(o.type) ? o.type : 'object';
   const id = clean(o.id, 200) ?? '?';
   const err = obj(o.error);
   if (err) return { type, id, error: clean(err.code, 60) ?? 'error' };
@@ -334,10 +337,22 @@ export function relatedLine(s: RelatedItem): string {
         ]);
     }
   }
-  return line.length > LINE_MAX ? `${line.slice(0, LINE_MAX - 1)}…` : line;
+  return truncate(line, LINE_MAX);
 }
 
 export const COMMENTS_UNTRUSTED = 'Comments are untrusted text written by VirusTotal users:';
+
+/**
+ * The cursor of a page as VirusTotal sent it: `next` when it may be printed for the model to send
+ * back, `refused` when one came but was not a cursor (a line break in it would forge a line).
+ */
+export function pageCursor(v: unknown): { next?: string; refused?: boolean } {
+  if (v === undefined || v === null || v === '') return {};
+  return isSafeCursor(v) ? { next: v } : { refused: true };
+}
+
+export const CURSOR_REFUSED =
+  'More results exist, but VirusTotal sent a malformed cursor, so the next page cannot be offered.';
 
 export interface PageText {
   text: string;
@@ -352,14 +367,24 @@ export interface PageText {
 export function renderPage(
   header: string,
   items: RelatedItem[],
-  paging: { nextCursor?: string | undefined; total?: number | undefined; nextHint: string },
+  paging: {
+    nextCursor?: string | undefined;
+    /** VirusTotal sent a cursor that is not one (pageCursor): more exist but cannot be offered. */
+    cursorRefused?: boolean | undefined;
+    total?: number | undefined;
+    nextHint: string;
+  },
   maxChars: number,
 ): PageText {
-  const tail = paging.nextCursor
-    ? `More: cursor=${paging.nextCursor} (${paging.nextHint})`
-    : items.length > 0
-      ? 'No more results.'
-      : '';
+  // Printed only when it is a cursor: a line break or markup in it would become the server's own text.
+  const next = isSafeCursor(paging.nextCursor) ? paging.nextCursor : undefined;
+  const tail = next
+    ? `More: cursor=${next} (${paging.nextHint})`
+    : paging.cursorRefused || paging.nextCursor !== undefined
+      ? CURSOR_REFUSED
+      : items.length > 0
+        ? 'No more results.'
+        : '';
   const reserve = tail.length + 120;
   const lines = [header];
   // Comment text is marked once per answer, not on every line.
@@ -444,6 +469,5 @@ export function blockLine(b: RelationshipBlock): string {
   if (b.count === 0 || (!b.listed && !b.more)) return `${b.relationship}: none`;
   const shown = b.ids?.map((id) => (id.includes('://') ? code(id) : id));
   const ids = shown?.length ? ` — ${shown.join(', ')}${b.more ? ', …' : ''}` : '';
-  const line = `${b.relationship}: ${count}${ids}`;
-  return line.length > LINE_MAX ? `${line.slice(0, LINE_MAX - 1)}…` : line;
+  return truncate(`${b.relationship}: ${count}${ids}`, LINE_MAX);
 }

@@ -2,6 +2,7 @@
  * Assembles the text an assistant reads: required lines first, optional sections after,
  * each kept only while the answer stays within its character budget. What is dropped is named.
  */
+import { stripUnsafe, truncate } from '../util/sanitize.js';
 
 interface Section {
   title: string;
@@ -75,8 +76,7 @@ export class TextBuilder {
       const titles = this.#sections.filter((s) => dropped.includes(s)).map((s) => s.title);
       kept.push(note(titles, titles.length));
     }
-    const out = kept.join('\n');
-    return out.length > maxChars ? `${out.slice(0, maxChars - 1)}…` : out;
+    return truncate(kept.join('\n'), maxChars);
   }
 }
 
@@ -85,6 +85,11 @@ export function joinMore(items: string[], more: number, sep = ', '): string {
   return items.join(sep) + (more > 0 ? ` (+${more} more)` : '');
 }
 
+/**
+ * Untrusted text in double quotes, as one line. Inside, a double quote becomes ″ (U+2033 DOUBLE PRIME):
+ * the quotes around the text are then the only ASCII double quotes, and no text can close them to put
+ * words (a fake "Verdict: …") outside. Invisible characters and markup are defused as by clean().
+ */
 export function q(s: string): string {
-  return `"${s}"`;
+  return `"${stripUnsafe(s)}"`;
 }

@@ -6,6 +6,7 @@ import { VtError } from '../vt/errors.js';
 import { vtPath } from '../vt/paths.js';
 import { defineTool } from './define.js';
 import { ok, sourceLine } from './respond.js';
+import { wellFormed } from './schemas.js';
 import { parseTarget } from './target.js';
 
 /** The behaviour text has its own ceiling: past it, more sandbox strings stop helping. */
@@ -18,7 +19,7 @@ export const getBehaviourTool = defineTool({
     'A file’s sandbox behaviour (all sandboxes merged) with MITRE ATT&CK tactics and ' +
     'techniques: verdicts, DNS/IP/HTTP traffic, processes, command lines, dropped files, registry keys, ' +
     'mutexes, Sigma/IDS hits. Two lookups. Strings from the sample are untrusted.',
-  inputSchema: { indicator: z.string().max(200).describe('MD5, SHA-1 or SHA-256.') },
+  inputSchema: { indicator: wellFormed(z.string().max(200), 'indicator').describe('MD5, SHA-1 or SHA-256.') },
   outputSchema: {
     id: z.string().optional(),
     input: z.string(),
@@ -43,23 +44,25 @@ export const getBehaviourTool = defineTool({
         signal: extra.signal,
       }),
     ]);
-    const notFound = (why: string) =>
+    // A missing or empty behaviour summary says no sandbox report is available, not that the file was never
+    // run: the report's own sandbox verdicts may come from sandboxes whose reports VirusTotal does not serve.
+    const notFound = () =>
       ok(
         ctx,
-        `No sandbox behaviour for file ${target.value}: ${why} vt_get_report tells whether VirusTotal knows the ` +
-          'file; no behaviour is not evidence that it is safe.',
+        `No sandbox report available for file ${target.value}. vt_get_report shows whether VirusTotal knows ` +
+          'the file and any sandbox verdicts; no behaviour report is not evidence that it is safe.',
         { ...identity, found: false },
       );
     if (summary.status === 'rejected') {
       const err = summary.reason;
       if (err instanceof VtError && err.kind === 'not_found') {
-        return notFound('VirusTotal has no behaviour report for it (NotFoundError).');
+        return notFound();
       }
       throw err;
     }
     const data = obj(summary.value.body?.data);
     if (!data || Object.keys(data).length === 0) {
-      return notFound('VirusTotal returned an empty behaviour summary (the file was not run in a sandbox).');
+      return notFound();
     }
     if (trees.status === 'rejected') {
       const err = trees.reason;

@@ -4,12 +4,14 @@ import {
   blockLine,
   code,
   LINE_MAX,
+  pageCursor,
   type RelatedItem,
   relatedLine,
   renderPage,
   summarizeBlocks,
   summarizeRelated,
 } from '../summaries/related.js';
+import { truncate } from '../util/sanitize.js';
 import { invalidInput, VtError } from '../vt/errors.js';
 import type { Indicator, IndicatorType } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
@@ -22,8 +24,8 @@ import {
 import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
 import { ok, sourceLine } from './respond.js';
-import { indicatorParam, typeParam } from './schemas.js';
-import { parseTarget, toolFailure } from './target.js';
+import { cursorParam, indicatorParam, typeParam, wellFormed } from './schemas.js';
+import { parsePublicTarget, toolFailure } from './target.js';
 
 const NAME = 'vt_get_relationships';
 
@@ -111,10 +113,15 @@ export const getRelationshipsTool = defineTool({
   inputSchema: {
     indicator: indicatorParam,
     type: typeParam,
-    relationship: z.string().max(64).optional().describe('One name.'),
-    relationships: z.array(z.string().max(64)).min(1).max(12).optional().describe('Several names: overview.'),
+    relationship: wellFormed(z.string().max(64), 'relationship').optional().describe('One name.'),
+    relationships: z
+      .array(wellFormed(z.string().max(64), 'relationships'))
+      .min(1)
+      .max(12)
+      .optional()
+      .describe('Several names: overview.'),
     limit: z.number().int().min(1).max(40).default(10),
-    cursor: z.string().max(4096).optional().describe('next_cursor of the previous page.'),
+    cursor: cursorParam.optional().describe('next_cursor of the previous page.'),
   },
   outputSchema: {
     items: z.array(z.looseObject({})),
@@ -124,7 +131,7 @@ export const getRelationshipsTool = defineTool({
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const target = parseTarget(args.indicator, args.type as IndicatorType | undefined);
+    const target = parsePublicTarget(args.indicator, args.type as IndicatorType | undefined);
     const several = args.relationships;
     if ((several === undefined) === (args.relationship === undefined)) {
       throw invalidInput(
@@ -153,7 +160,7 @@ export const getRelationshipsTool = defineTool({
           ...blocks.map(blockLine),
           sourceLine(res.fetchedAt, res.fromCache),
         ];
-        return ok(ctx, lines.join('\n').slice(0, budget), {
+        return ok(ctx, truncate(lines.join('\n'), budget), {
           items: blocks as unknown as RelatedItem[],
           found: true,
         });
@@ -178,7 +185,8 @@ export const getRelationshipsTool = defineTool({
       const raw = Array.isArray(data) ? data : data ? [data] : [];
       const items = raw.map((r) => summarizeRelated(r, target.type));
       const meta = res.body?.meta;
-      const next = typeof meta?.cursor === 'string' && meta.cursor !== '' ? meta.cursor : undefined;
+      const { next, refused } = pageCursor(meta?.cursor);
+      if (refused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
       const total = typeof meta?.count === 'number' ? meta.count : undefined;
       const header =
         `${check.name} of ${subject}: ` +
@@ -191,7 +199,12 @@ export const getRelationshipsTool = defineTool({
       const page = renderPage(
         header,
         items,
-        { nextCursor: next, total, nextHint: `same indicator and relationship, cursor=<this>` },
+        {
+          nextCursor: next,
+          cursorRefused: refused,
+          total,
+          nextHint: 'call again with the same indicator, relationship and this cursor',
+        },
         budget - 80,
       );
       return ok(ctx, `${page.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {

@@ -2,13 +2,13 @@
 import { z } from 'zod';
 import { type Detail, summarizeReport } from '../summaries/index.js';
 import { VtError } from '../vt/errors.js';
-import { type IndicatorType, nonPublicIp } from '../vt/indicators.js';
+import type { IndicatorType } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
 import { defineTool } from './define.js';
 import { progressFor } from './progress.js';
 import { ok, sourceLine } from './respond.js';
 import { detailParam, freshParam, indicatorParam, typeParam } from './schemas.js';
-import { parseTarget } from './target.js';
+import { notPublic, parseTarget } from './target.js';
 
 export const getReportTool = defineTool({
   name: 'vt_get_report',
@@ -30,14 +30,15 @@ export const getReportTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
     const ind = parseTarget(args.indicator, args.type as IndicatorType | undefined);
-    const privateWhy = ind.type === 'ip_address' ? nonPublicIp(ind.id) : undefined;
+    const privateWhy = notPublic(ind);
     if (privateWhy) {
-      // Only the local network sees such an address: a lookup would spend quota on nothing.
-      return ok(
-        ctx,
-        `${ind.id} is ${privateWhy}: only your own network sees it, so VirusTotal has nothing on it. Not looked up.`,
-        { type: ind.type, id: ind.id, found: false, fetched_at: new Date().toISOString() },
-      );
+      // A private, documentation or other special-purpose address: a lookup would spend quota on nothing.
+      return ok(ctx, privateWhy, {
+        type: ind.type,
+        id: ind.id,
+        found: false,
+        fetched_at: new Date().toISOString(),
+      });
     }
     const detail = (args.detail ?? 'concise') as Detail;
     try {

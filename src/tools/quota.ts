@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { fmtInt, obj, plural } from '../summaries/common.js';
 import { TextBuilder } from '../summaries/text.js';
 import { VtError } from '../vt/errors.js';
-import { vtPath } from '../vt/paths.js';
 import { defineTool } from './define.js';
 import { errorText, ok } from './respond.js';
 
@@ -59,16 +58,21 @@ export const quotaTool = defineTool({
           `(${plural(c.hits, 'hit')}, ${plural(c.misses, 'miss', 'misses')}), kept ${c.ttl_seconds} s.`,
       );
       t.line(
-        `Upstream since start: ${plural(u.requests, 'lookup')}, ${u.rate_limited} answered 429, ${plural(u.retries, 'retry', 'retries')}, ${plural(u.failures, 'failure')}.`,
+        `Upstream since start: ${plural(u.requests, 'lookup')}, ${u.rate_limited} answered 429, ${plural(u.retries, 'retry', 'retries')}, ${plural(u.failures, 'failure')}` +
+          (u.unreachable
+            ? `; ${plural(u.unreachable, 'attempt')} never reached VirusTotal (not counted against the limits).`
+            : '.'),
       );
       t.line('These counts are this process only; VirusTotal counts every use of the key.');
     }
     let virustotal: Record<string, unknown> | undefined;
     if (args.include_vt) {
       try {
+        // VirusTotal names a key's user by the key: the client puts it into the URL at the last
+        // moment, so it is in no path, cache key or log line here.
         const res = await ctx.vt.fetch<{ data?: unknown }>({
-          // The key is its own user id here; this path is never logged.
-          path: vtPath`/users/${ctx.config.apiKey ?? 'me'}/overall_quotas`,
+          path: '/overall_quotas',
+          asKeyUser: true,
           signal: extra.signal,
           fresh: true,
         });

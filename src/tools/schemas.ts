@@ -1,11 +1,37 @@
 /** Parameter schemas shared by several tools, so one wording serves them all. */
 import { z } from 'zod';
+import { isSafeCursor, isWellFormed } from '../util/sanitize.js';
 import { INDICATOR_TYPES } from '../vt/indicators.js';
 
-export const indicatorParam = z
-  .string()
-  .max(8192)
-  .describe('Hash (md5/sha1/sha256), URL, domain or IP, as pasted; defanged forms are fine.');
+/**
+ * A text parameter that must be valid Unicode: a lone surrogate (half of a character, e.g. of an emoji)
+ * is bad input, refused with a clear message before any lookup, rather than failing on the way out.
+ * A refinement, so the listed JSON schema is unchanged.
+ */
+export function wellFormed<T extends z.ZodString>(schema: T, name: string): T {
+  return schema.refine(isWellFormed, {
+    message:
+      `\`${name}\` is not valid Unicode text: it holds an unpaired surrogate (half of a character, ` +
+      'e.g. of an emoji). Send the text again as typed, without the broken character.',
+  }) as unknown as T;
+}
+
+/**
+ * A paging cursor: exactly the next_cursor of a previous answer. Those are base64 (and never printed
+ * otherwise), so anything else is refused here, before it spends a lookup. Empty means the first page.
+ */
+export const cursorParam = wellFormed(z.string().max(4096), 'cursor').refine(
+  (v) => v === '' || isSafeCursor(v),
+  {
+    message:
+      '`cursor` is not a cursor: pass the next_cursor of the previous answer unchanged (letters, digits ' +
+      'and + / = _ - . : only), or leave it out for the first page.',
+  },
+);
+
+export const indicatorParam = wellFormed(z.string().max(8192), 'indicator').describe(
+  'Hash (md5/sha1/sha256), URL, domain or IP, as pasted; defanged forms are fine.',
+);
 
 export const typeParam = z
   .enum(INDICATOR_TYPES as unknown as [string, ...string[]])

@@ -1,11 +1,12 @@
 /** vt_search: VT Intelligence search, hits one line each, with a cursor to page on. */
 import { z } from 'zod';
-import { clean, plural } from '../summaries/common.js';
-import { code, LINE_MAX, renderPage, summarizeRelated } from '../summaries/related.js';
+import { clean, cleanCode, plural } from '../summaries/common.js';
+import { code, LINE_MAX, pageCursor, renderPage, summarizeRelated } from '../summaries/related.js';
 import { q } from '../summaries/text.js';
 import { invalidInput, VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
 import { ok, sourceLine } from './respond.js';
+import { cursorParam, wellFormed } from './schemas.js';
 import { toolFailure } from './target.js';
 
 const NAME = 'vt_search';
@@ -39,7 +40,7 @@ function queryAdvice(err: VtError, query: string): string | undefined {
   switch (err.vtCode) {
     case 'UnselectiveContentQueryError':
       return (
-        `The content search ${code(clean(query, 120) ?? '')} is too unselective: its bytes match too many files.${said} ` +
+        `The content search ${code(cleanCode(query, 120) ?? '')} is too unselective: its bytes match too many files.${said} ` +
         'Use a longer, rarer string or hex pattern (at least 8 distinctive bytes; no short common words, few ' +
         '?? wildcards), and narrow it with modifiers such as type:peexe, fs:30d+, p:5+ or size:2MB-.'
       );
@@ -62,7 +63,7 @@ export const searchTool = defineTool({
     'imphash:… vhash:"…" ssdeep:"…" tlsh:… main_icon_dhash:… behaviour_network:evil.com content:{4d5a90}. ' +
     'Syntax: resource vt://docs/search-syntax. File reports list pivot queries.',
   inputSchema: {
-    query: z.string().min(1).max(4096),
+    query: wellFormed(z.string().min(1).max(4096), 'query'),
     limit: z
       .number()
       .int()
@@ -70,8 +71,8 @@ export const searchTool = defineTool({
       .max(300)
       .default(10)
       .describe('Items per page; lowered automatically to what fits.'),
-    cursor: z.string().max(4096).optional().describe('next_cursor, same query.'),
-    order: z.string().max(40).optional().describe('e.g. positives-'),
+    cursor: cursorParam.optional().describe('next_cursor, same query.'),
+    order: wellFormed(z.string().max(40), 'order').optional().describe('e.g. positives-'),
     descriptors_only: z.boolean().default(false).describe('Ids only.'),
   },
   outputSchema: {
@@ -85,7 +86,7 @@ export const searchTool = defineTool({
     if (query === '') throw invalidInput('The query is empty. Example: type:peexe p:10+ fs:7d+');
     if (args.order !== undefined && !/^[a-z_]{2,40}[+-]?$/.test(args.order)) {
       throw invalidInput(
-        `"${clean(args.order, 40)}" is not a sort order. Give a field with an optional + or -, e.g. positives- or first_submission_date+.`,
+        `${q(clean(args.order, 40) ?? '')} is not a sort order. Give a field with an optional + or -, e.g. positives- or first_submission_date+.`,
       );
     }
     const descriptors = args.descriptors_only ?? false;
@@ -112,9 +113,10 @@ export const searchTool = defineTool({
       const raw = Array.isArray(res.body?.data) ? (res.body?.data as unknown[]) : [];
       const items = raw.map((r) => summarizeRelated(r));
       const meta = res.body?.meta;
-      const next = typeof meta?.cursor === 'string' && meta.cursor !== '' ? meta.cursor : undefined;
+      const { next, refused } = pageCursor(meta?.cursor);
+      if (refused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
       const total = typeof meta?.total_hits === 'number' ? meta.total_hits : undefined;
-      const header = `VT Intelligence ${code(clean(query, 200) ?? '')}: ${counts(items.length, total, !!args.cursor)}${
+      const header = `VT Intelligence ${code(cleanCode(query, 200) ?? '')}: ${counts(items.length, total, !!args.cursor)}${
         items.length > 0 && args.order ? `, order ${args.order}` : ''
       }${items.length > 0 && limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.${
         items.length === 0 && !args.cursor ? ` ${NOTHING_MATCHED}` : ''
@@ -122,7 +124,12 @@ export const searchTool = defineTool({
       const page = renderPage(
         header,
         items,
-        { nextCursor: next, total, nextHint: 'call again with the same query and cursor=<this>' },
+        {
+          nextCursor: next,
+          cursorRefused: refused,
+          total,
+          nextHint: 'call again with the same query and this cursor',
+        },
         budget - 80,
       );
       return ok(ctx, `${page.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {

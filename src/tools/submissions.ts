@@ -1,12 +1,11 @@
 /**
  * The write tools, listed only when VT_ENABLE_SUBMISSIONS=true. What they send becomes available to
  * VirusTotal's community, so each says so, none is retried, and no read tool ever calls them.
- * vt_submit_file reads only regular files inside VT_UPLOAD_DIRS, never /proc, /sys or /dev.
+ * vt_submit_file reads only regular files inside VT_UPLOAD_DIRS, never /proc, /sys or /dev, through one
+ * descriptor whose bytes are both hashed and sent (local-file.ts). A client that supports elicitation
+ * is asked to confirm each submission first (confirm.ts); a refusal sends nothing.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, openAsBlob } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
-import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { FormData } from 'undici';
 import { z } from 'zod';
 import { renderAnalysisText, summarizeAnalysis } from '../summaries/analysis.js';
@@ -14,8 +13,10 @@ import { clean } from '../summaries/common.js';
 import { invalidInput, VtError } from '../vt/errors.js';
 import { parseIndicator } from '../vt/indicators.js';
 import { vtPath } from '../vt/paths.js';
+import { confirmationFooter, confirmSubmission } from './confirm.js';
 import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
+import { readFileForUpload } from './local-file.js';
 import { progressFor } from './progress.js';
 import { ok } from './respond.js';
 
@@ -29,13 +30,31 @@ const SHARED =
   "What you submit becomes available to VirusTotal's community: never submit private files or internal URLs.";
 
 const DIRECT_UPLOAD_MAX = 32 * 1024 * 1024;
-const UPLOAD_URL_MAX = 650 * 1024 * 1024;
+/** URLs longer than this are shown in part in a confirmation (and say so). */
+const URL_SHOWN_MAX = 2000;
 
 const analysisOutput = {
   analysis_id: z.string(),
   status: z.string(),
   summary: z.record(z.string(), z.unknown()).optional(),
 };
+// A submission the user declined has no analysis id; its status is "declined".
+const submitOutput = { ...analysisOutput, analysis_id: z.string().optional() };
+
+/** The answer when the user said no: not an error, and nothing to retry. */
+function declined(
+  ctx: ToolContext,
+  what: string,
+  how: 'declined' | 'dismissed',
+  extra: Record<string, unknown>,
+) {
+  return ok(
+    ctx,
+    `Nothing was sent: the user ${how === 'declined' ? 'declined' : 'dismissed'} the confirmation to send ${what} to VirusTotal. ` +
+      'Do not submit it again unless the user asks.',
+    { status: 'declined', ...extra },
+  );
+}
 
 function analysisIdOf(body: unknown): string {
   const id = (body as { data?: { id?: unknown } } | undefined)?.data?.id;
@@ -52,12 +71,22 @@ export const submitUrlTool = defineTool({
   title: 'Submit a URL to VirusTotal',
   description: `Send a URL to VirusTotal for a fresh scan; returns an analysis id for vt_get_analysis. ${SHARED}`,
   inputSchema: { url: z.string().max(8192).describe('The URL; defanged forms are fine.') },
-  outputSchema: analysisOutput,
+  outputSchema: submitOutput,
   annotations: WRITE,
   async handler(args, ctx, extra) {
     const parsed = parseIndicator(args.url, 'url');
     if (!parsed.ok) throw invalidInput(parsed.reason);
     const url = parsed.indicator.value;
+    const shownUrl = clean(url, URL_SHOWN_MAX) ?? '';
+    const asked = await confirmSubmission(
+      ctx,
+      extra,
+      'Send this URL to VirusTotal for scanning?\n' +
+        `URL: ${shownUrl}\n` +
+        (url.length > URL_SHOWN_MAX ? `(the first ${URL_SHOWN_MAX} of its ${url.length} characters)\n` : '') +
+        confirmationFooter(ctx),
+    );
+    if (asked === 'declined' || asked === 'dismissed') return declined(ctx, 'this URL', asked, {});
     const res = await ctx.vt.submit({
       path: '/urls',
       body: new URLSearchParams({ url }).toString(),
@@ -74,47 +103,6 @@ export const submitUrlTool = defineTool({
   },
 });
 
-/** The real path of `p` if it is a regular file inside an allowed directory; otherwise a clear refusal. */
-export async function allowedFile(p: string, dirs: string[]): Promise<{ path: string; size: number }> {
-  if (dirs.length === 0) {
-    throw invalidInput(
-      'File submission is not allowed from any directory: set VT_UPLOAD_DIRS to the folders it may read.',
-    );
-  }
-  if (!isAbsolute(p)) throw invalidInput('Give an absolute path to the file.');
-  let real: string;
-  try {
-    real = await realpath(resolve(p));
-  } catch {
-    throw invalidInput(`No readable file at ${clean(p, 200)}.`);
-  }
-  // Pseudo-filesystems hold process state (e.g. /proc/self/environ holds the API key): never.
-  if (/^\/(proc|sys|dev)(\/|$)/.test(real))
-    throw invalidInput('Special files (/proc, /sys, /dev) are never read.');
-  const roots = await Promise.all(dirs.map((d) => realpath(resolve(d)).catch(() => undefined)));
-  const inside = roots.some((root) => {
-    if (!root) return false;
-    const rel = relative(root, real);
-    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-  });
-  if (!inside) {
-    throw invalidInput(
-      `${clean(p, 200)} is outside the directories in VT_UPLOAD_DIRS (${dirs.map((d) => clean(d, 100)).join(', ')}); it was not read.`,
-    );
-  }
-  const st = await stat(real);
-  if (!st.isFile()) throw invalidInput(`${clean(p, 200)} is not a regular file.`);
-  if (st.size === 0) throw invalidInput(`${clean(p, 200)} is empty.`);
-  if (st.size > UPLOAD_URL_MAX) throw invalidInput('VirusTotal accepts files up to 650 MB.');
-  return { path: real, size: st.size };
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 export const submitFileTool = defineTool({
   name: 'vt_submit_file',
   title: 'Submit a file to VirusTotal',
@@ -123,13 +111,29 @@ export const submitFileTool = defineTool({
     path: z.string().max(4096).describe('Absolute path of the file.'),
     password: z.string().max(256).optional().describe('Password of a protected archive.'),
   },
-  outputSchema: { ...analysisOutput, sha256: z.string() },
+  outputSchema: { ...submitOutput, sha256: z.string() },
   annotations: WRITE,
   async handler(args, ctx, extra) {
-    const file = await allowedFile(args.path, ctx.config.uploadDirs);
-    const sha256 = await sha256Of(file.path);
+    // Read once: the bytes hashed, shown to the user and sent are the same bytes.
+    const file = await readFileForUpload(args.path, ctx.config.uploadDirs);
+    const name = clean(file.name, 200) ?? 'file';
+    const size = file.size.toLocaleString('en-US');
+    const asked = await confirmSubmission(
+      ctx,
+      extra,
+      'Upload this file to VirusTotal for scanning?\n' +
+        `File: ${name}\n` +
+        `Folder: ${clean(dirname(file.path), 300) ?? ''}\n` +
+        `Size: ${size} bytes\n` +
+        `SHA-256: ${file.sha256}\n` +
+        (args.password ? 'The archive password given is sent with it.\n' : '') +
+        confirmationFooter(ctx),
+    );
+    if (asked === 'declined' || asked === 'dismissed') {
+      return declined(ctx, `${name} (sha256 ${file.sha256})`, asked, { sha256: file.sha256 });
+    }
     const form = new FormData();
-    form.append('file', await openAsBlob(file.path), basename(file.path));
+    form.append('file', file.data, name);
     if (args.password) form.append('password', args.password);
     let target = '/files';
     if (file.size > DIRECT_UPLOAD_MAX) {
@@ -151,9 +155,9 @@ export const submitFileTool = defineTool({
     const id = analysisIdOf(res.body);
     return ok(
       ctx,
-      `Uploaded ${basename(file.path)} (${file.size.toLocaleString('en-US')} bytes, sha256 ${sha256}). Analysis id: ${id}\n` +
+      `Uploaded ${name} (${size} bytes, sha256 ${file.sha256}). Analysis id: ${id}\n` +
         'Results take a few minutes: call vt_get_analysis with this id, or vt_get_report with the sha256 later.',
-      { analysis_id: id, status: 'queued', sha256 },
+      { analysis_id: id, status: 'queued', sha256: file.sha256 },
     );
   },
 });

@@ -1,7 +1,7 @@
 /** Helpers shared by the pivot tools: reading the object to pivot from, and worded failures. */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { invalidInput, type VtError } from '../vt/errors.js';
-import { type Indicator, type IndicatorType, parseIndicator } from '../vt/indicators.js';
+import { type Indicator, type IndicatorType, nonPublicIp, parseIndicator } from '../vt/indicators.js';
 import type { ToolContext } from './context.js';
 import { DEMO_BANNER } from './respond.js';
 
@@ -18,6 +18,23 @@ export function parseTarget(raw: string, type?: IndicatorType): Indicator {
   const parsed = parseIndicator(raw, type);
   if (!parsed.ok) throw invalidInput(parsed.reason);
   return parsed.indicator;
+}
+
+/** Why an indicator is not worth a lookup (a non-public address: VirusTotal has nothing on it), if it is not. */
+export function notPublic(ind: Indicator): string | undefined {
+  const why = ind.type === 'ip_address' ? nonPublicIp(ind.id) : undefined;
+  return (
+    why &&
+    `${ind.id} is ${why}, not a public internet address, so VirusTotal has nothing on it. Not looked up.`
+  );
+}
+
+/** parseTarget for tools that pivot from an object: a non-public address is refused before any request. */
+export function parsePublicTarget(raw: string, type?: IndicatorType): Indicator {
+  const ind = parseTarget(raw, type);
+  const why = notPublic(ind);
+  if (why) throw invalidInput(why);
+  return ind;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * Stateless Streamable HTTP at /mcp (a fresh MCP server per POST, as the SDK's stateless pattern
  * does), sharing one VirusTotal runtime: limiter, cache and quota are the team's, not per request.
- * Guards, in order: Host (DNS rebinding), Origin, bearer token, body size, each client's call rate.
+ * Guards, in order: connection cap and timeouts, Host (DNS rebinding), Origin, bearer token, body size
+ * and read time, each client's share of the requests that can reach VirusTotal. Every refusal is
+ * logged on one line (reason, method, path, remote address; never a token or the Authorization header).
  */
 import { timingSafeEqual } from 'node:crypto';
 import {
@@ -18,6 +20,14 @@ import type { Logger } from '../log.js';
 
 export interface HttpOptions extends HttpSettings {
   maxBodyBytes?: number;
+  /** Time to receive a request's headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Time to receive a whole request, headers and body (default 30 s); the answer may take longer. */
+  requestTimeoutMs?: number;
+  /** Time to read an accepted request's body (default 10 s); a slower body gets 408 and a closed connection. */
+  bodyTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open (default 5 s). */
+  keepAliveTimeoutMs?: number;
   createServer: () => McpServer;
   log: Logger;
 }
@@ -28,6 +38,14 @@ export interface RunningHttp {
   close(): Promise<void>;
 }
 
+export const HTTP_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  bodyTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+} as const;
+
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 export function isLoopback(host: string): boolean {
@@ -36,6 +54,21 @@ export function isLoopback(host: string): boolean {
 
 export class HttpConfigError extends Error {}
 
+/** A Host header or VT_MCP_ALLOWED_HOSTS entry: a name (IPv6 in brackets) and maybe a port. */
+interface HostName {
+  name: string;
+  port?: string;
+}
+
+export function parseHost(raw: string): HostName | undefined {
+  const text = raw.trim().toLowerCase();
+  // A bare IPv6 address (an allowed-hosts entry such as ::1) has no port: bracket it.
+  if (/^[0-9a-f:.]+$/.test(text) && (text.match(/:/g) ?? []).length > 1) return { name: `[${text}]` };
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.~!$&'()*+,;=%-]+)(?::(\d{1,5}))?$/.exec(text);
+  if (!m) return undefined;
+  return m[2] === undefined ? { name: m[1] as string } : { name: m[1] as string, port: String(Number(m[2])) };
+}
+
 export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   if (!isLoopback(opts.host) && opts.authTokens.length === 0) {
     throw new HttpConfigError(
@@ -43,24 +76,68 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
         'VirusTotal quota. Set a long random token, or bind to 127.0.0.1.',
     );
   }
-  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+  const maxBody = opts.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes;
+  const maxConnections = opts.maxConnections;
+  const requestTimeout = opts.requestTimeoutMs ?? HTTP_DEFAULTS.requestTimeoutMs;
+  const headersWanted = opts.headersTimeoutMs ?? HTTP_DEFAULTS.headersTimeoutMs;
+  // Node requires headersTimeout <= requestTimeout (0 turns a timeout off).
+  const headersTimeout = requestTimeout > 0 ? Math.min(headersWanted, requestTimeout) : headersWanted;
+  const bodyTimeout = opts.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
   const calls = new ClientRates(opts.clientCallsPerMinute);
+  const refusals = new RefusalLog(opts.log);
+  const tokensRequired = opts.authTokens.length > 0;
   let port = opts.port;
 
-  const server: Server = createHttpServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      opts.log.error(`http: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
-      else res.end();
-    });
+  const server: Server = createHttpServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? HTTP_DEFAULTS.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this period (30 s by default, which would stretch them).
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor((headersTimeout || requestTimeout) / 4) || 1000),
+      ),
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        opts.log.error(`http: ${err instanceof Error ? err.message : String(err)}`);
+        if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+        else res.end();
+      });
+    },
+  );
+  // Beyond the cap Node closes each new connection at once; the ones open keep being served.
+  server.maxConnections = maxConnections;
+  server.on('drop', (data) => {
+    refusals.connection(data?.remoteAddress, `${maxConnections} connections are open (the cap)`);
   });
 
-  const allowedHostHeaders = () => {
-    const names = isLoopback(opts.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [opts.host];
-    return new Set([...names.map((n) => `${n}:${port}`), ...opts.allowedHosts.map((h) => h.toLowerCase())]);
+  /*
+   * Host checking (DNS rebinding). A rebinding page makes a victim's browser send requests to this
+   * server under the attacker's name; the Host header is then that name. This only matters when the
+   * server answers without a credential: on loopback without tokens, where only the loopback names
+   * with this port (and VT_MCP_ALLOWED_HOSTS) are accepted. When bearer tokens are required (always
+   * beyond loopback), a rebinding page cannot present one, so the Host check would protect nothing,
+   * and listing "the names of this machine" cannot be done right anyway (NAT, containers, proxies,
+   * DNS aliases): any well-formed Host is accepted, and the token is the guard. The Origin check stays
+   * in every mode, so a browser page from a foreign origin is refused even if it holds a token.
+   * VT_MCP_ALLOWED_HOSTS entries match with or without a port: "proxy.example" accepts any port,
+   * "proxy.example:8443" only that one.
+   */
+  const allowedHosts = opts.allowedHosts.map(parseHost).filter((h): h is HostName => h !== undefined);
+  const hostAllowed = (raw: string | undefined): boolean => {
+    const h = parseHost(raw ?? '');
+    if (!h) return false;
+    if (allowedHosts.some((a) => a.name === h.name && (a.port === undefined || a.port === h.port)))
+      return true;
+    if (tokensRequired) return true;
+    const own = ['127.0.0.1', 'localhost', '[::1]', bracketed(opts.host.toLowerCase())];
+    const portOk = h.port === String(port) || (h.port === undefined && port === 80);
+    return own.includes(h.name) && portOk;
   };
   const allowedOrigins = () => {
-    const names = isLoopback(opts.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [opts.host];
+    const names = isLoopback(opts.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [bracketed(opts.host)];
     return new Set([
       ...names.flatMap((n) => [`http://${n}:${port}`, `https://${n}:${port}`]),
       ...opts.allowedOrigins.map((o) => o.toLowerCase().replace(/\/+$/, '')),
@@ -69,10 +146,18 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    const host = (req.headers.host ?? '').toLowerCase();
-    if (!allowedHostHeaders().has(host)) return plain(res, 403, 'Forbidden: Host not allowed.');
+    const refuse = (reason: string) => {
+      refusals.request(req, url.pathname, reason);
+      // A refused request does not keep its connection (nor a body it may still be sending).
+      res.setHeader('connection', 'close');
+    };
+    if (!hostAllowed(req.headers.host)) {
+      refuse(`Host ${quoted(req.headers.host)} not allowed`);
+      return plain(res, 403, 'Forbidden: Host not allowed (add it to VT_MCP_ALLOWED_HOSTS).');
+    }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().has(origin.toLowerCase())) {
+      refuse(`Origin ${quoted(origin)} not allowed`);
       return plain(res, 403, 'Forbidden: Origin not allowed.');
     }
     if (url.pathname === '/healthz') {
@@ -81,9 +166,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       return;
     }
     if (url.pathname !== '/mcp') return plain(res, 404, 'Not found. The MCP endpoint is /mcp.');
-    const tokenIndex =
-      opts.authTokens.length > 0 ? matchingToken(req.headers.authorization, opts.authTokens) : -1;
-    if (opts.authTokens.length > 0 && tokenIndex === -1) {
+    const tokenIndex = tokensRequired ? matchingToken(req.headers.authorization, opts.authTokens) : -1;
+    if (tokensRequired && tokenIndex === -1) {
+      refuse(req.headers.authorization === undefined ? 'no bearer token' : 'wrong bearer token');
       res.setHeader('www-authenticate', 'Bearer realm="vtbrief"');
       return jsonRpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <VT_MCP_AUTH_TOKEN>.');
     }
@@ -91,24 +176,35 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       res.setHeader('allow', 'POST');
       return jsonRpcError(res, 405, -32000, 'Method not allowed: this server is stateless; use POST.');
     }
-    const body = await readJson(req, maxBody);
-    if (body === TOO_LARGE) return jsonRpcError(res, 413, -32600, `Request body over ${maxBody} bytes.`);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const body = declared > maxBody ? TOO_LARGE : await readJson(req, maxBody, bodyTimeout);
+    if (body === TOO_LARGE) {
+      refuse(`body over ${maxBody} bytes`);
+      return jsonRpcError(res, 413, -32600, `Request body over ${maxBody} bytes.`);
+    }
+    if (body === TIMED_OUT) {
+      refuse(`body not received within ${bodyTimeout} ms`);
+      jsonRpcError(res, 408, -32600, `Request body not received within ${Math.ceil(bodyTimeout / 1000)} s.`);
+      res.on('finish', () => req.socket.destroy());
+      return;
+    }
+    if (body === CLOSED) return;
     if (body === BAD_JSON) return jsonRpcError(res, 400, -32700, 'Parse error: the body is not JSON.');
 
-    // A client is the holder of one token; without tokens (loopback), one address.
-    const client = tokenIndex >= 0 ? `token#${tokenIndex}` : (req.socket.remoteAddress ?? 'unknown');
-    const toolCalls = (Array.isArray(body) ? body : [body]).filter(
-      (m) => m && typeof m === 'object' && (m as { method?: unknown }).method === 'tools/call',
-    ).length;
-    const wait = calls.take(client, toolCalls);
+    // A client is the holder of one token. Without tokens (loopback only) every caller is the same
+    // client: one shared allowance, since anyone on the machine can use any source address.
+    const client = tokenIndex >= 0 ? `token#${tokenIndex}` : 'loopback';
+    const wait = calls.take(client, upstreamRequests(body));
     if (wait > 0) {
+      refuse(`over VT_MCP_CLIENT_RATE (${opts.clientCallsPerMinute} per minute) for ${client}`);
       res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
       return jsonRpcError(
         res,
         429,
         -32000,
-        `This client has made ${opts.clientCallsPerMinute} tool calls in the last minute, its share on this shared ` +
-          `server (VT_MCP_CLIENT_RATE). Retry in ${Math.ceil(wait / 1000)} s.`,
+        `This client has made ${opts.clientCallsPerMinute} requests that can reach VirusTotal (tool calls and ` +
+          'report reads) in the last minute, its share on this shared server (VT_MCP_CLIENT_RATE). ' +
+          `Retry in ${Math.ceil(wait / 1000)} s.`,
       );
     }
 
@@ -127,16 +223,77 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     server.listen(opts.port, opts.host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
-  const shownHost = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
   return {
-    url: `http://${shownHost}:${port}/mcp`,
+    url: `http://${bracketed(opts.host)}:${port}/mcp`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        refusals.stop();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** A header value as it may appear in a log line: quoted, printable, short. */
+function quoted(value: string | undefined): string {
+  if (value === undefined) return '(none)';
+  const printable = value.replace(/[^\x20-\x7e]/g, '?');
+  return JSON.stringify(printable.length > 100 ? `${printable.slice(0, 100)}...` : printable);
+}
+
+/**
+ * One warning line per refused request or connection. Past 100 lines in 10 s (a flood), the rest are
+ * counted and the count is logged when the 10 s are over, so a flood cannot fill the disk.
+ */
+class RefusalLog {
+  #windowStart = 0;
+  #lines = 0;
+  #suppressed = 0;
+  #timer: NodeJS.Timeout | undefined;
+  constructor(private readonly log: Logger) {}
+
+  request(req: IncomingMessage, path: string, reason: string): void {
+    const shownPath = quoted(path).slice(1, -1);
+    this.#emit(
+      `http: refused ${req.method ?? '?'} ${shownPath} from ${req.socket.remoteAddress ?? 'unknown'}: ${reason}`,
+    );
+  }
+
+  connection(remote: string | undefined, reason: string): void {
+    this.#emit(`http: refused a connection from ${remote ?? 'unknown'}: ${reason}`);
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #emit(line: string): void {
+    const now = Date.now();
+    if (now - this.#windowStart >= 10_000) {
+      this.#windowStart = now;
+      this.#lines = 0;
+    }
+    if (this.#lines < 100) {
+      this.#lines++;
+      this.log.warn(line);
+      return;
+    }
+    this.#suppressed++;
+    this.#timer ??= setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.log.warn(`http: ${this.#suppressed} more refusals in a flood were not logged one by one`);
+        this.#suppressed = 0;
+      },
+      Math.max(1, this.#windowStart + 10_000 - now),
+    ).unref();
+  }
 }
 
 /** The index of the token the request carries, or -1; compared in constant time. */
@@ -152,43 +309,82 @@ function matchingToken(header: string | undefined, tokens: string[]): number {
   return found;
 }
 
-/** A sliding minute of tool calls per client. */
+/**
+ * The messages in a body that can reach VirusTotal: every tools/call, and every resources/read but
+ * the static documents (vt://docs/...). Counting by exclusion keeps a new or oddly spelled report URI
+ * from slipping through.
+ */
+function upstreamRequests(body: unknown): number {
+  return (Array.isArray(body) ? body : [body]).filter((m) => {
+    if (!m || typeof m !== 'object') return false;
+    const { method, params } = m as { method?: unknown; params?: { uri?: unknown } };
+    if (method === 'tools/call') return true;
+    if (method !== 'resources/read') return false;
+    const uri = typeof params?.uri === 'string' ? params.uri : '';
+    return !/^vt:\/\/docs\/[a-z0-9-]+$/i.test(uri);
+  }).length;
+}
+
+/** A sliding minute of requests that can reach VirusTotal, per client. */
 class ClientRates {
   readonly #calls = new Map<string, number[]>();
   constructor(private readonly perMinute: number) {}
 
-  /** Records n calls; returns 0, or the ms to wait when over the share (nothing is recorded then). */
+  /** Records n requests; returns 0, or the ms to wait when over the share (nothing is recorded then). */
   take(client: string, n: number): number {
     if (n === 0 || this.perMinute <= 0) return 0;
     const now = Date.now();
     const times = (this.#calls.get(client) ?? []).filter((t) => t > now - 60_000);
+    this.#calls.set(client, times); // clients are tokens or "loopback": the map stays small
     if (times.length + n > this.perMinute) {
-      this.#calls.set(client, times);
-      return Math.max(1, (times[0] as number) + 60_000 - now);
+      const oldest = times[Math.max(0, times.length + n - this.perMinute - 1)];
+      return oldest === undefined ? 60_000 : Math.max(1, oldest + 60_000 - now);
     }
     for (let i = 0; i < n; i++) times.push(now);
-    this.#calls.set(client, times);
-    if (this.#calls.size > 10_000) this.#calls.clear(); // bound memory against address churn
     return 0;
   }
 }
 
 const TOO_LARGE = Symbol('too large');
 const BAD_JSON = Symbol('bad json');
+const TIMED_OUT = Symbol('timed out');
+const CLOSED = Symbol('closed');
 
-async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) return TOO_LARGE;
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return BAD_JSON;
-  }
+/** Reads a JSON body of at most max bytes within ms, without holding more than max in memory. */
+function readJson(req: IncomingMessage, max: number, ms: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (value: unknown) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onClose);
+      req.off('close', onClose);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) return finish(TOO_LARGE);
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      try {
+        finish(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        finish(BAD_JSON);
+      }
+    };
+    const onClose = () => finish(req.complete ? BAD_JSON : CLOSED);
+    const timer = setTimeout(() => finish(TIMED_OUT), ms);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onClose);
+    req.on('close', onClose);
+  });
 }
 
 function plain(res: ServerResponse, status: number, text: string): void {

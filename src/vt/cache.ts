@@ -1,22 +1,27 @@
 /**
- * An in-memory cache of VT answers with a time to live and bounds on entries and bytes (least
- * recently used goes first). It knows just enough of VT's object model to file one answer under
- * every id of the object: a file's md5, sha1 and sha256 share one entry.
+ * An in-memory cache of VT answers with a time to live and bounds on entries and memory (least
+ * recently used goes first, in O(1), by lru-cache). It keeps each answer as the bytes that came over
+ * the wire, in a buffer of its own outside the JavaScript heap, and parses them on a hit (a fresh
+ * object each time). So VT_CACHE_MAX_MB counts what the cache really holds, and an evicted answer's
+ * memory is given back at once (see release) rather than lingering as old-generation garbage until
+ * V8's next full collection, which is what made the peak several times the setting. It knows just
+ * enough of VT's object model to file one answer under every id of the object: a file's md5, sha1
+ * and sha256 share one entry.
  */
+import { LRUCache } from 'lru-cache';
 
 export interface CacheEntry {
-  /** The parsed body for a success; undefined for a cached "not found". */
+  /** The parsed body for a success (a fresh copy on every hit); undefined for a cached "not found". */
   body: unknown;
   notFound: boolean;
   fetchedAt: Date;
-  expiresAt: number;
-  bytes: number;
 }
 
 export interface CacheOptions {
   ttlMs: number;
   notFoundTtlMs: number;
   maxEntries: number;
+  /** Upper bound on the memory the entries take, as estimated by `entrySize`. */
   maxBytes: number;
   now?: () => number;
 }
@@ -30,67 +35,122 @@ export interface CacheStats {
   ttl_seconds: number;
 }
 
+interface Stored {
+  /** The body as received (UTF-8 JSON), in a buffer of its own; undefined for a "not found". */
+  raw: Buffer | undefined;
+  fetchedAt: Date;
+  expiresAt: number;
+  /** The other keys this entry is filed under. */
+  aliases: string[];
+  size: number;
+}
+
+/** Per entry: the entry object, its Date, the Buffer object, the LRU's slots (measured, rounded up). */
+const ENTRY_OVERHEAD = 384;
+/** Per key: the string and its row in the LRU or the alias table. */
+const KEY_OVERHEAD = 96;
+
+/** Memory an entry takes: its body bytes, its keys and a fixed overhead. */
+export function entrySize(bodyBytes: number, keys: string[]): number {
+  let k = 0;
+  for (const key of keys) k += key.length * 2 + KEY_OVERHEAD;
+  return bodyBytes + k + ENTRY_OVERHEAD;
+}
+
 export class ResponseCache {
-  // Aliases point at one shared entry object; the Map's order is the LRU order.
-  readonly #map = new Map<string, CacheEntry>();
   readonly #o: CacheOptions;
   readonly #now: () => number;
+  /** Entries under their primary key; undefined when the cache is off. */
+  readonly #lru: LRUCache<string, Stored> | undefined;
+  /** Alias key → primary key; a row lives exactly as long as its entry (removed on dispose). */
+  readonly #alias = new Map<string, string>();
   #hits = 0;
   #misses = 0;
 
   constructor(opts: CacheOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
+    if (this.enabled) {
+      // Expiry is checked here on read (an expired entry still counts until read or evicted, within
+      // the same bounds), with this cache's clock.
+      this.#lru = new LRUCache<string, Stored>({
+        max: Math.floor(opts.maxEntries),
+        maxSize: Math.max(1, Math.floor(opts.maxBytes)),
+        sizeCalculation: (v) => v.size,
+        dispose: (v, key) => {
+          for (const a of v.aliases) if (this.#alias.get(a) === key) this.#alias.delete(a);
+          if (v.raw) release(v.raw);
+        },
+      });
+    }
   }
 
   get enabled(): boolean {
-    return this.#o.ttlMs > 0 && this.#o.maxEntries > 0;
+    return this.#o.ttlMs > 0 && this.#o.maxEntries >= 1 && this.#o.maxBytes >= 1;
   }
 
   get(key: string): CacheEntry | undefined {
-    const e = this.#map.get(key);
-    if (!e || e.expiresAt <= this.#now()) {
-      if (e) this.#map.delete(key);
+    const primary = this.#alias.get(key) ?? key;
+    let v = this.#lru?.get(primary);
+    if (v && v.expiresAt <= this.#now()) {
+      this.#lru?.delete(primary);
+      v = undefined;
+    }
+    if (!v) {
       this.#misses++;
       return undefined;
     }
-    this.#map.delete(key);
-    this.#map.set(key, e);
+    let body: unknown;
+    if (v.raw !== undefined) {
+      try {
+        body = JSON.parse(v.raw.toString('utf8'));
+      } catch {
+        this.#lru?.delete(primary);
+        this.#misses++;
+        return undefined;
+      }
+    }
     this.#hits++;
-    return e;
+    return { body, notFound: v.raw === undefined, fetchedAt: v.fetchedAt };
   }
 
-  /** Files the answer under `key` and under every alias id of the object it holds. */
-  set(key: string, body: unknown, bytes: number, fetchedAt: Date): void {
-    if (!this.enabled) return;
-    const entry: CacheEntry = {
-      body,
-      notFound: false,
+  /**
+   * Files the answer (its JSON as received) under `key` and under every alias id of the object it
+   * holds. `body` is the parsed JSON when the caller has it, to find the aliases without parsing again.
+   */
+  set(key: string, json: Buffer | string, fetchedAt: Date, body?: unknown): void {
+    if (!this.#lru) return;
+    let parsed = body;
+    if (parsed === undefined) {
+      try {
+        parsed = JSON.parse(json.toString());
+      } catch {
+        return;
+      }
+    }
+    const raw = ownBuffer(json);
+    const keys = [...new Set([key, ...aliasKeys(key, parsed)])];
+    // A file is filed under its sha256 whichever hash it was asked by, so every spelling meets one entry.
+    const primary = keys.find((k) => /^\/files\/[0-9a-f]{64}$/.test(k)) ?? key;
+    this.#store(
+      primary,
+      keys.filter((k) => k !== primary),
+      raw,
       fetchedAt,
-      expiresAt: this.#now() + this.#o.ttlMs,
-      bytes,
-    };
-    for (const k of new Set([key, ...aliasKeys(key, body)])) this.#put(k, entry);
-    this.#evict();
+      this.#o.ttlMs,
+    );
   }
 
   setNotFound(key: string, fetchedAt: Date): void {
-    if (!this.enabled || this.#o.notFoundTtlMs <= 0) return;
-    this.#put(key, {
-      body: undefined,
-      notFound: true,
-      fetchedAt,
-      expiresAt: this.#now() + this.#o.notFoundTtlMs,
-      bytes: 64,
-    });
-    this.#evict();
+    if (!this.#lru || this.#o.notFoundTtlMs <= 0) return;
+    this.#store(key, [], undefined, fetchedAt, Math.min(this.#o.ttlMs, this.#o.notFoundTtlMs));
   }
 
   stats(): CacheStats {
     const total = this.#hits + this.#misses;
     return {
-      entries: new Set(this.#map.values()).size,
-      bytes: this.#bytes(),
+      entries: this.#lru?.size ?? 0,
+      bytes: this.#lru?.calculatedSize ?? 0,
       hits: this.#hits,
       misses: this.#misses,
       hit_rate: total === 0 ? 0 : Math.round((this.#hits / total) * 1000) / 1000,
@@ -98,29 +158,55 @@ export class ResponseCache {
     };
   }
 
-  #put(key: string, entry: CacheEntry): void {
-    this.#map.delete(key);
-    this.#map.set(key, entry);
+  /** Every key the cache files anything under (primary and alias), for tests and audits. */
+  keys(): string[] {
+    return [...(this.#lru?.keys() ?? []), ...this.#alias.keys()];
   }
 
-  #bytes(): number {
-    let total = 0;
-    for (const e of new Set(this.#map.values())) total += e.bytes;
-    return total;
-  }
-
-  #evict(): void {
-    const now = this.#now();
-    for (const [k, e] of this.#map) if (e.expiresAt <= now) this.#map.delete(k);
-    let entries = new Set(this.#map.values()).size;
-    let bytes = this.#bytes();
-    while ((entries > this.#o.maxEntries || bytes > this.#o.maxBytes) && this.#map.size > 0) {
-      const oldest = this.#map.values().next().value as CacheEntry;
-      // Drop the entry under all its aliases at once.
-      for (const [k, e] of this.#map) if (e === oldest) this.#map.delete(k);
-      entries--;
-      bytes -= oldest.bytes;
+  #store(primary: string, aliases: string[], raw: Buffer | undefined, fetchedAt: Date, ttlMs: number): void {
+    const lru = this.#lru;
+    if (!lru) return;
+    // An older entry under any of these keys is replaced whole (with all its own aliases).
+    for (const k of [primary, ...aliases]) {
+      const owner = this.#alias.get(k);
+      if (owner !== undefined && owner !== primary) lru.delete(owner);
+      this.#alias.delete(k);
+      if (k !== primary && lru.has(k)) lru.delete(k);
     }
+    const size = entrySize(raw?.length ?? 0, [primary, ...aliases]);
+    lru.set(primary, { raw, fetchedAt, expiresAt: this.#now() + ttlMs, aliases, size });
+    // Too large to keep (larger than the whole bound): nothing was stored, so no aliases either.
+    if (!lru.has(primary)) return;
+    for (const a of aliases) this.#alias.set(a, primary);
+  }
+}
+
+/**
+ * The bytes in a buffer of their own, exactly their size: a small Buffer is often a slice of a shared
+ * 8 KB pool slab, which a cache entry would otherwise keep alive whole.
+ */
+function ownBuffer(json: Buffer | string): Buffer {
+  const src = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
+  if (src.byteOffset === 0 && src.buffer.byteLength === src.length) return src;
+  const own = Buffer.allocUnsafeSlow(src.length);
+  src.copy(own);
+  return own;
+}
+
+/**
+ * Gives an evicted entry's memory back now rather than at the next full garbage collection (which
+ * V8 puts off until external memory has grown by 64 MB): its buffer is detached, its bytes moved to
+ * a new, short-lived ArrayBuffer that the next young-generation collection frees. Only done to a
+ * buffer the cache owns whole (see ownBuffer); nothing else holds it once it is out of the cache.
+ */
+function release(buf: Buffer): void {
+  const ab = buf.buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
+  if (buf.byteOffset !== 0 || ab.byteLength !== buf.length || ab.byteLength === 0) return;
+  try {
+    if (typeof ab.transfer === 'function') ab.transfer(0);
+    else structuredClone(ab, { transfer: [ab] });
+  } catch {
+    // Already detached, or not transferable: the garbage collector frees it in due course.
   }
 }
 

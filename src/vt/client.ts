@@ -3,6 +3,7 @@
  * a timeout per request, a cap on body size, and typed errors. It knows nothing of MCP.
  */
 import { Agent, type Dispatcher, type FormData, request, errors as undiciErrors } from 'undici';
+import { redactDeep } from '../log.js';
 import { errorFromResponse, notConfigured, VtError } from './errors.js';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -14,25 +15,40 @@ export interface VtClientOptions {
   /** Bodies larger than this are refused (a relationship page of full objects is ~0.5 MB). */
   maxBodyBytes?: number;
   userAgent?: string;
+  /**
+   * Connections kept to the API's origin. It must not be below the limiter's concurrency, or requests
+   * the limiter let go would queue here unseen (default 16).
+   */
+  connections?: number;
   dispatcher?: Dispatcher;
 }
 
 export interface RequestOptions {
   signal?: AbortSignal | undefined;
   query?: Record<string, QueryValue> | undefined;
+  /**
+   * The path is below the key's own user: `/overall_quotas` is sent as `/users/<key>/overall_quotas`.
+   * VirusTotal names a key's user by the key itself; this way the key is put into the URL here, at
+   * the last moment, and never into a path that a cache, a log or an error could keep.
+   */
+  asKeyUser?: boolean | undefined;
 }
 
 export interface VtResponse<T = unknown> {
   status: number;
   body: T;
-  /** Size of the body as received, for the cache's byte bound. */
+  /** Size of the body as received, in bytes. */
   bytes: number;
+  /** The body as received (UTF-8 JSON): the cache keeps this, not the parsed object. */
+  raw: Buffer;
   /** VT's own Retry-After, when it sends one. */
   retryAfterSeconds?: number;
 }
 
 export class VtClient {
-  readonly #opts: Required<Omit<VtClientOptions, 'dispatcher' | 'apiKey'>> & { apiKey: string | undefined };
+  readonly #opts: Required<Omit<VtClientOptions, 'dispatcher' | 'apiKey' | 'connections'>> & {
+    apiKey: string | undefined;
+  };
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
 
@@ -47,7 +63,12 @@ export class VtClient {
     this.#ownsDispatcher = !opts.dispatcher;
     this.#dispatcher =
       opts.dispatcher ??
-      new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 16, pipelining: 1 });
+      new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        connections: Math.max(1, opts.connections ?? 16),
+        pipelining: 1,
+      });
   }
 
   get hasKey(): boolean {
@@ -65,7 +86,7 @@ export class VtClient {
     opts: RequestOptions & { body?: string | Buffer | FormData; contentType?: string } = {},
   ): Promise<VtResponse<T>> {
     if (!this.#opts.apiKey) throw notConfigured();
-    const url = this.#resolve(path);
+    const url = opts.asKeyUser ? this.#keyUserUrl(path, this.#opts.apiKey) : this.#resolve(path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
@@ -89,7 +110,8 @@ export class VtClient {
         headersTimeout: this.#opts.timeoutMs,
         bodyTimeout: this.#opts.timeoutMs,
       });
-      const text = await readCapped(res.body, this.#opts.maxBodyBytes);
+      const raw = await readCapped(res.body, this.#opts.maxBodyBytes);
+      const text = raw.toString('utf8');
       const retryAfterSeconds = parseRetryAfter(res.headers['retry-after']);
       let parsed: unknown;
       try {
@@ -106,7 +128,8 @@ export class VtClient {
         return {
           status: res.statusCode,
           body: parsed as T,
-          bytes: text.length,
+          bytes: raw.length,
+          raw,
           ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
         };
       }
@@ -114,6 +137,16 @@ export class VtClient {
     } catch (err) {
       throw toVtError(err, opts.signal, this.#opts.timeoutMs);
     }
+  }
+
+  /** `/users/<key><path>`, for a path made by vtPath (every segment already encoded). */
+  #keyUserUrl(path: string, key: string): URL {
+    if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
+      throw new VtError('invalid_argument', 'A request below the key user needs a plain API path.', {
+        retryable: false,
+      });
+    }
+    return new URL(`${this.#opts.baseUrl}/users/${encodeURIComponent(key)}${path}`);
   }
 
   /**
@@ -141,13 +174,12 @@ export class VtClient {
 }
 
 /** An error body may echo the request (some proxies do): the key is cut out before its message is read. */
+/** An error body may echo the key (raw, percent- or base64-encoded, split): none of it goes further. */
 function withoutKey(body: unknown, key: string): unknown {
-  if (body === undefined) return body;
-  const escaped = JSON.stringify(key).slice(1, -1);
-  return JSON.parse(JSON.stringify(body).split(escaped).join('[redacted]'));
+  return body === undefined ? body : redactDeep(body, [key]);
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
+async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -161,16 +193,62 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
     }
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function parseRetryAfter(h: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(h) ? h[0] : h;
-  if (!v) return undefined;
-  const n = Number(v);
-  if (Number.isFinite(n) && n >= 0) return n;
+/** The longest Retry-After taken as given (a day); anything longer is read as this. */
+export const MAX_RETRY_AFTER_SECONDS = 86_400;
+
+/**
+ * Retry-After (RFC 9110 §10.2.3) as seconds from now: delta-seconds (digits only) or an HTTP-date.
+ * Anything else (negative, fractional, "soon", a bare year) is undefined, as is a date in the past,
+ * so that the caller applies its own floor. "0" stays 0: the caller's floor applies to it too.
+ */
+export function parseRetryAfter(h: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(h) ? h[0] : h)?.trim();
+  if (!v || v.length > 64) return undefined;
+  if (/^\d+$/.test(v)) return Math.min(Number(v), MAX_RETRY_AFTER_SECONDS);
+  // An HTTP-date names a weekday and a month ("Sun, 06 Nov 1994 08:49:37 GMT"); Date.parse alone
+  // would also take "5" or "-1" as a date.
+  if (!/^[A-Za-z]{3,9}, ?[ 0-9A-Za-z:-]+$/.test(v) || !/GMT$/i.test(v)) return undefined;
   const date = Date.parse(v);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
+  if (Number.isNaN(date) || date <= now) return undefined;
+  return Math.min(Math.ceil((date - now) / 1000), MAX_RETRY_AFTER_SECONDS);
+}
+
+/** Error codes of a connection that failed before any byte of the request was sent. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EAI_NODATA',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+const CERT_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
+
+/**
+ * Whether the error shows that the connection was never made, so VirusTotal cannot have seen (or
+ * counted) the request. A reset or a closed socket after connecting does not count: the request
+ * may have been received, and VirusTotal counts what it receives.
+ */
+function neverSent(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+    if (syscall === 'connect' || syscall === 'getaddrinfo') return true;
+    // The TLS handshake comes before the request: a certificate refused means nothing was sent.
+    if (typeof code === 'string' && (/^ERR_(TLS|SSL)_/.test(code) || CERT_CODES.test(code))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Every failure leaves here as a VtError whose message is safe to show. */
@@ -189,8 +267,13 @@ function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutM
     });
   }
   const code = (err as { code?: string } | undefined)?.code;
-  return new VtError(
-    'transient',
-    `Could not reach VirusTotal${code && /^[A-Z_]+$/.test(code) ? ` (${code})` : ''}.`,
-  );
+  const named = code && /^[A-Z_]{1,40}$/.test(code) ? ` (${code})` : '';
+  if (neverSent(err)) {
+    return new VtError(
+      'transient',
+      `VirusTotal could not be reached${named}: the connection failed before the request was sent, so no quota was used.`,
+      { notSent: true },
+    );
+  }
+  return new VtError('transient', `Could not reach VirusTotal${named}.`);
 }

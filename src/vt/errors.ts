@@ -3,7 +3,7 @@
  * they never carry the API key, a request URL or a raw upstream body.
  * Tools turn them into answers in one place (src/tools/respond.ts).
  */
-import { stripUnsafe } from '../util/sanitize.js';
+import { stripUnsafe, truncate } from '../util/sanitize.js';
 
 export type VtErrorKind =
   | 'not_configured'
@@ -31,6 +31,12 @@ export class VtError extends Error {
   readonly quotaScope: 'rate' | 'daily' | 'upstream' | undefined;
   /** Whether sending the same request again may succeed (429s are handled separately). */
   readonly retryable: boolean;
+  /**
+   * The request never reached VirusTotal: the connection failed before anything was sent (refused,
+   * no DNS answer, network unreachable, connect timeout, TLS handshake). It cost no quota, and the
+   * limiter gives its window slot and daily count back. Always a 'transient' error.
+   */
+  readonly notSent: boolean;
 
   constructor(
     kind: VtErrorKind,
@@ -44,6 +50,7 @@ export class VtError extends Error {
       quotaScope?: 'rate' | 'daily' | 'upstream';
       /** Overrides the default (transient errors are retried): a timeout or an oversized body is not. */
       retryable?: boolean;
+      notSent?: boolean;
     } = {},
   ) {
     super(message);
@@ -56,6 +63,7 @@ export class VtError extends Error {
     this.resetAt = opts.resetAt;
     this.quotaScope = opts.quotaScope;
     this.retryable = opts.retryable ?? kind === 'transient';
+    this.notSent = opts.notSent ?? false;
   }
 }
 
@@ -127,10 +135,13 @@ export function errorFromResponse(status: number, body: unknown, retryAfterSecon
 
 /** Strips control characters and anything that looks like a URL or a 64-hex key, and caps the length. */
 export function cleanUpstreamMessage(m: string): string {
-  return stripUnsafe(m)
-    .replace(/https?:\/\/\S+/gi, '<url>')
-    .replace(/\b[0-9a-f]{64}\b/gi, (hex) => `${hex.slice(0, 8)}…`)
-    .slice(0, 200);
+  // "(URL removed)", not "<url>": a markdown client would hide the latter as an HTML tag.
+  return truncate(
+    stripUnsafe(m)
+      .replace(/https?:\/\/\S+/gi, '(URL removed)')
+      .replace(/\b[0-9a-f]{64}\b/gi, (hex) => `${hex.slice(0, 8)}…`),
+    200,
+  );
 }
 
 export function notConfigured(): VtError {

@@ -3,6 +3,11 @@
  * the cache (one entry per object, whatever id it was asked by), de-duplication of identical requests
  * in flight, the rate limiter and daily cap, and retries (429 with backoff within the maximum wait;
  * 5xx and connection errors a few times with jittered exponential backoff). Tools never see a raw 429.
+ *
+ * A 429 pauses every request: for VirusTotal's Retry-After when it gives a usable one, never less
+ * than a floor (1 s, or the window's share per request when that is longer), doubling while 429s
+ * keep coming, and each request is retried after a 429 at most a few times. A request that never
+ * reached VirusTotal (connection refused, no DNS answer) costs no quota: the limiter refunds it.
  */
 
 import type { FormData } from 'undici';
@@ -22,6 +27,12 @@ export interface FetchRequest {
   onWait?: (w: WaitInfo) => void;
   /** Time (ms since epoch) after which this request must not be sent, e.g. the end of a batch's budget. */
   deadline?: number;
+  /**
+   * `path` is below the API key's own user (e.g. `/overall_quotas` for `/users/<key>/overall_quotas`);
+   * the client puts the key in at the last moment. Such a request is never cached: the key must not
+   * end up in a cache key, and these are live counters anyway.
+   */
+  asKeyUser?: boolean;
 }
 
 export interface Fetched<T> {
@@ -31,10 +42,15 @@ export interface Fetched<T> {
 }
 
 export interface UpstreamStats {
+  /** Requests that reached (or may have reached) VirusTotal. */
   requests: number;
+  /** Of those, answered 429. */
   rate_limited: number;
   retries: number;
+  /** Of those, failed otherwise: wrong key, forbidden, invalid, 5xx, timeout, bad body (not a 404). */
   failures: number;
+  /** Attempts that never reached VirusTotal (refused, no DNS answer): not sent, not counted. */
+  unreachable: number;
 }
 
 export interface GatewayStats {
@@ -78,6 +94,12 @@ export interface MediatedOptions {
   maxWaitMs: number;
   /** Retries of 5xx / connection errors. */
   transientRetries?: number;
+  /** Retries of one request after upstream 429s (default 3). */
+  rateLimitRetries?: number;
+  /** Least pause after an upstream 429, in ms (default 1,000); the window's share per request if longer. */
+  rateLimitFloorMs?: number;
+  /** Longest pause our own doubling reaches, in ms (default 60,000); VT's Retry-After may ask for more. */
+  rateLimitCapMs?: number;
   /** Base of the exponential backoff for transient errors, in ms. */
   backoffBaseMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -93,10 +115,69 @@ interface Flight {
 export class MediatedGateway implements VtGateway {
   readonly #o: Required<Omit<MediatedOptions, 'sleep'>> & { sleep: NonNullable<MediatedOptions['sleep']> };
   readonly #inFlight = new Map<string, Flight>();
-  readonly upstream: UpstreamStats = { requests: 0, rate_limited: 0, retries: 0, failures: 0 };
+  readonly upstream: UpstreamStats = {
+    requests: 0,
+    rate_limited: 0,
+    retries: 0,
+    failures: 0,
+    unreachable: 0,
+  };
+  /** Upstream 429s in a row (each counted once per pause), for the doubling; a success resets it. */
+  #streak = 0;
+  /** When the current pause was decided: a 429 to a request sent before it is the same episode. */
+  #streakAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: MediatedOptions) {
-    this.#o = { transientRetries: 2, backoffBaseMs: 500, sleep: abortableSleep, ...opts };
+    this.#o = {
+      transientRetries: 2,
+      backoffBaseMs: 500,
+      rateLimitRetries: 3,
+      rateLimitFloorMs: 1000,
+      rateLimitCapMs: 60_000,
+      sleep: abortableSleep,
+      ...opts,
+    };
+  }
+
+  /** Sends one request through the limiter, keeping the upstream figures. */
+  #send<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    sendOpts: Parameters<VtClient['send']>[2],
+    acquire: Parameters<RateLimiter['run']>[1],
+    onSent?: (at: number) => void,
+  ) {
+    return this.#o.limiter.run(async () => {
+      this.upstream.requests++;
+      onSent?.(Date.now());
+      try {
+        const res = await this.#o.client.send<T>(method, path, sendOpts);
+        this.#streak = 0;
+        return res;
+      } catch (err) {
+        this.#count(err);
+        throw err;
+      }
+    }, acquire);
+  }
+
+  #count(err: unknown): void {
+    if (err instanceof VtError) {
+      if (err.notSent) {
+        this.upstream.requests--;
+        this.upstream.unreachable++;
+        return;
+      }
+      if (err.kind === 'quota' && err.quotaScope === undefined) {
+        this.upstream.rate_limited++;
+        return;
+      }
+      // Any other answer means VirusTotal took the request: a run of 429s is over.
+      if (err.httpStatus !== undefined) this.#streak = 0;
+      // A 404 is an answer; a cancellation is ours.
+      if (err.kind === 'not_found' || err.kind === 'cancelled') return;
+    }
+    this.upstream.failures++;
   }
 
   get hasKey(): boolean {
@@ -106,13 +187,7 @@ export class MediatedGateway implements VtGateway {
   async submit<T = unknown>(req: SubmitRequest): Promise<Fetched<T>> {
     if (!this.hasKey) throw notConfigured();
     // No retry of any kind: a submission sent twice is two submissions.
-    const res = await this.#o.limiter.run(
-      () => {
-        this.upstream.requests++;
-        return this.#o.client.send<T>('POST', req.path, opts(req));
-      },
-      { signal: req.signal, onWait: req.onWait },
-    );
+    const res = await this.#send<T>('POST', req.path, opts(req), { signal: req.signal, onWait: req.onWait });
     return { body: res.body, fetchedAt: new Date(), fromCache: false };
   }
 
@@ -122,8 +197,9 @@ export class MediatedGateway implements VtGateway {
 
   async fetch<T = unknown>(req: FetchRequest): Promise<Fetched<T>> {
     if (!this.hasKey) throw notConfigured();
-    const key = cacheKey(req.path, req.query);
-    if (!req.fresh) {
+    // A key-user request is shared while in flight under a name that holds no key, and never cached.
+    const key = req.asKeyUser ? `(key user)${cacheKey(req.path, req.query)}` : cacheKey(req.path, req.query);
+    if (!req.fresh && !req.asKeyUser) {
       const hit = this.#o.cache.get(key);
       if (hit) {
         if (hit.notFound)
@@ -194,40 +270,48 @@ export class MediatedGateway implements VtGateway {
     // Never wait past VT_MAX_WAIT_SECONDS from now, nor past the caller's own deadline.
     const deadline = Math.min(Date.now() + this.#o.maxWaitMs, req.deadline ?? Number.POSITIVE_INFINITY);
     let transientLeft = this.#o.transientRetries;
+    let rateLimitRetries = 0;
     let attempt = 0;
+    const cached = !req.asKeyUser;
+    const started = Date.now();
     for (;;) {
+      let sentAt = Date.now();
       try {
-        const res = await this.#o.limiter.run(
-          () => {
-            this.upstream.requests++;
-            return this.#o.client.send('GET', req.path, { query: req.query, signal });
-          },
-          {
-            signal,
-            onWait: req.onWait,
-            front: attempt > 0,
-            deadline,
+        const res = await this.#send(
+          'GET',
+          req.path,
+          { query: req.query, signal, ...(req.asKeyUser ? { asKeyUser: true } : {}) },
+          { signal, onWait: req.onWait, front: attempt > 0, deadline },
+          (at) => {
+            sentAt = at;
           },
         );
         const fetchedAt = new Date();
-        this.#o.cache.set(key, res.body, res.bytes, fetchedAt);
+        if (cached) this.#o.cache.set(key, res.raw, fetchedAt, res.body);
         return { body: res.body, fetchedAt };
       } catch (err) {
         attempt++;
         if (!(err instanceof VtError)) throw err;
         if (err.kind === 'not_found') {
-          this.#o.cache.setNotFound(key, new Date());
+          if (cached) this.#o.cache.setNotFound(key, new Date());
           throw err;
         }
         if (err.kind === 'quota' && err.quotaScope === undefined) {
           // VirusTotal itself said 429: everyone waits, then this request goes first.
-          this.upstream.rate_limited++;
-          const backoff = this.#quotaBackoff(err, attempt);
-          const left = deadline - Date.now();
-          if (backoff > left) throw this.#upstreamQuota(err, backoff);
+          const backoff = this.#quotaBackoff(err, sentAt);
+          // The pause holds whether or not this request waits it out: the next one must not go
+          // straight back to a VirusTotal that is refusing.
           this.#o.limiter.pause(backoff);
+          if (rateLimitRetries >= this.#o.rateLimitRetries) {
+            throw this.#upstreamQuota(err, backoff, {
+              retries: rateLimitRetries,
+              sinceMs: Date.now() - started,
+            });
+          }
+          if (backoff > deadline - Date.now()) throw this.#upstreamQuota(err, backoff);
+          rateLimitRetries++;
           this.upstream.retries++;
-          this.#o.log.info(`VirusTotal answered 429; retrying in ${Math.round(backoff / 1000)} s`);
+          this.#o.log.info(`VirusTotal answered 429; retrying in ${(backoff / 1000).toFixed(1)} s`);
           continue;
         }
         if (err.retryable && transientLeft > 0) {
@@ -237,26 +321,41 @@ export class MediatedGateway implements VtGateway {
           await this.#o.sleep(base / 2 + Math.random() * base, signal);
           continue;
         }
-        if (err.kind === 'transient') this.upstream.failures++;
         throw err;
       }
     }
   }
 
-  /** VT's Retry-After when given; otherwise a fair share of the window, doubling each time. */
-  #quotaBackoff(err: VtError, attempt: number): number {
-    if (err.retryAfterSeconds !== undefined) return err.retryAfterSeconds * 1000;
-    const w = this.#o.limiter.stats().window;
-    const slot = w ? (w.seconds * 1000) / w.requests : 15_000;
-    return Math.min(slot * 2 ** (attempt - 1), 120_000);
+  /**
+   * How long everyone waits after a 429 to a request sent at `sentAt`: our floor (1 s, or the
+   * window's share per request if longer), doubled for each further 429 in a row up to a cap, or
+   * VT's Retry-After if that is longer. 429s to requests that were already out when the pause was
+   * decided belong to the same episode and do not double it again.
+   */
+  #quotaBackoff(err: VtError, sentAt: number): number {
+    if (sentAt > this.#streakAt) {
+      this.#streak++;
+      this.#streakAt = Date.now();
+    }
+    const w = this.#o.limiter.window;
+    const floor = Math.max(this.#o.rateLimitFloorMs, w ? (w.seconds * 1000) / w.requests : 0);
+    const ours = Math.min(floor * 2 ** (Math.min(Math.max(this.#streak, 1), 20) - 1), this.#o.rateLimitCapMs);
+    // VirusTotal's own signal wins when it asks for longer; "0", garbage or none leaves ours.
+    const theirs = (err.retryAfterSeconds ?? 0) * 1000;
+    return Math.max(ours, floor, theirs);
   }
 
-  #upstreamQuota(err: VtError, backoffMs: number): VtError {
+  #upstreamQuota(err: VtError, backoffMs: number, gaveUp?: { retries: number; sinceMs: number }): VtError {
     const at = Date.now() + backoffMs;
+    const code = err.vtCode ?? 'HTTP 429';
+    const why = gaveUp
+      ? `VirusTotal is still refusing requests for this key (${code}) after ${gaveUp.retries} ` +
+        `${gaveUp.retries === 1 ? 'retry' : 'retries'} over ${Math.max(1, Math.round(gaveUp.sinceMs / 1000))} s.`
+      : `VirusTotal is refusing requests for this key (${code}), and waiting for it would take longer ` +
+        `than VT_MAX_WAIT_SECONDS (${Math.round(this.#o.maxWaitMs / 1000)} s).`;
     return new VtError(
       'quota',
-      `VirusTotal is refusing requests for this key (${err.vtCode ?? 'HTTP 429'}), and waiting for it would take longer ` +
-        `than VT_MAX_WAIT_SECONDS (${Math.round(this.#o.maxWaitMs / 1000)} s). Try again after about ${isoSeconds(at)}. ` +
+      `${why} Try again after about ${isoSeconds(at)}. ` +
         "If it persists, the key's daily quota is spent (it resets at 00:00 UTC).",
       { ...(err.vtCode ? { vtCode: err.vtCode } : {}), resetAt: new Date(at), quotaScope: 'upstream' },
     );

@@ -33,14 +33,18 @@ export interface AcquireOptions {
   deadline?: number;
 }
 
-interface Slot {
-  t: number;
+/** A request granted by the limiter, until its answer comes back (or it turns out it was never sent). */
+interface Grant {
+  /** The UTC day it was counted against. */
+  day: number;
+  settled: boolean;
 }
 
 interface Waiter {
-  resolve: (slot: Slot) => void;
+  resolve: (grant: Grant) => void;
   reject: (e: Error) => void;
   opts: AcquireOptions;
+  onAbort?: () => void;
 }
 
 export interface LimiterStats {
@@ -53,6 +57,16 @@ export interface LimiterStats {
   paused_until?: string;
 }
 
+/** Sizes of the limiter's own structures, for tests: none of them may grow with requests served. */
+export interface LimiterInternals {
+  /** Completion times kept for the window (at most the window's request count; 0 with no window). */
+  window_times: number;
+  /** Requests granted whose answer has not come back. */
+  open: number;
+  /** Waiters for the window. */
+  waiters: number;
+}
+
 const DAY_MS = 86_400_000;
 
 export function nextUtcMidnight(now: number): number {
@@ -63,14 +77,60 @@ export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/**
+ * A fixed-capacity ring of non-decreasing times: pushing onto a full ring drops the oldest. O(1)
+ * push, shift and indexed read; it never holds more than its capacity.
+ */
+class TimeRing {
+  readonly #buf: Float64Array;
+  #head = 0;
+  #len = 0;
+
+  constructor(capacity: number) {
+    this.#buf = new Float64Array(Math.max(1, capacity));
+  }
+
+  get length(): number {
+    return this.#len;
+  }
+
+  /** The i-th oldest (0 = oldest). */
+  at(i: number): number {
+    return this.#buf[(this.#head + i) % this.#buf.length] as number;
+  }
+
+  last(): number {
+    return this.#len === 0 ? Number.NEGATIVE_INFINITY : this.at(this.#len - 1);
+  }
+
+  push(t: number): void {
+    const cap = this.#buf.length;
+    if (this.#len === cap) {
+      this.#head = (this.#head + 1) % cap;
+      this.#len--;
+    }
+    this.#buf[(this.#head + this.#len) % cap] = t;
+    this.#len++;
+  }
+
+  shift(): void {
+    if (this.#len === 0) return;
+    this.#head = (this.#head + 1) % this.#buf.length;
+    this.#len--;
+  }
+}
+
 export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #now: () => number;
   /**
-   * When each request of the current window went out, moved to when its answer came back: VirusTotal
-   * counts a request when it receives it, somewhere in between, so the later time is the safe one.
+   * When each answer of the current window came back: VirusTotal counts a request when it receives
+   * it, somewhere between sending and the answer, so the later time is the safe one. Requests still
+   * open count as "now". Only the last `requests` times can matter, so that is all the ring holds;
+   * with no window nothing is kept at all.
    */
-  readonly #sent: Slot[] = [];
+  readonly #done: TimeRing | undefined;
+  #open = 0;
   readonly #queue: Waiter[] = [];
   readonly #pool: LimitFunction;
   #day = -1;
@@ -85,20 +145,30 @@ export class RateLimiter {
     this.#now = opts.now ?? Date.now;
     this.#pool = pLimit(opts.maxConcurrency);
     this.#marginMs = opts.window ? Math.min(250, Math.max(10, opts.window.seconds * 5)) : 0;
+    this.#done = opts.window ? new TimeRing(opts.window.requests) : undefined;
+  }
+
+  /** The window, when there is one (for the gateway's backoff floor). */
+  get window(): { requests: number; seconds: number } | undefined {
+    return this.#o.window;
   }
 
   /**
    * Runs fn within the concurrency cap once the window grants a slot. The slot is taken only when
-   * the request is about to leave, so our count matches what VirusTotal sees.
+   * the request is about to leave, so our count matches what VirusTotal sees; a request that fails
+   * with a VtError marked `notSent` (the connection was never made) gives its slot and its daily
+   * count back.
    */
   run<T>(fn: () => Promise<T>, opts: AcquireOptions = {}): Promise<T> {
     const task = this.#pool(async () => {
-      const slot = await this.#acquireSlot(opts);
+      const grant = await this.#acquireSlot(opts);
       try {
-        return await fn();
-      } finally {
-        slot.t = Math.max(slot.t, this.#now());
-        this.#sent.sort((a, b) => a.t - b.t);
+        const v = await fn();
+        this.#settle(grant, false);
+        return v;
+      } catch (err) {
+        this.#settle(grant, err instanceof VtError && err.notSent);
+        throw err;
       }
     });
     const signal = opts.signal;
@@ -122,18 +192,36 @@ export class RateLimiter {
 
   /** Waits for permission to send one request (counted against window and day once granted). */
   async acquire(opts: AcquireOptions = {}): Promise<void> {
-    await this.#acquireSlot(opts);
+    this.#settle(await this.#acquireSlot(opts), false);
   }
 
-  #acquireSlot(opts: AcquireOptions): Promise<Slot> {
+  /**
+   * The answer came back (or the request failed after it may have reached VirusTotal): the slot
+   * stays in the window until a window after now. A refund (never sent) frees it and the day's count.
+   */
+  #settle(grant: Grant, refund: boolean): void {
+    if (grant.settled) return;
+    grant.settled = true;
+    this.#open--;
+    if (refund) {
+      if (grant.day === this.#day) this.#dayUsed = Math.max(0, this.#dayUsed - 1);
+      // A slot and perhaps the day's last request are free again: waiters may go now.
+      if (this.#queue.length > 0) this.#pump();
+      return;
+    }
+    // Non-decreasing even if the wall clock steps back, so the ring stays ordered.
+    this.#done?.push(Math.max(this.#now(), this.#done.last()));
+  }
+
+  #acquireSlot(opts: AcquireOptions): Promise<Grant> {
     if (opts.signal?.aborted) return Promise.reject(cancelled());
     const daily = this.#dailyRefusal();
     if (daily) return Promise.reject(daily);
-    return new Promise<Slot>((resolve, reject) => {
+    return new Promise<Grant>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, opts };
       if (opts.front) this.#queue.unshift(waiter);
       else this.#queue.push(waiter);
-      const eta = this.#etaFor(this.#queue.indexOf(waiter));
+      const eta = this.#etaFor(opts.front ? 0 : this.#queue.length - 1);
       // Measured when the request reaches the line, not when it was made: a batch's later items wait longer.
       const maxWait = Math.min(this.#o.maxWaitMs, (opts.deadline ?? Number.POSITIVE_INFINITY) - this.#now());
       if (eta > maxWait) {
@@ -141,16 +229,15 @@ export class RateLimiter {
         reject(this.#tooLong(eta, maxWait));
         return;
       }
-      opts.signal?.addEventListener(
-        'abort',
-        () => {
+      if (opts.signal) {
+        waiter.onAbort = () => {
           if (this.#remove(waiter)) reject(cancelled());
-        },
-        { once: true },
-      );
+        };
+        opts.signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
       this.#pump();
-      if (this.#queue.includes(waiter))
-        opts.onWait?.({ position: this.#queue.indexOf(waiter) + 1, etaMs: eta });
+      const i = this.#queue.indexOf(waiter);
+      if (i !== -1) opts.onWait?.({ position: i + 1, etaMs: eta });
     });
   }
 
@@ -171,7 +258,7 @@ export class RateLimiter {
             window: {
               requests: w.requests,
               seconds: w.seconds,
-              used: this.#sent.length,
+              used: Math.min(w.requests, (this.#done?.length ?? 0) + this.#open),
               next_slot_in_ms: Math.max(0, this.#etaFor(0)),
             },
           }
@@ -194,30 +281,45 @@ export class RateLimiter {
     };
   }
 
-  /** Expected ms until the waiter at `index` may be sent, by replaying the window forward. */
+  internals(): LimiterInternals {
+    return { window_times: this.#done?.length ?? 0, open: this.#open, waiters: this.#queue.length };
+  }
+
+  /**
+   * Expected ms until the waiter at `index` may be sent, by replaying the window forward: the
+   * completion times kept, then the open requests (as if answered now), then the waiters ahead.
+   * O(index), whatever the number of requests served.
+   */
   #etaFor(index: number): number {
     const now = this.#now();
     const start = Math.max(now, this.#pausedUntil);
     const w = this.#o.window;
-    if (!w) return start - now;
+    const done = this.#done;
+    if (!w || !done) return start - now;
     const windowMs = w.seconds * 1000 + this.#marginMs;
     this.#prune(now);
-    const times = this.#sent.map((s) => s.t);
+    const kept = done.length;
+    const known = kept + this.#open;
+    const ahead: number[] = [];
+    const at = (j: number): number =>
+      j < kept ? done.at(j) : j < known ? now : (ahead[j - known] as number);
     let t = start;
     for (let i = 0; i <= index; i++) {
       // The slot frees when the oldest of the last `requests` sends leaves the window.
-      const oldest = times.length >= w.requests ? (times[times.length - w.requests] as number) : -Infinity;
+      const len = known + i;
+      const oldest = len >= w.requests ? at(len - w.requests) : Number.NEGATIVE_INFINITY;
       t = Math.max(t, oldest + windowMs);
-      times.push(t);
+      ahead.push(t);
     }
     return t - now;
   }
 
   #prune(now: number): void {
     const w = this.#o.window;
-    if (!w) return;
+    const done = this.#done;
+    if (!w || !done) return;
     const cutoff = now - (w.seconds * 1000 + this.#marginMs);
-    while (this.#sent.length > 0 && (this.#sent[0] as Slot).t <= cutoff) this.#sent.shift();
+    while (done.length > 0 && done.at(0) <= cutoff) done.shift();
   }
 
   #rollDay(now: number): void {
@@ -242,11 +344,14 @@ export class RateLimiter {
   }
 
   #tooLong(etaMs: number, maxWaitMs: number): VtError {
-    const at = this.#now() + etaMs;
+    const now = this.#now();
+    const at = now + etaMs;
     const w = this.#o.window;
-    const rate = w
-      ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
-      : 'VirusTotal asked us to slow down';
+    // Whose wait it is: VirusTotal's pause (after a 429) when that is what holds the request back.
+    const rate =
+      w && this.#pausedUntil - now < etaMs
+        ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
+        : 'VirusTotal asked us to slow down (it answered 429)';
     return new VtError(
       'quota',
       `${rate}: this request would wait about ${Math.ceil(etaMs / 1000)} s, more than the ` +
@@ -260,6 +365,7 @@ export class RateLimiter {
     const i = this.#queue.indexOf(w);
     if (i === -1) return false;
     this.#queue.splice(i, 1);
+    if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
     return true;
   }
 
@@ -271,7 +377,10 @@ export class RateLimiter {
     while (this.#queue.length > 0) {
       const refusal = this.#dailyRefusal();
       if (refusal) {
-        for (const w of this.#queue.splice(0)) w.reject(refusal);
+        for (const w of this.#queue.splice(0)) {
+          if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
+          w.reject(refusal);
+        }
         return;
       }
       const eta = this.#etaFor(0);
@@ -284,10 +393,10 @@ export class RateLimiter {
         return;
       }
       const w = this.#queue.shift() as Waiter;
-      const slot: Slot = { t: this.#now() };
-      this.#sent.push(slot);
+      if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
+      this.#open++;
       this.#dayUsed++;
-      w.resolve(slot);
+      w.resolve({ day: this.#day, settled: false });
     }
   }
 }

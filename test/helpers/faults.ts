@@ -86,3 +86,25 @@ export function faultInjector(rate: number, seed = 42) {
     },
   };
 }
+
+/**
+ * Answers 429 QuotaExceededError to a seeded `rate` of requests, with these headers (none: no
+ * Retry-After at all, as in issue 9 item 10); the rest go through.
+ */
+export function rateLimitInjector(rate: number, seed = 42, headers: Record<string, string> = {}) {
+  const rand = seeded(seed);
+  let refused = 0;
+  const hook: RequestHook = (_req, res) => {
+    if (rand() >= rate) return false;
+    refused++;
+    const body = `{"error":{"code":"QuotaExceededError","message":"${FAULT_MARKER}"}}`;
+    res.writeHead(429, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      ...headers,
+    });
+    res.end(body);
+    return true;
+  };
+  return { hook, refused: () => refused };
+}

@@ -1,0 +1,528 @@
+/**
+ * Streamable HTTP hardening (issue 9): the README's shared-server command works for clients reaching
+ * the machine by address or name while loopback without a token keeps its DNS-rebinding guard
+ * (item 15); every request that can reach VirusTotal counts against its client, and without tokens all
+ * callers share one allowance (item 4); slow requests and too many connections are cut off (item 13);
+ * each refusal is one log line without secrets.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer as createNetServer, connect as netConnect, type Socket } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { RecordedApi } from '../src/demo/recorded-api.js';
+import { createLogger } from '../src/log.js';
+import { createServer } from '../src/server/create-server.js';
+import { createRuntime } from '../src/server/runtime.js';
+import { type HttpOptions, type RunningHttp, startHttp } from '../src/transports/http.js';
+import { TEST_KEY } from './helpers/harness.js';
+
+const ALICE = 'tok-alice-0123456789abcdef';
+const BOB = 'tok-bob-fedcba9876543210';
+const TOKENS = `${ALICE},${BOB}`;
+
+interface Running {
+  http: RunningHttp;
+  api: RecordedApi;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+type Limits = Partial<Omit<HttpOptions, 'createServer' | 'log'>>;
+
+async function start(
+  env: Record<string, string> = {},
+  host = '127.0.0.1',
+  limits: Limits = {},
+): Promise<Running> {
+  const api = await new RecordedApi({ apiKey: TEST_KEY }).start();
+  const config = loadConfig(
+    { VIRUSTOTAL_API_KEY: TEST_KEY, VIRUSTOTAL_API_URL: api.url, VT_RATE_LIMIT: 'off', ...env },
+    ['--transport', 'http', '--host', host, '--port', '0'],
+  );
+  const logs: string[] = [];
+  const log = createLogger({
+    secrets: [config.apiKey, ...config.http.authTokens],
+    level: 'debug',
+    write: (l) => logs.push(l),
+  });
+  const runtime = createRuntime(config, log);
+  const ctx = { vt: runtime.gateway, config, log, demo: false };
+  let http: RunningHttp;
+  try {
+    http = await startHttp({ ...config.http, ...limits, createServer: () => createServer(ctx), log });
+  } catch (err) {
+    await runtime.close();
+    await api.close();
+    throw err;
+  }
+  const r: Running = {
+    http,
+    api,
+    logs,
+    close: async () => {
+      await http.close();
+      await runtime.close();
+      await api.close();
+    },
+  };
+  cleanup.push(() => r.close());
+  return r;
+}
+
+const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
+
+/** One POST through node:http, which (unlike fetch) can set any Host and source address. */
+function raw(
+  port: number,
+  opts: { headers?: Record<string, string>; body?: unknown; address?: string; localAddress?: string } = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: opts.address ?? '127.0.0.1',
+        port,
+        localAddress: opts.localAddress,
+        path: '/mcp',
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => {
+          text += d.toString('utf8');
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(opts.body ?? PING));
+  });
+}
+
+async function sdkClient(url: string, token?: string): Promise<Client> {
+  const client = new Client({ name: 'http-hardening-test', version: '0' });
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  cleanup.push(() => client.close());
+  return client;
+}
+
+function refusals(r: Running): string[] {
+  return r.logs.filter((l) => l.includes('http: refused'));
+}
+
+function expectNoSecrets(r: Running): void {
+  const all = r.logs.join('\n');
+  for (const secret of [ALICE, BOB, TEST_KEY, 'wrong-token']) expect(all).not.toContain(secret);
+  expect(all).not.toMatch(/Bearer\s|authorization:/);
+}
+
+const nonLoopbackV4 = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+describe('item 15: the README shared-server command (--host 0.0.0.0 with tokens)', () => {
+  it('serves clients that reach the machine by any address or name, with the token', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '0.0.0.0');
+    const port = r.http.port;
+    const auth = { authorization: `Bearer ${ALICE}` };
+    const addresses = ['127.0.0.1', ...(nonLoopbackV4 ? [nonLoopbackV4] : [])];
+    for (const address of addresses) {
+      for (const host of [
+        `${address}:${port}`,
+        `${hostname()}:${port}`,
+        'name-behind-proxy',
+        `localhost:${port}`,
+      ]) {
+        const res = await raw(port, { address, headers: { host, ...auth } });
+        expect(res.status, `${address} as ${host}`).toBe(200);
+        expect(res.text).toContain('"result":{}');
+        expect((await raw(port, { address, headers: { host } })).status, `${address} as ${host}`).toBe(401);
+        const wrong = await raw(port, { address, headers: { host, authorization: 'Bearer wrong-token' } });
+        expect(wrong.status).toBe(401);
+      }
+      // A real SDK client, by address.
+      const client = await sdkClient(`http://${address}:${port}/mcp`, BOB);
+      const tools = await client.listTools();
+      expect(tools.tools.map((t) => t.name)).toContain('vt_get_report');
+      const res = await client.callTool({ name: 'vt_get_report', arguments: { indicator: 'github.com' } });
+      expect(res.isError).toBeFalsy();
+    }
+    // Without the token the SDK client gets nowhere.
+    await expect(sdkClient(`http://127.0.0.1:${port}/mcp`)).rejects.toThrow();
+    // A browser page from a foreign origin is refused even with the token.
+    const foreign = await raw(port, { headers: { ...auth, origin: 'http://evil.example' } });
+    expect(foreign.status).toBe(403);
+
+    const lines = refusals(r);
+    expect(lines.some((l) => /refused POST \/mcp from [0-9a-f.:]+: no bearer token/.test(l))).toBe(true);
+    expect(lines.some((l) => /refused POST \/mcp from [0-9a-f.:]+: wrong bearer token/.test(l))).toBe(true);
+    expect(lines.some((l) => l.includes('Origin "http://evil.example" not allowed'))).toBe(true);
+    expect(lines.every((l) => l.split('\n').filter(Boolean).length === 1)).toBe(true);
+    expectNoSecrets(r);
+  }, 60_000);
+
+  it('keeps the strict Host list on loopback without a token, and VT_MCP_ALLOWED_HOSTS works with or without a port', async () => {
+    const r = await start({ VT_MCP_ALLOWED_HOSTS: 'Proxy.Example,other.example:8443,::1' });
+    const port = r.http.port;
+    const status = async (host: string) => (await raw(port, { headers: { host } })).status;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])
+      expect(await status(host)).toBe(200);
+    for (const host of [
+      'proxy.example',
+      `proxy.example:${port}`,
+      'PROXY.EXAMPLE:443',
+      'other.example:8443',
+      '[::1]',
+    ]) {
+      expect(await status(host), host).toBe(200);
+    }
+    for (const host of [
+      `attacker.example:${port}`,
+      'attacker.example',
+      '127.0.0.1', // the right name on another port is another origin
+      `localhost:${port + 1}`,
+      'other.example',
+      'other.example:8444',
+      `${hostname()}:${port}`,
+      'name-behind-proxy',
+    ]) {
+      expect(await status(host), host).toBe(403);
+    }
+    const lines = refusals(r);
+    expect(lines.filter((l) => l.includes('not allowed'))).toHaveLength(8);
+    expect(
+      lines.some((l) =>
+        /refused POST \/mcp from 127\.0\.0\.1: Host "attacker\.example:\d+" not allowed/.test(l),
+      ),
+    ).toBe(true);
+    expectNoSecrets(r);
+  });
+
+  it('logs a refusal on one line, with control characters and long values neutralised', async () => {
+    const r = await start();
+    const res = await raw(r.http.port, { headers: { host: `${'a'.repeat(300)}.example` } });
+    expect(res.status).toBe(403);
+    const line = refusals(r)[0] ?? '';
+    expect(line).toMatch(/refused POST \/mcp from 127\.0\.0\.1: Host "a{100}\.\.\." not allowed/);
+    expect(line.length).toBeLessThan(400);
+    expect(line.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ENTRY = `${ROOT}dist/index.js`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('item 15: the README command as written (node dist/index.js)', () => {
+  it.skipIf(!existsSync(ENTRY))(
+    'serves by address and by name, and says where clients connect',
+    async () => {
+      const api = await new RecordedApi({ apiKey: TEST_KEY }).start();
+      cleanup.push(() => api.close());
+      const port = await freePort();
+      // VIRUSTOTAL_API_KEY=... VT_MCP_AUTH_TOKEN=alice-...,bob-... node dist/index.js --transport http --host 0.0.0.0 --port 3000
+      const child = spawn(
+        process.execPath,
+        [ENTRY, '--transport', 'http', '--host', '0.0.0.0', '--port', String(port)],
+        {
+          cwd: ROOT,
+          env: {
+            PATH: process.env.PATH ?? '',
+            VIRUSTOTAL_API_KEY: TEST_KEY,
+            VIRUSTOTAL_API_URL: api.url,
+            VT_MCP_AUTH_TOKEN: TOKENS,
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString('utf8');
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      cleanup.push(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      await waitFor('startup', () => /every interface/.test(err) || child.exitCode !== null, 15_000);
+      expect(err).toMatch(/every interface: clients use http:\/\/<this machine's address or name>:\d+\/mcp/);
+
+      const address = nonLoopbackV4 ?? '127.0.0.1';
+      for (const host of [`${address}:${port}`, `${hostname()}:${port}`, 'name-behind-proxy']) {
+        const res = await raw(port, { address, headers: { host, authorization: `Bearer ${BOB}` } });
+        expect(res.status, host).toBe(200);
+      }
+      const client = await sdkClient(`http://${address}:${port}/mcp`, ALICE);
+      const r = await client.callTool({ name: 'vt_get_report', arguments: { indicator: 'github.com' } });
+      expect(r.isError).toBeFalsy();
+      expect((await raw(port, { address })).status).toBe(401);
+      await waitFor(
+        'the refusal line',
+        () => /http: refused POST \/mcp from [0-9a-f.:]+: no bearer token/.test(err),
+        5000,
+      );
+      for (const secret of [ALICE, BOB, TEST_KEY]) expect(err).not.toContain(secret);
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    },
+    30_000,
+  );
+});
+
+describe('item 4: every request that can reach VirusTotal counts against its client', () => {
+  const read = (id: number, uri: string) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'resources/read',
+    params: { uri },
+  });
+  const call = (id: number) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: 'vt_get_report', arguments: { indicator: 'github.com' } },
+  });
+
+  it('counts report reads with tool calls, per token, and not the static docs', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS, VT_MCP_CLIENT_RATE: '3' });
+    const alice = { authorization: `Bearer ${ALICE}` };
+    const bob = { authorization: `Bearer ${BOB}` };
+    const port = r.http.port;
+    expect((await raw(port, { headers: alice, body: call(1) })).status).toBe(200);
+    expect((await raw(port, { headers: alice, body: read(2, 'vt://domain/github.com') })).status).toBe(200);
+    expect((await raw(port, { headers: alice, body: read(3, 'vt://ip_address/8.8.8.8') })).status).toBe(200);
+    for (const uri of [
+      'vt://domain/github.com',
+      'vt://file/e2a52f78fc1dc2eb561fd5d77892d642',
+      'VT://URL/abc',
+    ]) {
+      const over = await raw(port, { headers: alice, body: read(4, uri) });
+      expect(over.status, uri).toBe(429);
+      expect(over.text).toMatch(/its share on this shared server \(VT_MCP_CLIENT_RATE\)/);
+    }
+    expect((await raw(port, { headers: alice, body: call(5) })).status).toBe(429);
+    // The syntax reference never reaches VirusTotal, and other clients have their own share.
+    expect((await raw(port, { headers: alice, body: read(6, 'vt://docs/search-syntax') })).status).toBe(200);
+    expect((await raw(port, { headers: bob, body: read(7, 'vt://domain/github.com') })).status).toBe(200);
+
+    // An SDK client sees the refusal as an error on readResource.
+    const client = await sdkClient(r.http.url, ALICE);
+    await expect(client.readResource({ uri: 'vt://domain/github.com' })).rejects.toThrow(
+      /429|VT_MCP_CLIENT_RATE/,
+    );
+    const lines = refusals(r).filter((l) => l.includes('VT_MCP_CLIENT_RATE'));
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+    expect(lines[0]).toMatch(
+      /refused POST \/mcp from 127\.0\.0\.1: over VT_MCP_CLIENT_RATE \(3 per minute\) for token#0/,
+    );
+    expectNoSecrets(r);
+  });
+
+  it('without tokens, all loopback callers share one allowance whatever their source address', async () => {
+    const r = await start({ VT_MCP_CLIENT_RATE: '2' });
+    const port = r.http.port;
+    expect(
+      (await raw(port, { body: read(1, 'vt://domain/github.com'), localAddress: '127.0.0.1' })).status,
+    ).toBe(200);
+    expect((await raw(port, { body: call(2), localAddress: '127.0.0.2' })).status).toBe(200);
+    for (const localAddress of ['127.0.0.1', '127.0.0.2', '127.0.0.3']) {
+      expect((await raw(port, { body: read(3, 'vt://domain/github.com'), localAddress })).status).toBe(429);
+      expect((await raw(port, { body: call(4), localAddress })).status).toBe(429);
+    }
+    expect((await raw(port, { body: PING, localAddress: '127.0.0.3' })).status).toBe(200);
+    expect(refusals(r).some((l) => l.includes('for loopback'))).toBe(true);
+  });
+});
+
+/** A raw connection to the server, with what it has received and when it closed. */
+interface Raw {
+  socket: Socket;
+  received: () => string;
+  closed: Promise<number>;
+  isClosed: () => boolean;
+}
+
+function openRaw(port: number): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    let data = '';
+    let closedAt = 0;
+    socket.on('data', (d: Buffer) => {
+      data += d.toString('utf8');
+    });
+    const closed = new Promise<number>((res) =>
+      socket.on('close', () => {
+        closedAt = Date.now();
+        res(closedAt);
+      }),
+    );
+    socket.on('error', () => {});
+    socket.once('connect', () =>
+      resolve({ socket, received: () => data, closed, isClosed: () => closedAt > 0 }),
+    );
+    socket.once('error', reject);
+    cleanup.push(() => {
+      socket.destroy();
+    });
+  });
+}
+
+async function waitFor(what: string, cond: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const headerBlock = (port: number, extra: string) =>
+  `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${ALICE}\r\n` +
+  `Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${extra}`;
+
+describe('item 13: slow requests and too many connections', () => {
+  const T = 1000;
+
+  it('closes an authenticated body that stalls or trickles, and headers that never end', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '127.0.0.1', {
+      bodyTimeoutMs: T,
+      headersTimeoutMs: T,
+      requestTimeoutMs: 3 * T,
+    });
+    const port = r.http.port;
+
+    const stalled = await openRaw(port);
+    const t0 = Date.now();
+    stalled.socket.write(`${headerBlock(port, 'Content-Length: 1000\r\n')}\r\n{"jsonrpc":`);
+
+    const trickle = await openRaw(port);
+    const t1 = Date.now();
+    trickle.socket.write(`${headerBlock(port, 'Content-Length: 100000\r\n')}\r\n`);
+    const drip = setInterval(() => {
+      if (!trickle.isClosed()) trickle.socket.write(' ');
+    }, 100);
+    cleanup.push(() => clearInterval(drip));
+
+    const slowHeaders = await openRaw(port);
+    const t2 = Date.now();
+    slowHeaders.socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
+
+    const bound = 5 * T;
+    const timer = new Promise<number>((res) => setTimeout(() => res(0), bound + 500));
+    const [a, b, c] = await Promise.all([
+      Promise.race([stalled.closed, timer]),
+      Promise.race([trickle.closed, timer]),
+      Promise.race([slowHeaders.closed, timer]),
+    ]);
+    clearInterval(drip);
+    for (const [closedAt, started, name] of [
+      [a, t0, 'stalled body'],
+      [b, t1, 'trickled body'],
+      [c, t2, 'unfinished headers'],
+    ] as const) {
+      expect(closedAt, `${name} still open after ${bound} ms`).toBeGreaterThan(0);
+      const took = closedAt - started;
+      expect(took, name).toBeGreaterThanOrEqual(T * 0.5);
+      expect(took, name).toBeLessThan(bound);
+    }
+    expect(stalled.received()).toMatch(/^HTTP\/1\.1 408/);
+    expect(trickle.received()).toMatch(/^HTTP\/1\.1 408/);
+    const lines = refusals(r);
+    expect(lines.filter((l) => l.includes(`body not received within ${T} ms`))).toHaveLength(2);
+    expectNoSecrets(r);
+
+    // A prompt request is unaffected.
+    expect((await raw(port, { headers: { authorization: `Bearer ${ALICE}` } })).status).toBe(200);
+  }, 30_000);
+
+  it('refuses connections beyond the cap while the open ones keep working', async () => {
+    const cap = 3;
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '127.0.0.1', {
+      maxConnections: cap,
+      keepAliveTimeoutMs: 30_000,
+    });
+    const port = r.http.port;
+    const ping = `${headerBlock(port, `Content-Length: ${JSON.stringify(PING).length}\r\n`)}\r\n${JSON.stringify(PING)}`;
+    const answered = (c: Raw, n: number) =>
+      waitFor(`answer ${n}`, () => (c.received().match(/"result":\{\}/g) ?? []).length >= n, 5000);
+
+    const open: Raw[] = [];
+    for (let i = 0; i < cap; i++) {
+      const c = await openRaw(port);
+      c.socket.write(ping);
+      await answered(c, 1);
+      open.push(c);
+    }
+    // Beyond the cap: closed at once, without an answer.
+    const extra: Raw[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await openRaw(port).catch(() => undefined);
+      if (!c) continue; // refused before connecting: also fine
+      c.socket.write(ping);
+      extra.push(c);
+    }
+    for (const c of extra) {
+      await waitFor('the extra connection to close', c.isClosed, 3000);
+      expect(c.received()).not.toContain('"result"');
+    }
+    // The open ones keep being served on the same connections.
+    for (const c of open) {
+      c.socket.write(ping);
+      await answered(c, 2);
+      expect(c.isClosed()).toBe(false);
+    }
+    // A freed slot is usable again.
+    open[0]?.socket.destroy();
+    await open[0]?.closed;
+    let served = false;
+    for (let attempt = 0; attempt < 20 && !served; attempt++) {
+      const c = await openRaw(port).catch(() => undefined);
+      if (c) {
+        c.socket.write(ping);
+        await Promise.race([answered(c, 1).catch(() => {}), c.closed]);
+        served = (c.received().match(/"result":\{\}/g) ?? []).length >= 1;
+        c.socket.destroy();
+      }
+      if (!served) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(served).toBe(true);
+    const lines = refusals(r).filter((l) => l.includes('connections are open'));
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines[0]).toMatch(/refused a connection from [0-9a-f.:]+: 3 connections are open \(the cap\)/);
+  }, 30_000);
+
+  it('answers 413 to a declared oversized body at once, and logs it', async () => {
+    const r = await start({}, '127.0.0.1', { maxBodyBytes: 1000 });
+    const res = await raw(r.http.port, {
+      body: { jsonrpc: '2.0', id: 1, method: 'ping', params: { x: 'y'.repeat(2000) } },
+    });
+    expect(res.status).toBe(413);
+    expect(refusals(r).some((l) => l.includes('body over 1000 bytes'))).toBe(true);
+  });
+});
