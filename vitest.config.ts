@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -5,5 +6,14 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // Worker threads that keep their module cache from one file to the next: the SDK, zod and undici
+    // are loaded once per worker instead of once per file (most of the import time). Tests leave no
+    // global state behind: fake clocks are restored after each test, and helpers/virtual-time.ts
+    // puts back what it replaced.
+    pool: 'threads',
+    isolate: false,
+    // Many files wait on I/O (the stand-in, child processes, Redis) rather than on the CPU: one worker
+    // more than there are cores keeps every core busy (vitest's default is one fewer).
+    maxWorkers: availableParallelism() + 1,
   },
 });

@@ -16,17 +16,18 @@ export const KEY = 'bench-key-not-a-real-virustotal-key';
 /**
  * `demo: true` is `vtbrief --demo` (the banner, demo wording, the demo's defaults); otherwise a keyed
  * server pointed at the stand-in with no rate limit or daily cap. `env` adds configuration; the process
- * environment is never read, so every run sees the same configuration.
+ * environment is never read, so every run sees the same configuration. `store` is the key's state store
+ * (memory when absent); `api` a stand-in to share with another client (it is then left running).
  */
-export async function startClient({ demo = false, env = {} } = {}) {
-  const api = await new RecordedApi({ apiKey: KEY }).start();
+export async function startClient({ demo = false, env = {}, store, api: givenApi } = {}) {
+  const api = givenApi ?? (await new RecordedApi({ apiKey: KEY }).start());
   const base = demo ? {} : { VT_RATE_LIMIT: 'off', VT_DAILY_QUOTA: 'off' };
   const config = loadConfig({ ...base, ...env, VIRUSTOTAL_API_KEY: KEY }, demo ? ['--demo'] : []);
   config.apiUrl = api.url;
   config.apiKey = KEY;
   const log = createLogger({ secrets: [KEY], level: 'error', write: () => {} });
-  const runtime = createRuntime(config, log);
-  const server = createServer({ vt: runtime.gateway, config, log, demo });
+  const runtime = createRuntime(config, log, store ? { store } : {});
+  const server = createServer({ vt: runtime.gateway, config, log, demo, triage: runtime.triage });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'vtbrief-bench', version: '0.0.0' });
   await server.connect(serverT);
@@ -40,7 +41,7 @@ export async function startClient({ demo = false, env = {} } = {}) {
       await client.close();
       await server.close();
       await runtime.close();
-      await api.close();
+      if (!givenApi) await api.close();
     },
   };
 }

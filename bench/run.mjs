@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { fmt, KEY, median, startClient } from './harness.mjs';
+import { sharingCost } from './sharing.mjs';
 import { answerSizes, fixedCost, reportSizes, sizeTables } from './sizes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -116,7 +117,7 @@ async function httpLoad() {
     [`${root}dist/index.js`, '--demo', '--transport', 'http', '--port', String(port)],
     {
       stdio: ['ignore', 'ignore', 'ignore'],
-      env: { ...process.env, VT_MCP_CLIENT_RATE: '0' },
+      env: { ...process.env, VT_MCP_CLIENT_RATE: '0', VT_STATE: 'memory' },
     },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -202,6 +203,7 @@ async function main() {
   const answers = await answerSizes();
   const med = await mediation();
   const http = await httpLoad();
+  const sharing = await sharingCost();
   const run = {
     node: process.version,
     date: new Date().toISOString().slice(0, 10),
@@ -217,7 +219,8 @@ async function main() {
     sizeTables(fixed, reports, answers),
     med.markdown,
     http.markdown,
-    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...http.figures }) })} -->`,
+    sharing.markdown,
+    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...http.figures, ...sharing.figures }) })} -->`,
     '',
   ].join('\n');
   process.stdout.write(text);

@@ -10,17 +10,31 @@ import { fmt, median, startClient, textOf } from './harness.mjs';
 
 const COLL_TYPE = { files: 'file', urls: 'url', domains: 'domain', ip_addresses: 'ip_address' };
 
-/** What the model reads before its first call: tools/list plus the server's instructions. */
+/**
+ * What the model reads before its first call: the instructions, and each tool's name, title,
+ * description and input schema (what clients show it; output schemas are for programs, and their
+ * size is reported apart), as test/tool-list.test.ts counts them.
+ */
 export async function fixedCost() {
+  const shown = (t) => ({
+    name: t.name,
+    title: t.title,
+    description: t.description,
+    inputSchema: t.inputSchema,
+  });
   const measure = async (env) => {
     const s = await startClient({ env });
     const { tools } = await s.client.listTools();
     const instructions = s.client.getInstructions() ?? '';
     await s.close();
     return {
-      tools: tools.map((t) => ({ name: t.name, chars: JSON.stringify(t).length })),
+      tools: tools.map((t) => ({
+        name: t.name,
+        chars: JSON.stringify(shown(t)).length,
+        output: JSON.stringify(t.outputSchema).length,
+      })),
       instructions: instructions.length,
-      total: JSON.stringify(tools).length + instructions.length,
+      total: JSON.stringify(tools.map(shown)).length + instructions.length,
     };
   };
   const read = await measure({});

@@ -2,7 +2,8 @@
 /**
  * Writes the files that restate what the code already defines, so they cannot drift:
  *   - README.md, between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers: the
- *     configuration table (from src/config.ts's option table); the example answers, each the real
+ *     configuration table (from src/config.ts's option table); the tool list (every tool as tools/list
+ *     shows it, the write tools included: title, hints, description, parameters); the example answers, each the real
  *     answer of the built server in demo mode to the call shown above it, driven through an MCP client
  *     (bench/harness.mjs); the answer sizes (bench/sizes.mjs, exact over the recordings); and the
  *     timing figures of the benchmark report committed in docs/BENCHMARKS.md;
@@ -157,6 +158,8 @@ export const EXAMPLES = {
 
 /** Stands for the time in "Source: VirusTotal, fetched <time>." lines, which differs on every call. */
 export const FETCH_TIME = '<fetch time>';
+/** Stands for a triage job's id, which is random. */
+export const JOB_ID = 'JOBID';
 
 /** One example: the call as `> tool {json}` and the demo's answer, in a fence no answer can close. */
 async function example({ tool, args, lines }) {
@@ -171,6 +174,9 @@ async function example({ tool, args, lines }) {
     /(Source: VirusTotal, fetched )\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g,
     `$1${FETCH_TIME}`,
   );
+  // A job id is random: the example shows where it stands (and follows it) without one.
+  const job = /Triage job ([a-z0-9]{12}) /.exec(answer)?.[1];
+  if (job) answer = answer.replaceAll(job, JOB_ID);
   let shown = answer.split('\n');
   if (lines !== undefined && shown.length > lines + 1) {
     shown = [...shown.slice(0, lines), `(… ${shown.length - lines} more lines)`];
@@ -243,7 +249,7 @@ async function measurementsSection() {
   const x = (r) => `${r.toFixed(2)}×`;
   return [
     wrap(
-      `**Fixed cost**: tools/list (every read tool, with schemas) plus the server instructions: ` +
+      `**Fixed cost**: what a client shows the model before its first call (each read tool's name, title, description and input schema, and the server instructions): ` +
         `**${fmt(fixed.total)} characters** (\`test/tool-list.test.ts\` fails at ${fmt(budget)}). With the ` +
         `${fixed.submissionTools} submission tools enabled: ${fmt(fixed.withSubmissions)} (budget ${fmt(budgetWithSubmissions)}).`,
     ),
@@ -286,9 +292,113 @@ async function measurementsSection() {
   ].join('\n');
 }
 
+/** A JSON Schema (draft 7, as tools/list gives it) in a few words: type, allowed values and bounds. */
+function schemaWords(s, plural = false) {
+  if (!s || typeof s !== 'object') return plural ? 'values' : 'any value';
+  if (Array.isArray(s.anyOf)) return s.anyOf.map((x) => schemaWords(x, plural)).join(', or ');
+  const n = (v) => fmt(v);
+  if (Array.isArray(s.enum))
+    return `${plural ? 'each ' : ''}one of ${s.enum.map((v) => `\`${v}\``).join(', ')}`;
+  if (s.type === 'array') {
+    const lo = s.minItems ?? 0;
+    const count =
+      s.maxItems !== undefined
+        ? lo > 0
+          ? `${n(lo)} to ${n(s.maxItems)} `
+          : `up to ${n(s.maxItems)} `
+        : lo > 0
+          ? `at least ${n(lo)} `
+          : '';
+    return `a list of ${count}${schemaWords(s.items, true)}`;
+  }
+  const name =
+    { string: 'string', integer: 'integer', number: 'number', boolean: 'boolean' }[s.type] ?? 'value';
+  const bounds = [];
+  if (s.minLength > 0 && s.maxLength !== undefined)
+    bounds.push(`of ${n(s.minLength)} to ${n(s.maxLength)} characters`);
+  else if (s.maxLength !== undefined) bounds.push(`of at most ${n(s.maxLength)} characters`);
+  else if (s.minLength > 0) bounds.push(`of at least ${n(s.minLength)} characters`);
+  if (s.minimum !== undefined && s.maximum !== undefined)
+    bounds.push(`from ${n(s.minimum)} to ${n(s.maximum)}`);
+  else if (s.minimum !== undefined) bounds.push(`of at least ${n(s.minimum)}`);
+  else if (s.maximum !== undefined) bounds.push(`of at most ${n(s.maximum)}`);
+  return [plural ? `${name}s` : `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`, ...bounds].join(' ');
+}
+
+/** The hints a client reads, in words. */
+function hintWords(a = {}) {
+  return [
+    a.readOnlyHint ? 'read-only' : 'writes',
+    ...(a.destructiveHint ? ['destructive'] : []),
+    ...(a.idempotentHint ? ['idempotent'] : []),
+    ...(a.openWorldHint ? ['open world'] : []),
+  ].join(', ');
+}
+
+/** A description in one line: its first sentence, or the part before a colon when that is long. */
+function oneLine(text) {
+  const sentence = /^(.+?\.)(\s|$)/.exec(text)?.[1] ?? text;
+  if (sentence.length <= 160) return sentence;
+  const head = /^([^:]+):\s/.exec(sentence)?.[1];
+  return head ? `${head}.` : sentence;
+}
+
+/**
+ * The tool list: every tool as tools/list shows it to the model, from a server with the write tools
+ * enabled: a table (name, title, hints, first sentence), then each tool's whole description and
+ * parameters with their documentation. Nothing here is written by hand.
+ */
+async function toolList() {
+  const s = await startClient({ env: { VT_ENABLE_SUBMISSIONS: 'true' } });
+  let tools;
+  try {
+    tools = (await s.client.listTools()).tools;
+  } finally {
+    await s.close();
+  }
+  const writes = new Set(SUBMISSION_TOOLS.map((t) => t.name));
+  const cell = (v) => String(v).replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+  const lines = [
+    '| Tool | Title | Hints | What it does |',
+    '| ---- | ----- | ----- | ------------ |',
+    ...tools.map(
+      (t) =>
+        `| \`${t.name}\` | ${cell(t.title ?? '')} | ${hintWords(t.annotations)}${
+          writes.has(t.name) ? '; only with `VT_ENABLE_SUBMISSIONS=true`' : ''
+        } | ${cell(oneLine(t.description ?? ''))} |`,
+    ),
+  ];
+  for (const t of tools) {
+    const props = Object.entries(t.inputSchema.properties ?? {});
+    const required = new Set(t.inputSchema.required ?? []);
+    lines.push(
+      '',
+      '<details>',
+      `<summary><code>${t.name}</code>: ${cell(t.title ?? '')}, its description and parameters</summary>`,
+      '',
+      wrap(t.description ?? ''),
+      '',
+      ...(props.length === 0
+        ? ['No parameters.']
+        : props.map(([name, p]) => {
+            const extras = [
+              required.has(name) ? 'required' : 'optional',
+              ...(p.default !== undefined ? [`default \`${JSON.stringify(p.default)}\``] : []),
+            ];
+            const doc = p.description ? ` ${p.description}` : '';
+            return wrap(`- \`${name}\` (${extras.join(', ')}): ${schemaWords(p)}.${doc}`, '  ');
+          })),
+      '',
+      '</details>',
+    );
+  }
+  return lines.join('\n');
+}
+
 /** README sections: `inline` ones sit inside a sentence, the others on lines of their own. */
 const README_SECTIONS = {
   config: { make: () => configTableMarkdown() },
+  tools: { make: toolList },
   'report-size': { make: reportSize, inline: true },
   ...Object.fromEntries(Object.keys(EXAMPLES).map((name) => [name, { make: () => examples(name) }])),
   measurements: { make: measurementsSection },

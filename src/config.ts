@@ -6,6 +6,7 @@
  * Claude Desktop bundle's manifest are all generated from it (scripts/generate.mjs), so none can drift.
  */
 import { parseArgs } from 'node:util';
+import { parseStateSpec, StateSpecError } from './vt/state/open.js';
 
 /** How --transport http listens and whom it lets in. */
 export interface HttpSettings {
@@ -42,6 +43,10 @@ export interface Config {
   enableSubmissions: boolean;
   /** Directories vt_submit_file may read from; none by default. */
   uploadDirs: string[];
+  /** Where the key's shared state lives (VT_STATE): "sqlite", "sqlite:/path", "redis://…" or "memory". */
+  state: string;
+  /** How long a finished triage job is kept, in hours. */
+  triageKeepHours: number;
 }
 
 export class ConfigError extends Error {}
@@ -49,6 +54,7 @@ export class ConfigError extends Error {}
 /** What an option's parser is told besides its own value. */
 interface ParseContext {
   demo: boolean;
+  env: NodeJS.ProcessEnv;
   /** The rate limit as parsed, for defaults that depend on it. */
   rateLimit?: Config['rateLimit'];
 }
@@ -256,6 +262,31 @@ export const OPTIONS = {
     format: 'number',
     parse: int('VT_MCP_CLIENT_RATE', 0, 100_000, 30),
   }),
+  state: option({
+    env: ['VT_STATE'],
+    default: 'sqlite (memory with --demo)',
+    help:
+      'Where the quota counts and the cache live, shared by every process on the key: "sqlite" (a file in the ' +
+      'user cache directory), "sqlite:/path/file.db", "redis://host:port/db" (or rediss://) for replicas, or "memory" (this process only).',
+    format: 'string',
+    parse: (raw, ctx) => {
+      const v = given(raw) ?? (ctx.demo ? 'memory' : 'sqlite');
+      try {
+        parseStateSpec(v, { env: ctx.env });
+      } catch (err) {
+        if (err instanceof StateSpecError) throw new ConfigError(err.message);
+        throw err;
+      }
+      return v;
+    },
+  }),
+  triageKeepHours: option({
+    env: ['VT_TRIAGE_KEEP_HOURS'],
+    default: '24',
+    help: 'How long a finished vt_triage job and its results are kept, in hours.',
+    format: 'number',
+    parse: int('VT_TRIAGE_KEEP_HOURS', 1, 24 * 90, 24),
+  }),
   maxConnections: option({
     env: ['VT_MCP_MAX_CONNECTIONS'],
     default: '256',
@@ -341,7 +372,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
       `${cli.host !== undefined ? '--host' : '--port'} applies only to --transport http; add --transport http, or drop it.`,
     );
   }
-  const ctx: ParseContext = { demo: cli.demo };
+  const ctx: ParseContext = { demo: cli.demo, env };
   const get = <T>(o: EnvOption<T>): T => o.parse(read(env, o), ctx);
   const rateLimit = get(OPTIONS.rateLimit);
   ctx.rateLimit = rateLimit;
@@ -369,6 +400,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
     },
     enableSubmissions: get(OPTIONS.enableSubmissions),
     uploadDirs: get(OPTIONS.uploadDirs),
+    state: get(OPTIONS.state),
+    triageKeepHours: get(OPTIONS.triageKeepHours),
   };
 }
 

@@ -12,6 +12,7 @@ import { createRuntime } from './server/runtime.js';
 import { HttpConfigError, startHttp } from './transports/http.js';
 import { GuardedStdioTransport } from './transports/stdio.js';
 import { VERSION } from './version.js';
+import { openStateStore } from './vt/state/open.js';
 
 const DEMO_KEY = 'demo-key-not-a-real-virustotal-key';
 
@@ -38,8 +39,25 @@ async function main(argv: string[]): Promise<void> {
     log.warn('no VIRUSTOTAL_API_KEY set: tools are listed, and each call will explain how to set the key');
   }
 
-  const runtime = createRuntime(config, log);
-  const ctx = { vt: runtime.gateway, config, log, demo: config.demo };
+  // The key's shared state (quota counts, cache, claims): a file, Redis or this process's memory.
+  // Without a key there is nothing to count.
+  const opened = config.apiKey
+    ? await openStateStore(config.state, {
+        apiKey: config.apiKey,
+        env: process.env,
+        cacheMaxBytes: config.cacheMaxMb * 1024 * 1024,
+        log: (msg) => log.warn(msg),
+      })
+    : undefined;
+  if (opened) {
+    const h = opened.store.health();
+    log.info(
+      `state: ${h.kind}${h.shared ? ` at ${h.location}, shared by every process on this key` : ', this process only'}` +
+        (opened.fellBack ? ` (${config.state} could not be used: ${opened.fellBack})` : ''),
+    );
+  }
+  const runtime = createRuntime(config, log, opened ? { store: opened.store } : {});
+  const ctx = { vt: runtime.gateway, config, log, demo: config.demo, triage: runtime.triage };
   const closers: Array<() => Promise<unknown>> = [];
 
   if (config.transport === 'http') {

@@ -2,7 +2,7 @@
  * Diagnostics go to stderr (stdout is the MCP channel on stdio). Every line passes through
  * redaction, so the API key cannot reach a log even if some message were to carry it.
  */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {

@@ -16,6 +16,7 @@ import {
   schemaProblem,
   vtError,
 } from './helpers/upstream.js';
+import { virtualTimeForAllTests } from './helpers/virtual-time.js';
 
 const TOOL = 'vt_get_report';
 const PE = {
@@ -212,6 +213,10 @@ describe('detail', () => {
 
 // Concurrent: several of these wait on retries or a timeout. Each one starts and closes its own harness.
 describe.concurrent('upstream errors', () => {
+  // Retries back off and the timeout runs out on one virtual clock (helpers/virtual-time.ts); each
+  // test closes its own harness before the clock stops.
+  virtualTimeForAllTests();
+
   /** Each answer: isError, actionable text, nothing of the upstream body or the request URL. */
   async function failing(api: RecordedApiOptions, env: Record<string, string> = {}) {
     const own = await startHarness({ api, env });
@@ -321,8 +326,28 @@ describe('demo mode', () => {
 describe('the schema check itself', () => {
   it('rejects answers that break the outputSchema', async () => {
     const { check } = await harness();
-    expect(check({ type: 'file', id: 'x', found: true, fetched_at: 'now' }).valid).toBe(true);
-    expect(check({ type: 'file', id: 'x', fetched_at: 'now' }).valid).toBe(false);
-    expect(check({ type: 'file', id: 'x', found: 'yes', fetched_at: 'now' }).valid).toBe(false);
+    const at = '2026-01-01T00:00:00Z';
+    expect(check({ type: 'file', id: 'x', found: true, fetched_at: at }).valid).toBe(true);
+    expect(check({ type: 'file', id: 'x', fetched_at: at }).valid).toBe(false);
+    expect(check({ type: 'file', id: 'x', found: 'yes', fetched_at: at }).valid).toBe(false);
+    // The output schema types its fields: an ISO date, a known type, a verdict from the list.
+    expect(check({ type: 'file', id: 'x', found: true, fetched_at: 'now' }).valid).toBe(false);
+    expect(check({ type: 'hash', id: 'x', found: true, fetched_at: at }).valid).toBe(false);
+    const summary = {
+      type: 'file',
+      id: 'x',
+      verdict: 'clean',
+      link: 'https://www.virustotal.com/gui/file/x',
+    };
+    expect(check({ type: 'file', id: 'x', found: true, fetched_at: at, summary }).valid).toBe(false);
+    expect(
+      check({
+        type: 'file',
+        id: 'x',
+        found: true,
+        fetched_at: at,
+        summary: { ...summary, verdict: 'malicious' },
+      }).valid,
+    ).toBe(true);
   });
 });

@@ -342,6 +342,8 @@ function hostileUpstream(req: StandInRequest, res: ServerResponse): boolean {
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ api: { hook: hostileUpstream } });
+  // Listed first, so the client checks every answer's structuredContent against its output schema.
+  await h.client.listTools();
 });
 afterAll(async () => {
   await h.close();

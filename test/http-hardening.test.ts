@@ -57,7 +57,7 @@ async function start(
     write: (l) => logs.push(l),
   });
   const runtime = createRuntime(config, log);
-  const ctx = { vt: runtime.gateway, config, log, demo: false };
+  const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
   let http: RunningHttp;
   try {
     http = await startHttp({ ...config.http, ...limits, createServer: () => createServer(ctx), log });
@@ -258,6 +258,8 @@ describe('item 15: the README command as written (node dist/index.js)', () => {
             VIRUSTOTAL_API_KEY: TEST_KEY,
             VIRUSTOTAL_API_URL: api.url,
             VT_MCP_AUTH_TOKEN: TOKENS,
+            // Never the user's real cache directory.
+            VT_STATE: 'memory',
           },
           stdio: ['ignore', 'ignore', 'pipe'],
         },

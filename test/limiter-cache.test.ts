@@ -46,7 +46,15 @@ describe('RateLimiter', () => {
     const err = await lim.acquire().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VtError);
     expect((err as VtError).quotaScope).toBe('rate');
-    expect((err as VtError).message).toMatch(/would wait about 6[01] s.*2026-01-01T12:01:00Z/);
+    // Facts; tools/wording.ts words them ("would wait about 60 s … a slot is free again at 12:01:00Z").
+    expect((err as VtError).retryAfterSeconds).toBeGreaterThanOrEqual(60);
+    expect((err as VtError).retryAfterSeconds).toBeLessThanOrEqual(61);
+    expect((err as VtError).resetAt?.toISOString()).toMatch(/^2026-01-01T12:01:00/);
+    expect(err).toMatchObject({
+      window: { requests: 1, seconds: 60 },
+      maxWaitSeconds: 5,
+      pausedByUpstream: false,
+    });
   });
 
   it('enforces the daily cap and resets it at 00:00 UTC', async () => {

@@ -5,7 +5,8 @@
  * from 0.95 to 2.9 ms after 23,000 lookups), and the HTTP pool capped requests in flight at 16
  * whatever VT_MAX_CONCURRENCY said.
  *
- * Times are compared within the run (first blocks against last blocks), never with a fixed figure.
+ * Times are compared within the run (the fastest of the first blocks against the fastest of the last),
+ * never with a fixed figure.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RateLimiter } from '../src/vt/limiter.js';
@@ -15,9 +16,12 @@ import { slowUpstream } from './helpers/limits.js';
 const N = 50_000;
 const BLOCK = 500;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+/**
+ * The fastest of a run of blocks: other work on the machine (the other test files) only ever adds
+ * time to a block, so the fastest one is the cost itself; growth with the requests served shows in it.
+ */
+function fastest(xs: number[]): number {
+  return Math.min(...xs);
 }
 
 /** BLOCK requests through the limiter at once; ms per request. */
@@ -54,8 +58,8 @@ describe('the limiter does not grow with requests served', () => {
     expect(lim.internals()).toEqual({ window_times: 0, open: 0, waiters: 0 });
     expect(lim.stats()).toMatchObject({ day_used: N, queued: 0, in_flight: 0 });
     const blocks = 5_000 / BLOCK;
-    const first = median(times.slice(0, blocks));
-    const last = median(times.slice(-blocks));
+    const first = fastest(times.slice(0, blocks));
+    const last = fastest(times.slice(-blocks));
     console.log(
       `limit off: ${(first * 1000).toFixed(2)} µs per request over the first 5,000, ${(last * 1000).toFixed(2)} µs over the last 5,000 (ratio ${(last / first).toFixed(2)})`,
     );
@@ -84,8 +88,8 @@ describe('the limiter does not grow with requests served', () => {
     expect(lim.internals().window_times).toBeLessThanOrEqual(1000);
     expect(lim.internals().open).toBe(0);
     const blocks = 5_000 / BLOCK;
-    const first = median(times.slice(0, blocks));
-    const last = median(times.slice(-blocks));
+    const first = fastest(times.slice(0, blocks));
+    const last = fastest(times.slice(-blocks));
     console.log(
       `1000/60s: ${(first * 1000).toFixed(2)} µs per request over the first 5,000, ${(last * 1000).toFixed(2)} µs over the last 5,000 (ratio ${(last / first).toFixed(2)})`,
     );

@@ -3,20 +3,52 @@
  * client against the stand-in API. Timing checks compare with an ideal derived from the configured
  * limit plus a request latency measured in the same run, never with a fixed number of seconds.
  */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
 import { type Harness, startHarness, TEST_KEY, textOf } from './helpers/harness.js';
 import { sleep, slowUpstream, vtWindow } from './helpers/limits.js';
+import { virtualTimeForEachTest } from './helpers/virtual-time.js';
 
 const files = new RecordedApi().objects('file') as Array<{ id: string; attributes: Record<string, string> }>;
 const sha256s = [...new Set(files.map((f) => f.id))];
 const PE = files.find((f) => f.attributes.md5 === 'e2a52f78fc1dc2eb561fd5d77892d642');
+
+// Every test here waits on a window, a pause, a retry or a slow stand-in: on a virtual clock.
+virtualTimeForEachTest();
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
+
+/** vt_triage's structuredContent (a job: issue 12). */
+interface TriageJob {
+  job: string;
+  status: 'running' | 'done' | 'cancelled';
+  total: number;
+  counts: Record<
+    'malicious' | 'suspicious' | 'undetected' | 'no_verdict' | 'not_found' | 'failed' | 'pending',
+    number
+  >;
+  next_lookup_at?: string;
+  eta?: string;
+  held_until?: string;
+  plan?: { today: number; later: number; resumes_at: string };
+  results: Array<{ input: string; verdict: string; error?: string }>;
+  next_cursor?: string;
+}
+const jobOf = (r: CallToolResult) => r.structuredContent as unknown as TriageJob;
+
+/** Follows a job with {job} alone until it is no longer running (each call waits within its budget). */
+async function settle(harness: Harness, answer: CallToolResult, maxPolls = 10): Promise<CallToolResult> {
+  let last = answer;
+  for (let i = 0; i < maxPolls && jobOf(last).status === 'running'; i++) {
+    last = await harness.call('vt_triage', { job: jobOf(last).job });
+  }
+  return last;
+}
 
 /** One round trip to a stand-in of its own (so the limited one never sees it), measured in this run. */
 async function oneRequestLatencyMs(): Promise<number> {
@@ -42,14 +74,22 @@ describe('rate limit and triage', () => {
     const latency = await oneRequestLatencyMs();
     const indicators = sha256s.slice(0, 20);
     const t0 = performance.now();
-    const r = await h.call('vt_triage', { indicators });
+    const first = await h.call('vt_triage', { indicators });
+    expect(first.isError, textOf(first)).toBeFalsy();
+    // The call waits for the job within its budget; should it answer before the job is done, the job
+    // is followed with {job} alone until it is.
+    const r = await settle(h, first);
     const elapsed = performance.now() - t0;
-    const sc = r.structuredContent as { results: Array<{ verdict: string }>; unchecked: string[] };
-    expect(r.isError).toBeFalsy();
+    const sc = jobOf(r);
     expect(vt.rejected()).toBe(0);
+    expect(sc).toMatchObject({ status: 'done', total: 20 });
+    expect(sc.counts).toMatchObject({ pending: 0, failed: 0 });
+    expect(sc.next_cursor).toBeUndefined();
     expect(sc.results).toHaveLength(20);
-    expect(sc.unchecked).toEqual([]);
+    expect(new Set(sc.results.map((x) => x.input))).toEqual(new Set(indicators));
     expect(sc.results.every((x) => x.verdict !== 'error')).toBe(true);
+    // Every indicator once upstream.
+    expect(h.api.count('/files/')).toBe(20);
     // 4 go at once, then 4 more every 2 s: the last batch leaves at 8 s.
     const ideal = (Math.ceil(20 / 4) - 1) * 2000 + latency;
     console.log(
@@ -59,32 +99,50 @@ describe('rate limit and triage', () => {
     // The limiter really waited: faster than the window allows would have been a 429.
     expect(elapsed).toBeGreaterThanOrEqual(8000 - 100);
 
-    // The same 20 again: all from the cache.
+    // The same 20 again (a new job): all from the cache.
     const before = h.api.count('/files/');
-    const again = await h.call('vt_triage', { indicators });
-    expect((again.structuredContent as { results: unknown[] }).results).toHaveLength(20);
+    const again = jobOf(await settle(h, await h.call('vt_triage', { indicators })));
+    expect(again.status).toBe('done');
+    expect(again.results).toHaveLength(20);
+    expect(again.results.every((x) => x.verdict !== 'error')).toBe(true);
     expect(h.api.count('/files/')).toBe(before);
   }, 30_000);
 
-  it('stops at the daily cap mid-triage with partial results, the unchecked list and the reset time', async () => {
+  it('holds the job at the daily cap mid-triage: partial results, the rest pending, and when it carries on', async () => {
     h = await startHarness({ env: { VT_DAILY_QUOTA: '5' } });
     const indicators = sha256s.slice(0, 8);
     const r = await h.call('vt_triage', { indicators });
-    const sc = r.structuredContent as {
-      results: Array<{ input: string }>;
-      unchecked: string[];
-      stopped?: string;
-    };
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const sc = jobOf(r);
+    // As many lookups as the cap allows, not one more.
     expect(h.api.count('/files/')).toBe(5);
+    // The call waited until the cap held the job: partial results, the rest pending, held until 00:00 UTC.
+    expect(sc).toMatchObject({ status: 'running', total: 8 });
+    expect(sc.held_until).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
+    expect(sc.counts.pending).toBe(3);
     expect(sc.results).toHaveLength(5);
-    expect(sc.unchecked).toHaveLength(3);
-    expect(new Set([...sc.results.map((x) => x.input), ...sc.unchecked])).toEqual(new Set(indicators));
+    expect(sc.results.every((x) => x.verdict !== 'error')).toBe(true);
+    const checked = sc.results.map((x) => x.input);
+    expect(new Set(checked).size).toBe(5);
+    expect(checked.every((x) => indicators.includes(x))).toBe(true);
+    // It was planned for at the start: 5 today, 3 after the reset.
+    expect(sc.plan).toMatchObject({ today: 5, later: 3, resumes_at: sc.held_until });
     const text = textOf(r);
-    expect(text).toMatch(/daily cap of 5/);
-    expect(text).toMatch(/resets at \d{4}-\d{2}-\d{2}T00:00:00Z/);
-    expect(text).toContain('call vt_triage again with these');
-    // A later single lookup gets the same plain answer, and cached results still work.
-    const more = await h.call('vt_get_report', { indicator: sc.unchecked[0] as string });
+    expect(text.split('\n')[0]).toMatch(
+      /^Triage job [a-z0-9]{12} \(running\): 8 indicators: .*3 pending, held by the daily cap until \d{4}-\d{2}-\d{2}T00:00:00Z\.$/,
+    );
+    expect(text).toMatch(
+      /VT_DAILY_QUOTA 5\): about 5 lookups today .*the other 3 from \d{4}-\d{2}-\d{2}T00:00:00Z/,
+    );
+    expect(text).toContain(`vt_triage {"job":"${sc.job}"}`);
+    // A poll while it is held sends nothing and says the same.
+    const poll = jobOf(await h.call('vt_triage', { job: sc.job }));
+    expect(poll).toMatchObject({ status: 'running', held_until: sc.held_until });
+    expect(poll.counts.pending).toBe(3);
+    expect(h.api.count('/files/')).toBe(5);
+    // A later single lookup gets the plain answer of the cap, and cached results still work.
+    const pending = indicators.find((x) => !checked.includes(x)) as string;
+    const more = await h.call('vt_get_report', { indicator: pending });
     expect(more.isError).toBe(true);
     expect(textOf(more)).toMatch(/daily cap of 5 .*resets at/);
     const cached = await h.call('vt_get_report', { indicator: sc.results[0]?.input as string });
@@ -104,10 +162,11 @@ describe('rate limit and triage', () => {
     expect(h.api.count()).toBe(4);
   });
 
-  it('reports progress per finished indicator', async () => {
-    h = await startHarness();
+  it('reports progress per finished indicator while the call waits for the job', async () => {
+    // One lookup a second, so that each result comes in while the call is waiting for the job.
+    h = await startHarness({ env: { VT_RATE_LIMIT: '1/1s' } });
     const seen: number[] = [];
-    await h.client.callTool(
+    const r = await h.client.callTool(
       { name: 'vt_triage', arguments: { indicators: sha256s.slice(0, 5) } },
       undefined,
       {
@@ -116,8 +175,10 @@ describe('rate limit and triage', () => {
         },
       },
     );
-    expect(seen.length).toBeGreaterThanOrEqual(5);
+    expect(jobOf(r as CallToolResult).status).toBe('done');
     expect(seen.every((p, i) => i === 0 || p > (seen[i - 1] as number))).toBe(true);
+    // Each finished indicator was reported as it came in, the last one included.
+    for (let done = 1; done <= 5; done++) expect(seen).toContain(done);
     expect(seen.at(-1)).toBe(5);
   });
 
@@ -290,16 +351,29 @@ describe('vt_quota', () => {
 
 describe('triage edge cases', () => {
   it('a missing or wrong key is answered as such, not as a quota problem', async () => {
+    // No key: no job is started, and the answer says what to set.
     h = await startHarness({ noKey: true });
     const none = await h.call('vt_triage', { indicators: ['github.com', '1.1.1.1'] });
     expect(none.isError).toBe(true);
     expect(textOf(none)).toMatch(/No VirusTotal API key is configured.*VIRUSTOTAL_API_KEY/);
+    expect(h.api.count()).toBe(0);
     await h.close();
 
-    h = await startHarness({ api: { apiKey: 'another-key' } });
-    const wrong = await h.call('vt_triage', { indicators: ['github.com', '1.1.1.1'] });
-    expect(wrong.isError).toBe(true);
-    expect(textOf(wrong)).toMatch(/rejected the API key.*VIRUSTOTAL_API_KEY/);
+    // A wrong key: the first lookup fails on the key (a rejected key is not retried), and the job stops
+    // there: the rest fail with the same reason without a request each. The answer says the key was rejected.
+    h = await startHarness({ env: { VT_MAX_CONCURRENCY: '1' }, api: { apiKey: 'another-key' } });
+    const six = ['github.com', '1.1.1.1', 'example.com', '8.8.8.8', 'example.org', '9.9.9.9'];
+    const wrong = await settle(h, await h.call('vt_triage', { indicators: six }));
+    const sc = jobOf(wrong);
+    expect(sc.status).toBe('done');
+    expect(sc.counts).toMatchObject({ failed: 6, pending: 0, undetected: 0, not_found: 0 });
+    expect(sc.results.map((x) => [x.verdict, x.error])).toEqual(
+      six.map(() => ['error', 'lookup failed (auth)']),
+    );
+    expect(h.api.count()).toBe(1);
+    expect(textOf(wrong)).toMatch(
+      /6 lookups failed \(auth\): VirusTotal rejected the API key \(WrongCredentialsError\).*VIRUSTOTAL_API_KEY/,
+    );
     expect(textOf(wrong)).not.toMatch(/quota/i);
   });
 
@@ -320,9 +394,12 @@ describe('triage edge cases', () => {
     expect(h.api.count()).toBe(1);
   });
 
-  it('returns by its deadline with the rest unchecked and the time to retry, and failed lookups can be resumed', async () => {
+  it('returns within its budget with the job running and the rest pending; polls finish it, a failing lookup retried, then reported failed', async () => {
+    // Two lookups per 10 s and one at a time: the 14 requests of this job (5 files, and github.com
+    // 3 times with 2 retries each) take about a minute, three times the call's budget of 20 s.
+    const BUDGET_MS = 20_000;
     h = await startHarness({
-      env: { VT_RATE_LIMIT: '2/60s' },
+      env: { VT_RATE_LIMIT: '2/10s', VT_MAX_WAIT_SECONDS: String(BUDGET_MS / 1000), VT_MAX_CONCURRENCY: '1' },
       api: {
         hook: (req, res) => {
           if (!req.path.includes('github.com')) return false;
@@ -332,29 +409,47 @@ describe('triage edge cases', () => {
         },
       },
     });
+    const indicators = ['github.com', ...sha256s.slice(0, 5)];
     const t0 = performance.now();
-    const r = await h.call('vt_triage', { indicators: ['github.com', ...sha256s.slice(0, 5)] });
+    const r = await h.call('vt_triage', { indicators });
     const elapsed = performance.now() - t0;
-    const sc = r.structuredContent as {
-      results: Array<{ input: string; verdict: string }>;
-      unchecked: string[];
-      retry_after?: string;
-    };
-    // Two lookups fit the window; the third would wait a whole window, past the call's budget.
-    // Two slots in the window; the failed lookup's retry would need a third, so it is not sent.
-    expect(h.api.count()).toBe(2);
-    // Well under the configured window: the call did not sit waiting for the next slot.
-    const WINDOW_MS = 60_000;
-    expect(elapsed).toBeLessThan(WINDOW_MS / 2);
-    expect(sc.retry_after).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(textOf(r)).toMatch(/Stopped early: All 2 lookups allowed per 60 s/);
-    // The failed one is in `unchecked` with those never sent, so one list resumes everything.
-    expect(sc.unchecked).toContain('github.com');
-    expect(sc.results.length + sc.unchecked.length).toBe(
-      6 + sc.results.filter((x) => x.verdict === 'error').length,
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const sc = jobOf(r);
+    // It waited for results for its budget, and no longer; the job goes on without it.
+    console.log(
+      `first answer after ${Math.round(elapsed)} ms, ratio ${(elapsed / BUDGET_MS).toFixed(3)} to the budget`,
     );
-    expect(textOf(r)).toMatch(/call vt_triage again with these after \d{4}-/);
-  });
+    expect(elapsed / BUDGET_MS).toBeGreaterThanOrEqual(0.9);
+    expect(elapsed / BUDGET_MS).toBeLessThanOrEqual(1.1);
+    expect(sc).toMatchObject({ status: 'running', total: 6 });
+    expect(sc.counts.pending).toBeGreaterThan(0);
+    expect(Object.values(sc.counts).reduce((a, b) => a + b, 0)).toBe(6);
+    expect(sc.results.length + sc.counts.pending).toBe(6);
+    // When the next lookup leaves and when the job should be done, and how to follow it.
+    expect(sc.next_lookup_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(sc.eta).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(textOf(r)).toMatch(/next lookup (now|in \d+ s), done by about \d{4}-/);
+    expect(textOf(r)).toContain(`Follow it with vt_triage {"job":"${sc.job}"}`);
+
+    // Polls with {job} alone finish it: every file answered once, github.com failed after 2 tries.
+    const last = await settle(h, r);
+    const done = jobOf(last);
+    expect(done).toMatchObject({ status: 'done', total: 6 });
+    expect(done.counts).toMatchObject({ pending: 0, failed: 1 });
+    expect(done.results).toHaveLength(6);
+    const github = done.results.find((x) => x.input === 'github.com');
+    expect(github).toMatchObject({ verdict: 'error', error: 'lookup failed (transient)' });
+    expect(done.results.filter((x) => x.verdict === 'error')).toHaveLength(1);
+    // Failed lookups rank last.
+    expect(done.results.at(-1)?.input).toBe('github.com');
+    // 2 tries by the job, each sent 3 times by the gateway (2 retries of a 500).
+    expect(h.api.count('/domains/github.com')).toBe(2 * 3);
+    expect(h.api.count('/files/')).toBe(5);
+    expect(textOf(last)).toMatch(
+      /1 lookup failed \(transient\): VirusTotal is unavailable right now \(InternalError\)/,
+    );
+    expect(textOf(last)).not.toContain('Follow it with');
+  }, 30_000);
 });
 
 describe('shared in-flight requests', () => {

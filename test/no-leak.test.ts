@@ -6,10 +6,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BUNDLED_FIXTURES, type RecordedApiOptions, type StandInRequest } from '../src/demo/recorded-api.js';
 import { everythingOf, type Harness, startHarness, TEST_KEY } from './helpers/harness.js';
 import { answerJson, answerRaw, neverAnswer, recordInto, vtError } from './helpers/upstream.js';
+import { virtualTimeForAllTests } from './helpers/virtual-time.js';
 
 const TOOL = 'vt_get_report';
 const PE_MD5 = 'e2a52f78fc1dc2eb561fd5d77892d642';
@@ -126,10 +127,13 @@ function echoKey(status: number, code: string, pad = ''): NonNullable<RecordedAp
 }
 
 // Concurrent: several scenarios wait on retries or a timeout; each has its own harness and stand-in.
+// Retries, the 429 pause and the timeout pass on one virtual clock (helpers/virtual-time.ts).
 describe.concurrent('the key never leaks', () => {
   const opened: Harness[] = [];
-  afterAll(async () => {
-    for (const h of opened) await h.close();
+  virtualTimeForAllTests({
+    closeFirst: async () => {
+      for (const h of opened.splice(0)) await h.close();
+    },
   });
 
   it.each(SCENARIOS)('$name', async (sc) => {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
-import { summarizeReport } from '../src/summaries/index.js';
+import { renderReport, summarizeReport } from '../src/summaries/index.js';
 import { pivotQueries, signerOf } from '../src/summaries/pivots.js';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
 
@@ -76,7 +76,10 @@ describe('pivotQueries (pure)', () => {
   it('keeps the report text budget: median ≤ 1,600 and max ≤ 4,000 over all recorded reports', () => {
     const sizes = api
       .objects()
-      .map((o) => summarizeReport(o, 'concise', 24_000 - 200)?.text.length ?? 0)
+      .map((o) => {
+        const s = summarizeReport(o, 'concise');
+        return s ? renderReport(s, 24_000 - 200).length : 0;
+      })
       .sort((a, b) => a - b);
     expect(sizes.length).toBeGreaterThan(100);
     const median = sizes[Math.floor(sizes.length / 2)] ?? 0;

@@ -118,10 +118,10 @@ describe('manifest.json (Claude Desktop bundle)', () => {
     );
     // The settings' defaults are values the server accepts.
     expect(() =>
-      OPTIONS.rateLimit.parse(manifest.user_config.rate_limit.default, { demo: false }),
+      OPTIONS.rateLimit.parse(manifest.user_config.rate_limit.default, { demo: false, env: {} }),
     ).not.toThrow();
     expect(() =>
-      OPTIONS.dailyQuota.parse(manifest.user_config.daily_quota.default, { demo: false }),
+      OPTIONS.dailyQuota.parse(manifest.user_config.daily_quota.default, { demo: false, env: {} }),
     ).not.toThrow();
   });
 });

@@ -6,14 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_FIXTURES, manifestRoutes, send } from '../src/demo/recorded-api.js';
+import { namesByAccess, relationshipProblem, SUGGEST_MAX } from '../src/tools/wording.js';
 import {
   checkRelationship,
   closestRelationships,
   editDistance,
-  namesByAccess,
   publicRelationships,
   RELATIONSHIPS,
-  SUGGEST_MAX,
   suggestedRelationships,
 } from '../src/vt/relationships.js';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
@@ -118,14 +117,18 @@ describe('relationship names (pure)', () => {
     expect(ok).toEqual({ ok: true, name: 'contacted_ips', access: 'all' });
     const wrongType = checkRelationship('domain', 'dropped_files');
     expect(wrongType.ok).toBe(false);
-    if (!wrongType.ok) expect(wrongType.message).toContain('It exists for a file');
+    if (!wrongType.ok) {
+      expect(wrongType.elsewhere).toEqual(['file']);
+      expect(relationshipProblem('domain', wrongType)).toContain('It exists for a file');
+    }
     const nothingClose = checkRelationship('ip_address', 'qqqqqqqqqqqqq');
     expect(nothingClose.ok).toBe(false);
     if (!nothingClose.ok) {
-      expect(nothingClose.message).toContain(
+      const message = relationshipProblem('ip_address', nothingClose);
+      expect(message).toContain(
         'Names for an IP address: every key: resolutions, communicating_files, referrer_files',
       );
-      expect(nothingClose.message).toContain('; premium only: urls, downloaded_files');
+      expect(message).toContain('; premium only: urls, downloaded_files');
     }
   });
 });

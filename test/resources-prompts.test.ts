@@ -42,7 +42,13 @@ describe('resources', () => {
   it('lists the report templates and the syntax reference', async () => {
     const templates = (await h.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
     expect(templates.sort()).toEqual(
-      ['vt://domain/{name}', 'vt://file/{id}', 'vt://ip_address/{ip}', 'vt://url/{id}'].sort(),
+      [
+        'vt://domain/{name}',
+        'vt://file/{id}',
+        'vt://ip_address/{ip}',
+        'vt://url/{id}',
+        'vt://triage/{job}',
+      ].sort(),
     );
     const resources = (await h.client.listResources()).resources.map((r) => r.uri);
     expect(resources).toContain('vt://docs/search-syntax');
@@ -101,7 +107,11 @@ describe('resources', () => {
 
   it('says what a template read costs in lookups', async () => {
     const templates = (await h.client.listResourceTemplates()).resourceTemplates;
-    for (const t of templates) expect(t.description).toContain('(one lookup)');
+    for (const t of templates) {
+      expect(t.description).toContain(
+        t.uriTemplate.startsWith('vt://triage/') ? '(no lookup)' : '(one lookup)',
+      );
+    }
   });
 });
 
@@ -188,7 +198,9 @@ describe('listing budget', () => {
         ['vt_get_relationships', 'vt_search', 'vt_get_behaviour'].includes(t.name),
       );
       expect(mine.length).toBe(3);
-      expect(JSON.stringify(mine).length).toBeLessThan(3800);
+      // What clients show the model (the output schemas are for programs: see test/tool-list.test.ts).
+      const shown = mine.map((t) => ({ ...t, outputSchema: undefined, annotations: undefined }));
+      expect(JSON.stringify(shown).length).toBeLessThan(3800);
       // Cost is said in lookups (one upstream request each), never in "API calls".
       for (const t of mine) expect(t.description).not.toMatch(/API call|\brequests?\b/i);
       const byName = new Map(mine.map((t) => [t.name, t]));

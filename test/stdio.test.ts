@@ -35,7 +35,8 @@ async function spawnServer(args: string[], env: Record<string, string>): Promise
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [ENTRY, ...args],
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // VT_STATE=memory unless a test says otherwise: a test never writes into the user's cache directory.
+    env: { PATH: process.env.PATH ?? '', VT_STATE: 'memory', ...env },
     cwd: ROOT,
     stderr: 'pipe',
   });

@@ -73,7 +73,7 @@ async function start(capabilities: ClientCapabilities, answer?: Answer): Promise
   );
   const log = createLogger({ secrets: [config.apiKey], level: 'debug', write: () => {} });
   const runtime = createRuntime(config, log);
-  const server = createServer({ vt: runtime.gateway, config, log, demo: false });
+  const server = createServer({ vt: runtime.gateway, config, log, demo: false, triage: runtime.triage });
   const client = new Client({ name: 'vtbrief-confirm-tests', version: '0.0.0' }, { capabilities });
   const posts = () => api.requests.filter((r) => r.method === 'POST').length;
   const asked: Setup['asked'] = [];

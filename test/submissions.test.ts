@@ -12,6 +12,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../src/demo/recorded-api.js';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
 import { sleep } from './helpers/limits.js';
+import { virtualTimeForEachTest } from './helpers/virtual-time.js';
+
+// vt_get_analysis polls and waits, the cancellation test waits out a poll: on a virtual clock
+// (helpers/virtual-time.ts), registered first so that the afterEach below closes the server before it stops.
+virtualTimeForEachTest();
 
 let h: Harness | undefined;
 afterEach(async () => {

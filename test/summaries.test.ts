@@ -10,17 +10,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_FIXTURES, RecordedApi } from '../src/demo/recorded-api.js';
 import { clean, cleanBlock } from '../src/summaries/common.js';
-import { type ReportSummary, summarizeReport } from '../src/summaries/index.js';
+import { type ReportSummary, renderReport, summarizeReport } from '../src/summaries/index.js';
 import {
   CURSOR_REFUSED,
   LINE_MAX,
-  pageCursor,
   relatedLine,
   renderPage,
   summarizeRelated,
 } from '../src/summaries/related.js';
 import { q } from '../src/summaries/text.js';
-import { capCodePoints, truncate, UNTRUSTED_PREFIX } from '../src/util/sanitize.js';
+import { capCodePoints, pageCursor, truncate, UNTRUSTED_PREFIX } from '../src/util/sanitize.js';
 
 type Json = Record<string, unknown>;
 
@@ -32,9 +31,9 @@ function fixture(name: string): Json {
 }
 
 function render(o: unknown, detail: 'concise' | 'detailed', maxChars = 24_000) {
-  const r = summarizeReport(o, detail, maxChars);
-  if (!r) throw new Error(`no summary for ${JSON.stringify(o).slice(0, 80)}`);
-  return r;
+  const summary = summarizeReport(o, detail);
+  if (!summary) throw new Error(`no summary for ${JSON.stringify(o).slice(0, 80)}`);
+  return { summary, text: renderReport(summary, maxChars) };
 }
 
 function attrs(o: Json): Json {

@@ -26,7 +26,7 @@ import { SubmissionDesk, UPLOAD_PREFIX } from './submissions.js';
 export const BUNDLED_FIXTURES = fileURLToPath(new URL('../../fixtures/vt/', import.meta.url));
 const API_PREFIX = '/api/v3';
 
-export interface LoggedRequest {
+interface LoggedRequest {
   method: string;
   /** Path below /api/v3, decoded. */
   path: string;
@@ -49,7 +49,7 @@ export interface RecordedApiOptions {
 }
 
 /** One entry of fixtures/vt/manifest.json: which recording answers which path. */
-export interface Route {
+interface Route {
   path: string;
   query?: Record<string, string>;
   file: string;

@@ -72,9 +72,9 @@ const MODIFIERS: Record<string, (o: Json, a: Json, v: string) => boolean> = {
 };
 
 /** The modifiers named in the refusal, so the user knows what the demo can search ("positives" is p). */
-export const DEMO_SEARCH_MODIFIERS = ['entity', ...Object.keys(MODIFIERS).filter((m) => m !== 'positives')];
+const DEMO_SEARCH_MODIFIERS = ['entity', ...Object.keys(MODIFIERS).filter((m) => m !== 'positives')];
 
-export type DemoSearch = { ok: true; hits: Json[] } | { ok: false; reason: string };
+type DemoSearch = { ok: true; hits: Json[] } | { ok: false; reason: string };
 
 /**
  * Matches `query` against `objects`: every term must hold (VT's implicit AND; a literal "and" is

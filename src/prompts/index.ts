@@ -27,7 +27,7 @@ function quoted(s: string, max = 4000): string {
   return JSON.stringify(capCodePoints(lines.join('\n').trim(), max));
 }
 
-export function triagePrompt(indicators: string): GetPromptResult {
+function triagePrompt(indicators: string): GetPromptResult {
   return user(
     [
       `Triage these indicators with VirusTotal: ${quoted(indicators)}.`,
@@ -46,7 +46,7 @@ export function triagePrompt(indicators: string): GetPromptResult {
   );
 }
 
-export function investigateFilePrompt(hash: string): GetPromptResult {
+function investigateFilePrompt(hash: string): GetPromptResult {
   return user(
     [
       `Investigate the file ${quoted(hash, 200)} with VirusTotal.`,
@@ -67,7 +67,7 @@ export function investigateFilePrompt(hash: string): GetPromptResult {
   );
 }
 
-export function mapInfrastructurePrompt(target: string): GetPromptResult {
+function mapInfrastructurePrompt(target: string): GetPromptResult {
   return user(
     [
       `Map the infrastructure around ${quoted(target, 300)} (a domain or an IP address) with VirusTotal.`,

@@ -1,17 +1,17 @@
 /**
  * Resources: the compact report of one object by URI (vt://file/{id}, vt://url/{id},
- * vt://domain/{name}, vt://ip_address/{ip}) and the VT Intelligence syntax reference.
+ * vt://domain/{name}, vt://ip_address/{ip}), the same answer vt_get_report gives (the same operation,
+ * summary and text), and the VT Intelligence syntax reference.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
-import { summarizeReport } from '../summaries/index.js';
-import { code } from '../summaries/related.js';
 import type { ToolContext } from '../tools/context.js';
-import { DEMO_BANNER, demoWording, errorText, sourceLine } from '../tools/respond.js';
+import { reportAnswer } from '../tools/get-report.js';
+import { logFailure, respondText } from '../tools/respond.js';
 import { parsePublicTarget } from '../tools/target.js';
-import { VtError } from '../vt/errors.js';
+import { triageStateText } from '../tools/triage.js';
+import { errorText, resourceNotFound, subjectOf } from '../tools/wording.js';
 import type { IndicatorType } from '../vt/indicators.js';
-import { vtPath } from '../vt/paths.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
 
 /** The JSON-RPC code for an unknown resource (MCP spec: -32002). */
@@ -21,7 +21,7 @@ const RESOURCE_NOT_FOUND = -32002;
  * A failed read, as the SDK sends it: it copies `code` and `message` into the JSON-RPC error. McpError
  * would not do: its message already starts "MCP error <code>: ", and the client adds that prefix again.
  */
-export class ResourceReadError extends Error {
+class ResourceReadError extends Error {
   constructor(
     readonly code: number,
     message: string,
@@ -68,26 +68,18 @@ async function readReport(
   try {
     target = parsePublicTarget(raw, type);
   } catch (err) {
-    throw new ResourceReadError(ErrorCode.InvalidParams, errorText(err));
+    throw new ResourceReadError(ErrorCode.InvalidParams, errorText(err, ctx));
   }
   try {
-    const res = await ctx.vt.fetch<{ data?: unknown }>({
-      path: vtPath`/${target.collection}/${target.id}`,
-      signal,
-    });
-    const rendered = summarizeReport(res.body?.data, 'concise', ctx.config.maxResponseChars - 200);
-    if (!rendered) throw new VtError('transient', 'VirusTotal sent a report in an unexpected shape.');
-    const text = `${ctx.demo ? `${DEMO_BANNER}\n` : ''}${rendered.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`;
-    return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
-  } catch (err) {
-    if (err instanceof VtError && err.kind === 'not_found') {
-      const msg =
-        `VirusTotal has never seen the ${type.replace('_', ' ')} ${type === 'url' ? code(target.value) : target.value}; ` +
-        'that is not evidence that it is safe.';
-      throw new ResourceReadError(RESOURCE_NOT_FOUND, ctx.demo ? demoWording(msg) : msg);
+    const answer = await reportAnswer(ctx, target, 'concise', { signal });
+    if (!answer.structured.found) {
+      throw new ResourceReadError(RESOURCE_NOT_FOUND, resourceNotFound(ctx, `the ${subjectOf(target)}`));
     }
-    ctx.log.info(`resource ${type}: ${err instanceof VtError ? err.kind : 'unexpected error'}`);
-    throw new ResourceReadError(ErrorCode.InternalError, errorText(err));
+    return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: respondText(ctx, answer) }] };
+  } catch (err) {
+    if (err instanceof ResourceReadError) throw err;
+    logFailure(ctx.log, `resource ${type}`, err);
+    throw new ResourceReadError(ErrorCode.InternalError, errorText(err, ctx));
   }
 }
 
@@ -115,4 +107,23 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
         readReport(ctx, t.type, decoded(variables[t.variable]), uri, extra.signal),
     );
   }
+  server.registerResource(
+    'triage-job',
+    new ResourceTemplate('vt://triage/{job}', { list: undefined }),
+    {
+      title: 'VirusTotal triage job',
+      description: 'A vt_triage job: what vt_triage {job} shows (no lookup).',
+      mimeType: 'text/plain',
+    },
+    async (uri, variables) => {
+      const text = await triageStateText(ctx, decoded(variables.job));
+      if (text === undefined) {
+        throw new ResourceReadError(
+          RESOURCE_NOT_FOUND,
+          'No such triage job (or it finished and was removed).',
+        );
+      }
+      return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
+    },
+  );
 }

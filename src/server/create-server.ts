@@ -4,7 +4,7 @@ import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { registerPrompts } from '../prompts/index.js';
 import { registerResources } from '../resources/index.js';
-import type { ToolContext } from '../tools/context.js';
+import type { ServerContext, ToolContext } from '../tools/context.js';
 import { listEntry, registerTool, type ToolDefinition } from '../tools/define.js';
 import { getBehaviourTool } from '../tools/get-behaviour.js';
 import { getRelationshipsTool } from '../tools/get-relationships.js';
@@ -14,6 +14,7 @@ import { searchTool } from '../tools/search.js';
 import { getAnalysisTool, submitFileTool, submitUrlTool } from '../tools/submissions.js';
 import { triageTool } from '../tools/triage.js';
 import { VERSION } from '../version.js';
+import { VtApi } from '../vt/api.js';
 import { INSTRUCTIONS } from './instructions.js';
 
 /** Every read-only tool; the order is the order clients list them in. */
@@ -36,19 +37,27 @@ function sharedValidator(): AjvJsonSchemaValidator {
   return validator;
 }
 
-export function createServer(ctx: ToolContext): McpServer {
+export function createServer(ctx: ServerContext): McpServer {
   const server = new McpServer(
     { name: 'vtbrief', title: 'VirusTotal', version: VERSION },
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: sharedValidator() },
   );
   const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;
   // ctx is shared by every server (over HTTP, one per request); each server's tools see their own client.
-  const toolCtx: ToolContext = { ...ctx, peer: server.server };
+  // Tools and resources reach VirusTotal through its typed operations, never the gateway itself.
+  const toolCtx: ToolContext = {
+    vt: new VtApi(ctx.vt),
+    config: ctx.config,
+    log: ctx.log,
+    demo: ctx.demo,
+    ...(ctx.triage ? { triage: ctx.triage } : {}),
+    peer: server.server,
+  };
   for (const tool of tools) registerTool(server, toolCtx, tool);
   // Replaces the SDK's listing with the leaner one (same tools, same schemas; see listEntry).
   const listing = { tools: tools.map(listEntry) };
   server.server.setRequestHandler(ListToolsRequestSchema, () => listing as never);
-  registerResources(server, ctx);
+  registerResources(server, toolCtx);
   registerPrompts(server);
   return server;
 }

@@ -9,19 +9,37 @@ import { ResponseCache } from '../vt/cache.js';
 import { VtClient } from '../vt/client.js';
 import { MediatedGateway } from '../vt/gateway.js';
 import { RateLimiter } from '../vt/limiter.js';
+import { MemoryStore } from '../vt/state/memory.js';
+import type { StateStore } from '../vt/state/store.js';
+import { createTriageService, type TriageService } from './triage-service.js';
 
 export interface Runtime {
   gateway: MediatedGateway;
-  client: VtClient;
   limiter: RateLimiter;
   cache: ResponseCache;
+  /** The key's shared state (memory when nothing is shared). */
+  store: StateStore;
+  /** Triage jobs, worked in the background by this process (and any other on the same store). */
+  triage: TriageService;
   close(): Promise<void>;
 }
 
 /** Not-found answers are kept briefly: a hash unknown now may be submitted in a minute. */
 const NOT_FOUND_TTL_MS = 5 * 60_000;
 
-export function createRuntime(config: Config, log: Logger): Runtime {
+/**
+ * `store` is the key's state store, opened by the caller (index.ts opens what VT_STATE names); without
+ * one, the counts and the cache are this process's, in memory.
+ */
+export function createRuntime(
+  config: Config,
+  log: Logger,
+  opts: { store?: StateStore; jobs?: { leaseMs?: number; scanEveryMs?: number } } = {},
+): Runtime {
+  const cacheMaxBytes = config.cacheMaxMb * 1024 * 1024;
+  const store = opts.store ?? new MemoryStore({ cacheMaxBytes });
+  // A memory store shares nothing: the limiter's own counts are the same counts, kept synchronously.
+  const shared = store.kind === 'memory' ? undefined : store;
   const client = new VtClient({
     baseUrl: config.apiUrl,
     apiKey: config.apiKey,
@@ -35,13 +53,36 @@ export function createRuntime(config: Config, log: Logger): Runtime {
     ...(config.dailyQuota !== undefined ? { dailyQuota: config.dailyQuota } : {}),
     maxConcurrency: config.maxConcurrency,
     maxWaitMs: config.maxWaitMs,
+    ...(shared
+      ? {
+          shared,
+          // A slot of a process that dies before its answer frees itself after the request's timeout.
+          leaseMs: config.timeoutMs + 5_000,
+          onSharedError: (err: unknown) =>
+            log.debug(`state store: ${err instanceof Error ? err.message : String(err)}`),
+        }
+      : {}),
   });
   const cache = new ResponseCache({
     ttlMs: config.cacheTtlMs,
     notFoundTtlMs: Math.min(config.cacheTtlMs, NOT_FOUND_TTL_MS),
     maxEntries: 5_000,
-    maxBytes: config.cacheMaxMb * 1024 * 1024,
+    maxBytes: cacheMaxBytes,
   });
-  const gateway = new MediatedGateway({ client, limiter, cache, log, maxWaitMs: config.maxWaitMs });
-  return { gateway, client, limiter, cache, close: () => client.close() };
+  const gateway = new MediatedGateway({ client, limiter, cache, log, maxWaitMs: config.maxWaitMs, store });
+  const triage = createTriageService(gateway, store, config, log, opts.jobs);
+  triage.runner.start();
+  return {
+    gateway,
+    limiter,
+    cache,
+    store,
+    triage,
+    close: async () => {
+      // Lookups in flight are let finish and be written, and the jobs' leases freed for another process.
+      await triage.runner.stop();
+      await client.close();
+      await store.close();
+    },
+  };
 }

@@ -1,40 +1,42 @@
 /** An analysis (the result of a submission or re-scan): status, verdict counts, what flagged it. */
+import { z } from 'zod';
+import type { Analysis } from '../vt/api.js';
 import {
   cap,
   clean,
   compact,
-  type DetectionStats,
+  dateTimeSchema,
   detectionStats,
+  detectionStatsSchema,
   engineResults,
   guiLink,
   isoDate,
   obj,
-  type Verdict,
+  statsLine,
   verdictOf,
+  verdictSchema,
 } from './common.js';
-import { statsLine } from './file.js';
+import { flaggedSchema } from './network.js';
 import { joinMore, q, TextBuilder } from './text.js';
 
-export interface AnalysisSummary {
-  id: string;
-  status: string;
-  completed: boolean;
-  date?: string;
-  verdict?: Verdict;
-  stats?: DetectionStats;
-  flagged_by?: Array<{ engine: string; label: string }>;
-  flagged_more?: number;
-  target?: { type: 'file' | 'url'; id: string; url?: string };
-  link?: string;
-}
+export const analysisSummarySchema = z.object({
+  id: z.string(),
+  /** VirusTotal's status: queued, in-progress or completed. */
+  status: z.string(),
+  completed: z.boolean(),
+  date: dateTimeSchema.optional(),
+  verdict: verdictSchema.optional(),
+  stats: detectionStatsSchema.optional(),
+  flagged_by: z.array(flaggedSchema).optional(),
+  flagged_more: z.number().optional(),
+  target: z.object({ type: z.enum(['file', 'url']), id: z.string(), url: z.string().optional() }).optional(),
+  link: z.string().optional(),
+});
+type AnalysisSummary = z.infer<typeof analysisSummarySchema>;
 
-/** Takes the whole response body: the target is in its `meta`, not in the object. */
-export function summarizeAnalysis(body: unknown): AnalysisSummary | undefined {
-  const b = obj(body);
-  const data = obj(b?.data);
-  if (!data) return undefined;
-  const a = obj(data.attributes) ?? {};
-  const meta = obj(b?.meta);
+/** The analysis object and its `meta`, where VirusTotal says what it is of. */
+export function summarizeAnalysis({ object: data, meta }: Analysis): AnalysisSummary {
+  const a = data.attributes ?? {};
   const status = clean(a.status, 20) ?? 'unknown';
   const completed = status === 'completed';
   const stats = completed ? detectionStats(a.stats) : undefined;
@@ -42,15 +44,15 @@ export function summarizeAnalysis(body: unknown): AnalysisSummary | undefined {
     engineResults(a.results).byEngine.map((e) => ({ engine: e.engine, label: e.label })),
     10,
   );
-  const url = obj(meta?.url_info);
-  const file = obj(meta?.file_info);
+  const url = obj(meta.url_info);
+  const file = obj(meta.file_info);
   const target: AnalysisSummary['target'] = url
     ? compact({ type: 'url' as const, id: clean(url.id, 64) ?? '', url: clean(url.url, 300) })
     : file
       ? { type: 'file', id: clean(file.sha256, 64) ?? '' }
       : undefined;
   return compact({
-    id: clean(String(data.id ?? ''), 200) ?? '',
+    id: clean(data.id, 200) ?? '',
     status,
     completed,
     date: isoDate(a.date),

@@ -5,6 +5,7 @@
  * hostnames are attacker-controlled text: cleaned, capped, and labelled as such in the text. What the
  * text cannot hold is in VirusTotal's own sandbox reports, and the last line links to them.
  */
+import { z } from 'zod';
 import {
   arr,
   cap,
@@ -18,59 +19,67 @@ import {
   severityRank,
   strings,
 } from './common.js';
-import { code } from './related.js';
-import { joinMore, q, TextBuilder } from './text.js';
+import { code, joinMore, q, TextBuilder } from './text.js';
 
-export interface Technique {
-  id: string;
-  name?: string;
-  severity?: string;
-  tactics?: string[];
+const str = z.string();
+const strs = z.array(str).optional();
+const more = z.number().optional();
+
+const techniqueSchema = z.object({
+  id: str,
+  name: str.optional(),
+  severity: str.optional(),
+  /** Ids of the tactics it serves. */
+  tactics: strs,
   /** The most severe sandbox observation behind it. */
-  seen?: string;
-}
+  seen: str.optional(),
+});
+type Technique = z.infer<typeof techniqueSchema>;
 
-export interface BehaviourSummary {
+export const behaviourSummarySchema = z.object({
   /** The file's SHA-256, when the hash asked with was one (neither response names the file). */
-  id?: string;
+  id: str.optional(),
   /** The hash the behaviour was asked for. */
-  input: string;
-  verdicts?: string[];
-  verdict_labels?: string[];
-  verdict_confidence?: number;
-  tags?: string[];
-  tactics?: Array<{ id: string; name?: string }>;
-  techniques?: Technique[];
-  techniques_more?: number;
+  input: str,
+  verdicts: strs,
+  verdict_labels: strs,
+  verdict_confidence: z.number().optional(),
+  tags: strs,
+  tactics: z.array(z.object({ id: str, name: str.optional() })).optional(),
+  techniques: z.array(techniqueSchema).optional(),
+  techniques_more: more,
   /** "available", "empty" (no mapping) or "unavailable" (the trees could not be fetched). */
-  attack_tree: 'available' | 'empty' | 'unavailable';
-  dns?: Array<{ host: string; ips?: string[] }>;
-  dns_more?: number;
-  ip_traffic?: string[];
-  ip_traffic_more?: number;
-  http?: string[];
-  http_more?: number;
-  tls?: string[];
-  processes_created?: string[];
-  processes_created_more?: number;
-  processes_injected?: string[];
-  command_lines?: string[];
-  command_lines_more?: number;
-  files_dropped?: Array<{ path?: string; sha256?: string; type?: string }>;
-  files_dropped_more?: number;
-  registry_set?: Array<{ key: string; value?: string }>;
-  registry_set_more?: number;
-  mutexes?: string[];
-  mutexes_more?: number;
-  sigma?: Array<{ title: string; level?: string }>;
-  sigma_more?: number;
-  ids?: Array<{ message: string; severity?: string }>;
-  ids_more?: number;
-  signatures?: Array<{ name: string; format?: string }>;
-  signatures_more?: number;
+  attack_tree: z.enum(['available', 'empty', 'unavailable']),
+  dns: z.array(z.object({ host: str, ips: strs })).optional(),
+  dns_more: more,
+  ip_traffic: strs,
+  ip_traffic_more: more,
+  http: strs,
+  http_more: more,
+  tls: strs,
+  processes_created: strs,
+  processes_created_more: more,
+  processes_injected: strs,
+  command_lines: strs,
+  command_lines_more: more,
+  files_dropped: z
+    .array(z.object({ path: str.optional(), sha256: str.optional(), type: str.optional() }))
+    .optional(),
+  files_dropped_more: more,
+  registry_set: z.array(z.object({ key: str, value: str.optional() })).optional(),
+  registry_set_more: more,
+  mutexes: strs,
+  mutexes_more: more,
+  sigma: z.array(z.object({ title: str, level: str.optional() })).optional(),
+  sigma_more: more,
+  ids: z.array(z.object({ message: str, severity: str.optional() })).optional(),
+  ids_more: more,
+  signatures: z.array(z.object({ name: str, format: str.optional() })).optional(),
+  signatures_more: more,
   /** Fields recorded but not shown, with their sizes. */
-  not_shown?: Record<string, number>;
-}
+  not_shown: z.record(str, z.number()).optional(),
+});
+type BehaviourSummary = z.infer<typeof behaviourSummarySchema>;
 
 const CAPS = {
   techniques: 15,
@@ -352,7 +361,7 @@ export function summarizeBehaviour(input: string, summary: unknown, trees: unkno
     signatures: signatures.list,
     signatures_more: signatures.more,
     not_shown: notShown,
-  }) as BehaviourSummary;
+  });
 }
 
 function list(items: string[] | undefined, more: number | undefined, sep = '; '): string | undefined {

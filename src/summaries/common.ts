@@ -1,8 +1,9 @@
 /**
- * Small pure helpers shared by the summarisers: dates, untrusted text, counting, detection stats.
+ * Small pure helpers shared by the summarisers: dates, untrusted text, counting, detection stats, and
+ * the schemas of the pieces every summary uses (verdict, detection counts, ISO dates).
  * Nothing here does I/O.
  */
-
+import { z } from 'zod';
 import { capCodePoints, stripInvisible, stripUnsafe, truncate, UNTRUSTED_PREFIX } from '../util/sanitize.js';
 
 export { isSafeCursor, QUOTE_STANDIN, UNTRUSTED_PREFIX } from '../util/sanitize.js';
@@ -21,15 +22,28 @@ export function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+/** How much a report says: the default, or every engine, more names, structure, whois. */
+export const detailSchema = z.enum(['concise', 'detailed']);
+export type Detail = z.infer<typeof detailSchema>;
+
+/** An ISO 8601 UTC time ("2024-07-29T04:22:49Z") and an ISO day ("2024-07-29"), as summaries hold them. */
+export const dateTimeSchema = z.string().meta({ format: 'date-time' });
+export const daySchema = z.string().meta({ format: 'date' });
+
+/** The latest time ISO 8601 writes without an expanded year (9999-12-31T23:59:59Z). */
+const MAX_ISO_MS = 253_402_300_799_000;
+
+function iso(ms: number): string | undefined {
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_ISO_MS) return undefined;
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
 /** VT dates are Unix seconds (a few newer ones are strings); we show ISO 8601 UTC. */
 export function isoDate(v: unknown): string | undefined {
-  let seconds: number | undefined;
-  if (typeof v === 'number' && Number.isFinite(v)) seconds = v;
-  else if (typeof v === 'string' && /^\d{9,11}$/.test(v)) seconds = Number(v);
-  else if (typeof v === 'string' && !Number.isNaN(Date.parse(v)))
-    return new Date(v).toISOString().replace('.000Z', 'Z');
-  if (seconds === undefined || seconds <= 0) return undefined;
-  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+  if (typeof v === 'number') return iso(v * 1000);
+  if (typeof v === 'string' && /^\d{9,11}$/.test(v)) return iso(Number(v) * 1000);
+  if (typeof v === 'string') return iso(Date.parse(v));
+  return undefined;
 }
 
 /** The date part only, for compact lines. */
@@ -84,11 +98,11 @@ export function cleanBlock(v: unknown, maxChars: number, maxLines: number): stri
 }
 
 /** Lines of untrusted text (already cleaned), each marked with UNTRUSTED_PREFIX. */
-export function untrustedLines(lines: string[]): string {
+function untrustedLines(lines: string[]): string {
   return lines.map((l) => `${UNTRUSTED_PREFIX}${l}`).join('\n');
 }
 
-export interface Capped<T> {
+interface Capped<T> {
   items: T[];
   /** How many were left out. */
   more: number;
@@ -98,26 +112,27 @@ export function cap<T>(items: T[], n: number): Capped<T> {
   return { items: items.slice(0, n), more: Math.max(0, items.length - n) };
 }
 
-export interface Counted {
-  value: string;
-  count: number;
-}
+export const countedSchema = z.object({ value: z.string(), count: z.number() }).meta({ id: 'counted' });
+type Counted = z.infer<typeof countedSchema>;
 
 /** Counts values, most common first (ties by first appearance). */
-export function countValues(values: string[]): Counted[] {
+function countValues(values: string[]): Counted[] {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts.entries()].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count);
 }
 
-export interface DetectionStats {
-  malicious: number;
-  suspicious: number;
-  undetected: number;
-  harmless: number;
-  /** Engines that gave a verdict (the four above); timeouts and unsupported types are not counted. */
-  total: number;
-}
+/** Engine counts of an analysis; `total` counts the engines that gave a verdict (the four above). */
+export const detectionStatsSchema = z
+  .object({
+    malicious: z.number(),
+    suspicious: z.number(),
+    undetected: z.number(),
+    harmless: z.number(),
+    total: z.number(),
+  })
+  .meta({ id: 'detection_stats' });
+type DetectionStats = z.infer<typeof detectionStatsSchema>;
 
 export function detectionStats(v: unknown): DetectionStats | undefined {
   const s = obj(v);
@@ -135,7 +150,8 @@ export function detectionStats(v: unknown): DetectionStats | undefined {
   };
 }
 
-export type Verdict = 'malicious' | 'suspicious' | 'undetected' | 'no_verdict';
+export const verdictSchema = z.enum(['malicious', 'suspicious', 'undetected', 'no_verdict']);
+export type Verdict = z.infer<typeof verdictSchema>;
 
 /**
  * A plain verdict for sorting and one-line answers. It counts engines; it is not VirusTotal's own
@@ -149,7 +165,7 @@ export function verdictOf(stats: DetectionStats | undefined): Verdict {
   return 'undetected';
 }
 
-export interface EngineResults {
+interface EngineResults {
   /** Engines that said malicious or suspicious. */
   flagging: number;
   /** Their labels, most common first. */
@@ -170,11 +186,22 @@ export function engineResults(v: unknown): EngineResults {
   return { flagging: byEngine.length, labels: countValues(byEngine.map((e) => e.label)), byEngine };
 }
 
-export function ratio(stats: DetectionStats | undefined): string | undefined {
-  return stats ? `${stats.malicious}/${stats.total}` : undefined;
+/** "Verdict: MALICIOUS, 54/75 engines malicious, 1 suspicious (analysed 2024-07-29)". */
+export function statsLine(verdict: Verdict, s: DetectionStats | undefined, analysed?: string): string {
+  if (!s || s.total === 0) return 'Verdict: none: no engine results in this report.';
+  const word = verdict.toUpperCase().replace('_', ' ');
+  const when = analysed ? ` (analysed ${analysed.slice(0, 10)})` : '';
+  if (s.malicious + s.suspicious === 0) return `Verdict: ${word}, 0/${s.total} engines flag it${when}`;
+  const suspicious = s.suspicious > 0 ? `, ${s.suspicious} suspicious` : '';
+  return `Verdict: ${word}, ${s.malicious}/${s.total} engines malicious${suspicious}${when}`;
 }
 
-export const GUI_BASE = 'https://www.virustotal.com/gui';
+/** "a (3), b (1)". */
+export function countedList(items: Counted[] | undefined): string {
+  return (items ?? []).map((c) => `${c.value} (${c.count})`).join(', ');
+}
+
+const GUI_BASE = 'https://www.virustotal.com/gui';
 
 export function guiLink(type: string, id: string): string {
   const path = { file: 'file', url: 'url', domain: 'domain', ip_address: 'ip-address' }[type] ?? type;

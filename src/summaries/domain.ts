@@ -1,13 +1,23 @@
 /** Domain report: raw VT domain object in, compact summary out. */
-import { clean, cleanBlock, compact, guiLink, isoDate, type Json, obj } from './common.js';
-import type { Detail } from './file.js';
+import { z } from 'zod';
 import {
-  type AnalysisPart,
+  clean,
+  cleanBlock,
+  compact,
+  type Detail,
+  dateTimeSchema,
+  guiLink,
+  isoDate,
+  type Json,
+  obj,
+} from './common.js';
+import {
   analysisPart,
-  type CertificatePart,
+  analysisPartShape,
   certificatePart,
-  type DnsRecord,
+  certificateSchema,
   dnsRecords,
+  dnsShape,
   popularity,
   renderAnalysis,
   renderCertificate,
@@ -15,22 +25,22 @@ import {
 } from './network.js';
 import { q, TextBuilder } from './text.js';
 
-export interface DomainSummary extends AnalysisPart {
-  type: 'domain';
-  id: string;
-  registrar?: string;
-  created?: string;
-  expires?: string;
-  updated?: string;
-  dns?: DnsRecord[];
-  dns_more?: number;
-  dns_date?: string;
-  certificate?: CertificatePart;
-  popularity?: string[];
-  jarm?: string;
-  whois_excerpt?: string;
-  link: string;
-}
+export const domainSummarySchema = z.object({
+  type: z.literal('domain'),
+  id: z.string(),
+  ...analysisPartShape,
+  registrar: z.string().optional(),
+  created: dateTimeSchema.optional(),
+  expires: dateTimeSchema.optional(),
+  updated: dateTimeSchema.optional(),
+  ...dnsShape,
+  certificate: certificateSchema.optional(),
+  popularity: z.array(z.string()).optional(),
+  jarm: z.string().optional(),
+  whois_excerpt: z.string().optional(),
+  link: z.string(),
+});
+export type DomainSummary = z.infer<typeof domainSummarySchema>;
 
 export function summarizeDomain(data: Json, detail: Detail = 'concise'): DomainSummary {
   const a = obj(data.attributes) ?? {};

@@ -1,14 +1,19 @@
 /**
- * File report: raw VT file object in, compact summary out (and its text form).
+ * File report: raw VT file object in, compact summary out (and its text form). The summary's schema
+ * is the `summary` of vt_get_report's output schema for files.
  */
+import { z } from 'zod';
 import {
   arr,
-  type Counted,
   cap,
   clean,
   compact,
-  type DetectionStats,
+  countedList,
+  countedSchema,
+  type Detail,
+  dateTimeSchema,
   detectionStats,
+  detectionStatsSchema,
   engineResults,
   fmtInt,
   guiLink,
@@ -18,55 +23,122 @@ import {
   obj,
   plural,
   severityRank,
+  statsLine,
   strings,
-  type Verdict,
   verdictOf,
+  verdictSchema,
 } from './common.js';
-import { type Pivot, pivotQueries } from './pivots.js';
-import { code } from './related.js';
-import { joinMore, q, TextBuilder } from './text.js';
+import { pivotQueries, pivotSchema } from './pivots.js';
+import { code, joinMore, q, TextBuilder } from './text.js';
 
-export type Detail = 'concise' | 'detailed';
+const str = z.string();
+const count = z.number();
 
-export interface FileSummary {
-  type: 'file';
-  id: string;
-  sha256?: string;
-  md5?: string;
-  sha1?: string;
-  verdict: Verdict;
-  stats?: DetectionStats;
-  threat_label?: string;
-  threat_categories?: Counted[];
-  threat_families?: Counted[];
-  type_description?: string;
-  size?: number;
-  meaningful_name?: string;
-  names?: string[];
-  names_more?: number;
-  first_submission?: string;
-  last_submission?: string;
-  last_analysis?: string;
-  times_submitted?: number;
-  reputation?: number;
-  votes?: { harmless: number; malicious: number };
-  tags?: string[];
-  detection_labels?: Counted[];
-  detection_labels_more?: number;
-  sandbox_verdicts?: Array<{ sandbox: string; category: string; malware?: string[] }>;
-  yara_rules?: Array<{ rule: string; ruleset?: string; source?: string }>;
-  yara_more?: number;
-  sigma_rules?: Array<{ title: string; level?: string }>;
-  sigma_more?: number;
-  ids_alerts?: Array<{ message: string; severity?: string }>;
-  ids_more?: number;
-  signature?: { status?: string; signers?: string; product?: string; description?: string };
-  similarity?: Record<string, string>;
+/** The detailed view's file structure and engine list. */
+const fileDetailsSchema = z.object({
+  magic: str.optional(),
+  type_tags: z.array(str).optional(),
+  trid: z.array(str).optional(),
+  packers: z.array(str).optional(),
+  detectiteasy: z.array(str).optional(),
+  compile_time: dateTimeSchema.optional(),
+  first_seen_in_the_wild: dateTimeSchema.optional(),
+  unique_sources: count.optional(),
+  pe_sections: z
+    .array(
+      z.object({
+        name: str.optional(),
+        virtual_size: count.optional(),
+        raw_size: count.optional(),
+        entropy: count.optional(),
+        flags: str.optional(),
+      }),
+    )
+    .optional(),
+  pe_sections_more: count.optional(),
+  pe_imports: z.array(z.object({ library: str, count, functions: z.array(str) })).optional(),
+  pe_imports_more: count.optional(),
+  pe_exports: z.array(str).optional(),
+  pe_resource_langs: z.array(str).optional(),
+  pe_overlay: z.object({ size: count.optional(), type: str.optional() }).optional(),
+  signers: z
+    .array(
+      z.object({
+        name: str.optional(),
+        status: str.optional(),
+        valid_from: str.optional(),
+        valid_to: str.optional(),
+        thumbprint: str.optional(),
+      }),
+    )
+    .optional(),
+  android_package: str.optional(),
+  android_main_activity: str.optional(),
+  android_permissions_count: count.optional(),
+  exiftool: z.record(str, str).optional(),
+  engines: z.array(str).optional(),
+});
+type FileDetails = z.infer<typeof fileDetailsSchema>;
+
+export const fileSummarySchema = z.object({
+  type: z.literal('file'),
+  id: str,
+  sha256: str.optional(),
+  md5: str.optional(),
+  sha1: str.optional(),
+  verdict: verdictSchema,
+  stats: detectionStatsSchema.optional(),
+  threat_label: str.optional(),
+  threat_categories: z.array(countedSchema).optional(),
+  threat_families: z.array(countedSchema).optional(),
+  type_description: str.optional(),
+  size: count.optional(),
+  meaningful_name: str.optional(),
+  names: z.array(str).optional(),
+  names_more: count.optional(),
+  first_submission: dateTimeSchema.optional(),
+  last_submission: dateTimeSchema.optional(),
+  last_analysis: dateTimeSchema.optional(),
+  times_submitted: count.optional(),
+  reputation: count.optional(),
+  votes: z.object({ harmless: count, malicious: count }).optional(),
+  tags: z.array(str).optional(),
+  detection_labels: z.array(countedSchema).optional(),
+  detection_labels_more: count.optional(),
+  sandbox_verdicts: z
+    .array(z.object({ sandbox: str, category: str, malware: z.array(str).optional() }))
+    .optional(),
+  yara_rules: z.array(z.object({ rule: str, ruleset: str.optional(), source: str.optional() })).optional(),
+  yara_more: count.optional(),
+  sigma_rules: z.array(z.object({ title: str, level: str.optional() })).optional(),
+  sigma_more: count.optional(),
+  ids_alerts: z.array(z.object({ message: str, severity: str.optional() })).optional(),
+  ids_more: count.optional(),
+  signature: z
+    .object({
+      status: str.optional(),
+      signers: str.optional(),
+      product: str.optional(),
+      description: str.optional(),
+    })
+    .optional(),
+  similarity: z
+    .object({
+      imphash: str.optional(),
+      vhash: str.optional(),
+      ssdeep: str.optional(),
+      tlsh: str.optional(),
+      authentihash: str.optional(),
+      main_icon_dhash: str.optional(),
+      telfhash: str.optional(),
+    })
+    .optional(),
   /** Ready VT Intelligence queries from the similarity features, for vt_search. */
-  pivots?: Pivot[];
-  link: string;
-  details?: Json;
-}
+  pivots: z.array(pivotSchema).optional(),
+  link: str,
+  details: fileDetailsSchema.optional(),
+});
+export type FileSummary = z.infer<typeof fileSummarySchema>;
 
 const LIMITS = {
   concise: { names: 3, labels: 8, rules: 5, sandboxes: 4, tags: 12 },
@@ -105,10 +177,10 @@ function signatureOf(a: Json): FileSummary['signature'] {
   return Object.keys(sig).length > 0 ? sig : undefined;
 }
 
-function similarityOf(a: Json): Record<string, string> | undefined {
+function similarityOf(a: Json): FileSummary['similarity'] {
   const pe = obj(a.pe_info);
   const icon = obj(a.main_icon);
-  const out: Record<string, string | undefined> = {
+  const out: NonNullable<FileSummary['similarity']> = {
     imphash: clean(pe?.imphash, 64),
     vhash: clean(a.vhash, 200),
     ssdeep: clean(a.ssdeep, 200),
@@ -117,11 +189,11 @@ function similarityOf(a: Json): Record<string, string> | undefined {
     main_icon_dhash: clean(icon?.dhash, 64),
     telfhash: clean(obj(a.elf_info)?.telfhash, 100),
   };
-  const c = compact(out) as Record<string, string>;
+  const c = compact(out);
   return Object.keys(c).length > 0 ? c : undefined;
 }
 
-function detailsOf(a: Json): Json {
+function detailsOf(a: Json): FileDetails {
   const pe = obj(a.pe_info);
   const sections = arr(pe?.sections).map((s) => {
     const o = obj(s) ?? {};
@@ -139,9 +211,11 @@ function detailsOf(a: Json): Json {
     return { library: clean(o.library_name, 60) ?? '?', count: fns.length, functions: fns.slice(0, 6) };
   });
   const exif = obj(a.exiftool);
-  const exifPicked: Json = {};
-  for (const [k, v] of Object.entries(exif ?? {}).slice(0, 14))
-    exifPicked[clean(k, 40) ?? '?'] = clean(v, 80);
+  const exifPicked: Record<string, string> = {};
+  for (const [k, v] of Object.entries(exif ?? {}).slice(0, 14)) {
+    const value = clean(v, 80);
+    if (value !== undefined) exifPicked[clean(k, 40) ?? '?'] = value;
+  }
   const sig = obj(a.signature_info);
   const signers = arr(sig?.['signers details']).map((d) => {
     const o = obj(d) ?? {};
@@ -166,13 +240,16 @@ function detailsOf(a: Json): Json {
         return clean(o.file_type, 80) && `${clean(o.file_type, 80)}${p !== undefined ? ` (${p}%)` : ''}`;
       })
       .filter((t): t is string => !!t),
-    packers: obj(a.packers)
-      ? Object.entries(a.packers as Json).map(([k, v]) => `${clean(k, 30)}: ${clean(v, 60)}`)
-      : undefined,
-    detectiteasy: arr(obj(a.detectiteasy)?.values).map((v) => {
-      const o = obj(v) ?? {};
-      return [clean(o.type, 30), clean(o.name, 40), clean(o.version, 30)].filter(Boolean).join(' ');
-    }),
+    packers: Object.entries(obj(a.packers) ?? {})
+      .map(([k, v]) => [clean(k, 30), clean(v, 60)])
+      .filter(([k, v]) => k !== undefined && v !== undefined)
+      .map(([k, v]) => `${k}: ${v}`),
+    detectiteasy: arr(obj(a.detectiteasy)?.values)
+      .map((v) => {
+        const o = obj(v) ?? {};
+        return [clean(o.type, 30), clean(o.name, 40), clean(o.version, 30)].filter(Boolean).join(' ');
+      })
+      .filter((v) => v !== ''),
     compile_time: isoDate(pe?.timestamp ?? a.creation_date),
     first_seen_in_the_wild: isoDate(a.first_seen_itw_date),
     unique_sources: num(a.unique_sources),
@@ -195,7 +272,7 @@ function detailsOf(a: Json): Json {
     android_permissions_count: obj(andro?.permission_details)
       ? Object.keys(andro?.permission_details as Json).length
       : undefined,
-    exiftool: Object.keys(exifPicked).length > 0 ? compact(exifPicked) : undefined,
+    exiftool: Object.keys(exifPicked).length > 0 ? exifPicked : undefined,
     engines: results.byEngine.slice(0, 80).map((e) => `${e.engine}: ${e.label}`),
   });
 }
@@ -303,20 +380,6 @@ export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSumma
     link: guiLink('file', sha256),
     details: detail === 'detailed' ? detailsOf(a) : undefined,
   });
-}
-
-/** "Verdict: MALICIOUS, 54/75 engines malicious, 1 suspicious (analysed 2024-07-29)". */
-export function statsLine(verdict: Verdict, s: DetectionStats | undefined, analysed?: string): string {
-  if (!s || s.total === 0) return 'Verdict: none: no engine results in this report.';
-  const word = verdict.toUpperCase().replace('_', ' ');
-  const when = analysed ? ` (analysed ${analysed.slice(0, 10)})` : '';
-  if (s.malicious + s.suspicious === 0) return `Verdict: ${word}, 0/${s.total} engines flag it${when}`;
-  const suspicious = s.suspicious > 0 ? `, ${s.suspicious} suspicious` : '';
-  return `Verdict: ${word}, ${s.malicious}/${s.total} engines malicious${suspicious}${when}`;
-}
-
-export function countedList(items: Counted[] | undefined): string {
-  return (items ?? []).map((c) => `${c.value} (${c.count})`).join(', ');
 }
 
 function moreNote(n: number | undefined): string {
@@ -433,25 +496,22 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
   return t.render(maxChars);
 }
 
-function renderDetails(t: TextBuilder, d: Json): void {
+function renderDetails(t: TextBuilder, d: FileDetails): void {
   const lines: Array<[string, string | undefined]> = [];
-  const list = (k: string) => (Array.isArray(d[k]) ? (d[k] as unknown[]) : []);
+  const joined = (label: string, items: string[] | undefined, sep = '; ') =>
+    items?.length ? `${label}: ${items.join(sep)}` : undefined;
   lines.push(['magic', d.magic ? `Magic: ${d.magic}` : undefined]);
   lines.push([
     'compile time',
     d.compile_time ? `Compile time: ${d.compile_time} (can be forged)` : undefined,
   ]);
-  lines.push(['TrID', list('trid').length ? `TrID: ${list('trid').join('; ')}` : undefined]);
-  lines.push(['packers', list('packers').length ? `Packers: ${list('packers').join('; ')}` : undefined]);
-  lines.push([
-    'DetectItEasy',
-    list('detectiteasy').length ? `DetectItEasy: ${list('detectiteasy').join('; ')}` : undefined,
-  ]);
-  const sections = list('pe_sections') as Json[];
+  lines.push(['TrID', joined('TrID', d.trid)]);
+  lines.push(['packers', joined('Packers', d.packers)]);
+  lines.push(['DetectItEasy', joined('DetectItEasy', d.detectiteasy)]);
   lines.push([
     'PE sections',
-    sections.length
-      ? `PE sections: ${sections
+    d.pe_sections?.length
+      ? `PE sections: ${d.pe_sections
           .map((s) => {
             const bits = [
               s.raw_size !== undefined && `raw ${s.raw_size}`,
@@ -460,25 +520,20 @@ function renderDetails(t: TextBuilder, d: Json): void {
             const info = bits.filter(Boolean).join(', ');
             return `${s.name ?? 'unnamed'}${info ? ` (${info})` : ''}`;
           })
-          .join('; ')}${moreNote(d.pe_sections_more as number)}`
+          .join('; ')}${moreNote(d.pe_sections_more)}`
       : undefined,
   ]);
-  const imports = list('pe_imports') as Json[];
   lines.push([
     'PE imports',
-    imports.length
-      ? `PE imports: ${imports.map((i) => `${i.library} [${i.count}]: ${(i.functions as string[]).join(', ')}`).join('; ')}${moreNote(d.pe_imports_more as number)}`
+    d.pe_imports?.length
+      ? `PE imports: ${d.pe_imports.map((i) => `${i.library} [${i.count}]: ${i.functions.join(', ')}`).join('; ')}${moreNote(d.pe_imports_more)}`
       : undefined,
   ]);
-  lines.push([
-    'PE exports',
-    list('pe_exports').length ? `PE exports: ${list('pe_exports').join(', ')}` : undefined,
-  ]);
-  const signers = list('signers') as Json[];
+  lines.push(['PE exports', joined('PE exports', d.pe_exports, ', ')]);
   lines.push([
     'certificate chain',
-    signers.length
-      ? `Certificates: ${signers.map((c) => [c.name, c.status, c.valid_from && `from ${c.valid_from}`, c.valid_to && `to ${c.valid_to}`].filter(Boolean).join(', ')).join(' | ')}`
+    d.signers?.length
+      ? `Certificates: ${d.signers.map((c) => [c.name, c.status, c.valid_from && `from ${c.valid_from}`, c.valid_to && `to ${c.valid_to}`].filter(Boolean).join(', ')).join(' | ')}`
       : undefined,
   ]);
   lines.push([
@@ -487,19 +542,15 @@ function renderDetails(t: TextBuilder, d: Json): void {
       ? `Android: package ${d.android_package}${d.android_main_activity ? `, main activity ${d.android_main_activity}` : ''}${d.android_permissions_count !== undefined ? `, ${d.android_permissions_count} permissions` : ''}`
       : undefined,
   ]);
-  const exif = obj(d.exiftool);
   lines.push([
     'ExifTool',
-    exif
-      ? `ExifTool: ${Object.entries(exif)
+    d.exiftool
+      ? `ExifTool: ${Object.entries(d.exiftool)
           .map(([k, v]) => `${k}=${v}`)
           .join('; ')}`
       : undefined,
   ]);
-  lines.push([
-    'engine results',
-    list('engines').length ? `Engines: ${list('engines').join('; ')}` : undefined,
-  ]);
+  lines.push(['engine results', joined('Engines', d.engines)]);
   // Structure first, then the engine list; ExifTool metadata is the first to go.
   for (const [title, text] of lines)
     t.section(title, text, title === 'ExifTool' ? 6 : title === 'engine results' ? 4 : 5);

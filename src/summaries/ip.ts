@@ -1,31 +1,54 @@
 /** IP address report: raw VT ip_address object in, compact summary out. */
-import { arr, clean, cleanBlock, compact, guiLink, isoDay, type Json, num, obj } from './common.js';
-import type { Detail } from './file.js';
+import { z } from 'zod';
 import {
-  type AnalysisPart,
+  arr,
+  clean,
+  cleanBlock,
+  compact,
+  type Detail,
+  daySchema,
+  guiLink,
+  isoDay,
+  type Json,
+  num,
+  obj,
+} from './common.js';
+import {
   analysisPart,
-  type CertificatePart,
+  analysisPartShape,
   certificatePart,
+  certificateSchema,
   renderAnalysis,
   renderCertificate,
 } from './network.js';
 import { q, TextBuilder } from './text.js';
 
-export interface IpSummary extends AnalysisPart {
-  type: 'ip_address';
-  id: string;
-  as_owner?: string;
-  asn?: number;
-  country?: string;
-  continent?: string;
-  network?: string;
-  rir?: string;
-  certificate?: CertificatePart;
-  crowdsourced_context?: Array<{ source?: string; title?: string; severity?: string; date?: string }>;
-  jarm?: string;
-  whois_excerpt?: string;
-  link: string;
-}
+export const ipSummarySchema = z.object({
+  type: z.literal('ip_address'),
+  id: z.string(),
+  ...analysisPartShape,
+  as_owner: z.string().optional(),
+  asn: z.number().optional(),
+  country: z.string().optional(),
+  continent: z.string().optional(),
+  network: z.string().optional(),
+  rir: z.string().optional(),
+  certificate: certificateSchema.optional(),
+  crowdsourced_context: z
+    .array(
+      z.object({
+        source: z.string().optional(),
+        title: z.string().optional(),
+        severity: z.string().optional(),
+        date: daySchema.optional(),
+      }),
+    )
+    .optional(),
+  jarm: z.string().optional(),
+  whois_excerpt: z.string().optional(),
+  link: z.string(),
+});
+export type IpSummary = z.infer<typeof ipSummarySchema>;
 
 export function summarizeIp(data: Json, detail: Detail = 'concise'): IpSummary {
   const a = obj(data.attributes) ?? {};

@@ -1,39 +1,49 @@
 /**
  * Pieces shared by the URL, domain and IP summaries: detections, categories, certificates, DNS.
  */
+import { z } from 'zod';
 import {
   arr,
-  type Counted,
   cap,
   clean,
   compact,
-  type DetectionStats,
+  countedList,
+  countedSchema,
+  type Detail,
+  dateTimeSchema,
+  daySchema,
   detectionStats,
+  detectionStatsSchema,
   engineResults,
   isoDate,
   isoDay,
   type Json,
   num,
   obj,
+  statsLine,
   strings,
-  type Verdict,
   verdictOf,
+  verdictSchema,
 } from './common.js';
-import { countedList, type Detail, statsLine } from './file.js';
 import { joinMore, type TextBuilder } from './text.js';
 
-export interface AnalysisPart {
-  verdict: Verdict;
-  stats?: DetectionStats;
-  flagged_by?: Array<{ engine: string; label: string }>;
-  flagged_more?: number;
-  detection_labels?: Counted[];
-  categories?: string[];
-  reputation?: number;
-  votes?: { harmless: number; malicious: number };
-  tags?: string[];
-  last_analysis?: string;
-}
+/** Engines that flagged an object: name and label. */
+export const flaggedSchema = z.object({ engine: z.string(), label: z.string() });
+
+export const analysisPartShape = {
+  verdict: verdictSchema,
+  stats: detectionStatsSchema.optional(),
+  flagged_by: z.array(flaggedSchema).optional(),
+  flagged_more: z.number().optional(),
+  detection_labels: z.array(countedSchema).optional(),
+  categories: z.array(z.string()).optional(),
+  reputation: z.number().optional(),
+  votes: z.object({ harmless: z.number(), malicious: z.number() }).optional(),
+  tags: z.array(z.string()).optional(),
+  last_analysis: dateTimeSchema.optional(),
+};
+const analysisPartSchema = z.object(analysisPartShape);
+type AnalysisPart = z.infer<typeof analysisPartSchema>;
 
 export function analysisPart(a: Json, detail: Detail): AnalysisPart {
   const stats = detectionStats(a.last_analysis_stats);
@@ -92,16 +102,19 @@ export function renderAnalysis(t: TextBuilder, p: AnalysisPart): void {
   );
 }
 
-export interface CertificatePart {
-  subject?: string;
-  issuer?: string;
-  valid_from?: string;
-  valid_to?: string;
-  alt_names?: string[];
-  alt_names_more?: number;
-  thumbprint_sha256?: string;
-  retrieved?: string;
-}
+export const certificateSchema = z
+  .object({
+    subject: z.string().optional(),
+    issuer: z.string().optional(),
+    valid_from: dateTimeSchema.optional(),
+    valid_to: dateTimeSchema.optional(),
+    alt_names: z.array(z.string()).optional(),
+    alt_names_more: z.number().optional(),
+    thumbprint_sha256: z.string().optional(),
+    retrieved: dateTimeSchema.optional(),
+  })
+  .meta({ id: 'certificate' });
+type CertificatePart = z.infer<typeof certificateSchema>;
 
 /** A distinguished name: CN, O and C in the concise view (what people recognise), every part in detail. */
 function dn(v: unknown, detail: Detail): string | undefined {
@@ -146,11 +159,15 @@ export function renderCertificate(t: TextBuilder, c: CertificatePart | undefined
   t.section('certificate', `Certificate: ${bits.join(' · ')}`);
 }
 
-export interface DnsRecord {
-  type: string;
-  value: string;
-  ttl?: number;
-}
+const dnsRecordSchema = z.object({ type: z.string(), value: z.string(), ttl: z.number().optional() });
+type DnsRecord = z.infer<typeof dnsRecordSchema>;
+
+/** The DNS part of a domain summary. */
+export const dnsShape = {
+  dns: z.array(dnsRecordSchema).optional(),
+  dns_more: z.number().optional(),
+  dns_date: daySchema.optional(),
+};
 
 export function dnsRecords(a: Json, detail: Detail): { records: DnsRecord[]; more: number; date?: string } {
   const wanted = detail === 'detailed' ? undefined : new Set(['A', 'AAAA', 'MX', 'NS', 'CNAME']);

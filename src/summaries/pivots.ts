@@ -3,12 +3,11 @@
  * Each value is checked against its expected form first: a query is only offered when it is well
  * formed, and text from the file (the signer) can never close its quotes or add terms.
  */
+import { z } from 'zod';
 import { clean, type Json, obj } from './common.js';
 
-export interface Pivot {
-  feature: string;
-  query: string;
-}
+export const pivotSchema = z.object({ feature: z.string(), query: z.string() });
+export type Pivot = z.infer<typeof pivotSchema>;
 
 const FORMS: Record<string, RegExp> = {
   imphash: /^[0-9a-f]{32}$/i,

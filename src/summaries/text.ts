@@ -93,3 +93,14 @@ export function joinMore(items: string[], more: number, sep = ', '): string {
 export function q(s: string): string {
   return `"${stripUnsafe(s)}"`;
 }
+
+/**
+ * A Markdown code span that cannot be broken out of: the fence is longer than any run of backticks
+ * inside, and padded when the text starts or ends with one. Chat clients do not link its contents.
+ */
+export function code(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${s}${pad}${fence}`;
+}

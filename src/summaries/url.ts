@@ -1,31 +1,47 @@
 /** URL report: raw VT url object in, compact summary out. */
-import { clean, compact, fmtInt, guiLink, isoDate, type Json, num, obj, strings } from './common.js';
-import type { Detail } from './file.js';
-import { type AnalysisPart, analysisPart, renderAnalysis } from './network.js';
+import { z } from 'zod';
+import {
+  clean,
+  compact,
+  type Detail,
+  dateTimeSchema,
+  fmtInt,
+  guiLink,
+  isoDate,
+  type Json,
+  num,
+  obj,
+  strings,
+} from './common.js';
+import { analysisPart, analysisPartShape, renderAnalysis } from './network.js';
 import { joinMore, q, TextBuilder } from './text.js';
 
-export interface UrlSummary extends AnalysisPart {
-  type: 'url';
-  id: string;
-  url?: string;
-  final_url?: string;
-  title?: string;
-  http_status?: number;
-  content_length?: number;
-  content_sha256?: string;
-  redirection_chain?: string[];
-  redirection_more?: number;
-  threat_names?: string[];
-  targeted_brands?: string[];
-  first_submission?: string;
-  last_submission?: string;
-  times_submitted?: number;
-  trackers?: string[];
-  outgoing_links?: string[];
-  outgoing_links_more?: number;
-  response_headers?: Record<string, string>;
-  link: string;
-}
+const strs = z.array(z.string());
+
+export const urlSummarySchema = z.object({
+  type: z.literal('url'),
+  id: z.string(),
+  url: z.string().optional(),
+  final_url: z.string().optional(),
+  title: z.string().optional(),
+  http_status: z.number().optional(),
+  content_length: z.number().optional(),
+  content_sha256: z.string().optional(),
+  redirection_chain: strs.optional(),
+  redirection_more: z.number().optional(),
+  threat_names: strs.optional(),
+  targeted_brands: strs.optional(),
+  ...analysisPartShape,
+  first_submission: dateTimeSchema.optional(),
+  last_submission: dateTimeSchema.optional(),
+  times_submitted: z.number().optional(),
+  trackers: strs.optional(),
+  outgoing_links: strs.optional(),
+  outgoing_links_more: z.number().optional(),
+  response_headers: z.record(z.string(), z.string()).optional(),
+  link: z.string(),
+});
+export type UrlSummary = z.infer<typeof urlSummarySchema>;
 
 export function summarizeUrl(data: Json, detail: Detail = 'concise'): UrlSummary {
   const a = obj(data.attributes) ?? {};

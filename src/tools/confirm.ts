@@ -5,21 +5,21 @@
  */
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { clean } from '../summaries/common.js';
-import { VtError } from '../vt/errors.js';
 import type { ToolContext } from './context.js';
 import type { Extra } from './define.js';
+import { ToolError } from './wording.js';
 
 /** How long the user has to answer. */
-export const CONFIRM_TIMEOUT_MS = 5 * 60_000;
+const CONFIRM_TIMEOUT_MS = 5 * 60_000;
 
-export const SHARED_WITH_COMMUNITY =
+const SHARED_WITH_COMMUNITY =
   'VirusTotal shares what is submitted with its community: security companies and researchers can see ' +
   'it (and download submitted files). Do not send anything private or confidential.';
 
 /**
  * 'unsupported' when the client cannot be asked (then the caller keeps the old behaviour);
  * 'accepted' only for accept with confirm: true; 'declined' or 'dismissed' otherwise.
- * A failed question (timeout, client error) sends nothing either: it throws a VtError.
+ * A failed question (timeout, client error) sends nothing either: it throws a ToolError.
  */
 export async function confirmSubmission(
   ctx: ToolContext,
@@ -51,17 +51,19 @@ export async function confirmSubmission(
       { signal: extra.signal, timeout: CONFIRM_TIMEOUT_MS, relatedRequestId: extra.requestId },
     );
   } catch (err) {
-    if (extra.signal.aborted) throw new VtError('cancelled', 'The call was cancelled; nothing was sent.');
+    if (extra.signal.aborted) {
+      throw new ToolError('The call was cancelled; nothing was sent.', { kind: 'cancelled' });
+    }
     if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) {
-      throw new VtError(
-        'cancelled',
+      throw new ToolError(
         `Nothing was sent: the user did not answer the confirmation within ${CONFIRM_TIMEOUT_MS / 60_000} minutes.`,
+        { kind: 'cancelled' },
       );
     }
     const why = clean(err instanceof Error ? err.message : String(err), 200);
-    throw new VtError(
-      'cancelled',
+    throw new ToolError(
       `Nothing was sent: the client could not ask the user to confirm${why ? ` (${why})` : ''}.`,
+      { kind: 'cancelled' },
     );
   }
   if (answer.action === 'accept') return answer.content?.confirm === true ? 'accepted' : 'declined';

@@ -1,15 +1,30 @@
-/** What every tool handler gets besides its arguments. */
+/** What the server is built with, and what every tool handler and resource gets besides its arguments. */
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { TriageService } from '../server/triage-service.js';
+import type { VtApi } from '../vt/api.js';
 import type { VtGateway } from '../vt/gateway.js';
 
-export interface ToolContext {
+/** What createServer() is given (index.ts and the tests build it the same way). */
+export interface ServerContext {
   vt: VtGateway;
   config: Config;
   log: Logger;
   /** Answers come from recorded responses, not live VirusTotal. */
   demo: boolean;
+  /** This process's triage jobs (vt_triage); the runtime makes one per process. */
+  triage?: TriageService;
+}
+
+export interface ToolContext {
+  /** VirusTotal's operations (over the gateway: cache, limits, retries). */
+  vt: VtApi;
+  config: Config;
+  log: Logger;
+  /** Answers come from recorded responses, not live VirusTotal. */
+  demo: boolean;
+  triage?: TriageService;
   /**
    * The client of this connection: what it declared it supports, and elicitation (a question to its
    * user). Set per server by createServer; absent in a context built by hand.

@@ -1,42 +1,55 @@
 /**
  * One shape for every tool (after sentry-mcp's defineTool): name, description, schemas and all
- * four annotations side by side, and a handler whose failures are turned into answers in one place.
+ * four annotations side by side, and a handler that returns an Answer: its structured summary (typed
+ * by the output schema) and how to say it. respond() turns it into the result, and failures into
+ * answers, in one place.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  CallToolResult,
-  ServerNotification,
-  ServerRequest,
-  ToolAnnotations,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { ToolContext } from './context.js';
-import { errorResult } from './respond.js';
+import { type Answer, errorResult, respond } from './respond.js';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface ToolDefinition<
   I extends z.ZodRawShape = z.ZodRawShape,
-  O extends z.ZodRawShape = z.ZodRawShape,
+  O extends z.ZodObject = z.ZodObject,
 > {
   name: string;
   title: string;
   description: string;
   inputSchema: I;
+  /** The structured summary's schema; every tool's listed output schema adds `truncated` to it. */
   outputSchema: O;
   /** All four hints are required: a missing hint defaults to the unsafe reading. */
   annotations: Required<
     Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
   >;
   // A method, so that a list of tools with different schemas can be typed as ToolDefinition[].
-  handler(args: z.infer<z.ZodObject<I>>, ctx: ToolContext, extra: Extra): Promise<CallToolResult>;
+  handler(args: z.infer<z.ZodObject<I>>, ctx: ToolContext, extra: Extra): Promise<Answer<z.infer<O>>>;
 }
 
-export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(
+export function defineTool<I extends z.ZodRawShape, O extends z.ZodObject>(
   def: ToolDefinition<I, O>,
 ): ToolDefinition<I, O> {
   return def;
+}
+
+/** What respond() records when the structure had to be cut: items left out, per list ("items": 12). */
+const truncatedSchema = z.record(z.string(), z.number());
+
+const OUTPUTS = new WeakMap<ToolDefinition, z.ZodObject>();
+
+/** The output schema as listed and checked: the tool's own, plus `truncated`. */
+export function outputSchemaOf(def: ToolDefinition): z.ZodObject {
+  let schema = OUTPUTS.get(def);
+  if (!schema) {
+    schema = def.outputSchema.extend({ truncated: truncatedSchema.optional() });
+    OUTPUTS.set(def, schema);
+  }
+  return schema;
 }
 
 export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefinition): void {
@@ -46,15 +59,15 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
       title: def.title,
       description: def.description,
       inputSchema: def.inputSchema,
-      outputSchema: def.outputSchema,
+      outputSchema: outputSchemaOf(def),
       annotations: { title: def.title, ...def.annotations },
     },
     // biome-ignore lint/suspicious/noExplicitAny: the SDK's callback type is generic over the schema.
     (async (args: any, extra: Extra) => {
       try {
-        return await def.handler(args, ctx, extra);
+        return respond(ctx, await def.handler(args, ctx, extra), outputSchemaOf(def));
       } catch (err) {
-        return errorResult(err, ctx.log, def.name, ctx.demo);
+        return errorResult(err, ctx, def.name);
       }
     }) as never,
   );
@@ -78,17 +91,18 @@ export function listEntry(def: ToolDefinition): Record<string, unknown> {
 const LISTED = new WeakMap<ToolDefinition, Record<string, unknown>>();
 
 function buildListEntry(def: ToolDefinition): Record<string, unknown> {
-  const schema = (shape: z.ZodRawShape, io: 'input' | 'output') => {
-    const json = z.toJSONSchema(z.object(shape), { target: 'draft-7', io }) as Record<string, unknown>;
-    delete json.$schema;
+  const schema = (s: z.ZodObject, io: 'input' | 'output') => {
+    // Output schemas name a repeated part once (under "definitions") rather than spelling it out each time.
+    const json = z.toJSONSchema(s, { target: 'draft-7', io });
+    delete (json as Record<string, unknown>).$schema;
     return json;
   };
   return {
     name: def.name,
     title: def.title,
     description: def.description,
-    inputSchema: schema(def.inputSchema, 'input'),
-    outputSchema: schema(def.outputSchema, 'output'),
+    inputSchema: schema(z.object(def.inputSchema), 'input'),
+    outputSchema: schema(outputSchemaOf(def), 'output'),
     annotations: def.annotations,
   };
 }

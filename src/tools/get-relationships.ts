@@ -2,62 +2,42 @@
 import { z } from 'zod';
 import {
   blockLine,
-  code,
   LINE_MAX,
-  pageCursor,
-  type RelatedItem,
+  relatedItemSchema,
   relatedLine,
+  relationshipBlockSchema,
   renderPage,
   summarizeBlocks,
   summarizeRelated,
 } from '../summaries/related.js';
-import { truncate } from '../util/sanitize.js';
-import { invalidInput, VtError } from '../vt/errors.js';
-import type { Indicator, IndicatorType } from '../vt/indicators.js';
-import { vtPath } from '../vt/paths.js';
-import {
-  checkRelationship,
-  relationshipAccess,
-  shortList,
-  suggestedRelationships,
-} from '../vt/relationships.js';
-import type { ToolContext } from './context.js';
+import { VtError } from '../vt/errors.js';
+import type { Indicator } from '../vt/indicators.js';
+import { checkRelationship, relationshipAccess, suggestedRelationships } from '../vt/relationships.js';
 import { defineTool } from './define.js';
-import { ok, sourceLine } from './respond.js';
+import { textRoom } from './respond.js';
 import { cursorParam, indicatorParam, typeParam, wellFormed } from './schemas.js';
-import { parsePublicTarget, toolFailure } from './target.js';
+import { parsePublicTarget } from './target.js';
+import {
+  A_TYPE,
+  invalidInput,
+  neighboursNotFound,
+  noneRecorded,
+  relationshipProblem,
+  shortList,
+  subjectOf,
+  ToolError,
+} from './wording.js';
 
 const NAME = 'vt_get_relationships';
 
-const TYPE_WORDS: Record<IndicatorType, string> = {
-  file: 'file',
-  url: 'URL',
-  domain: 'domain',
-  ip_address: 'IP address',
-};
-const A_TYPE: Record<IndicatorType, string> = {
-  file: 'a file',
-  url: 'a URL',
-  domain: 'a domain',
-  ip_address: 'an IP address',
-};
-
-/** How many one-line items fit the answer budget; `limit` is lowered to this so no fetched item is hidden. */
-export function itemsThatFit(maxChars: number): number {
-  return Math.max(1, Math.floor((maxChars - 600) / (LINE_MAX + 6)));
+/** How many one-line items fit a page's text room; `limit` is lowered to this so no fetched item is hidden. */
+function itemsThatFit(room: number): number {
+  // The header, the untrusted-comments note and the paging line take up to ~600 characters.
+  return Math.max(1, Math.floor((room - 600) / (LINE_MAX + 6)));
 }
 
-/** "domain github.com"; a URL as a code span, so that it is not rendered as a link to click. */
-function subjectOf(target: Indicator): string {
-  return `${TYPE_WORDS[target.type]} ${target.type === 'url' ? code(target.value) : target.value}`;
-}
-
-function forbidden(
-  ctx: ToolContext,
-  err: VtError,
-  target: Indicator,
-  names: string[],
-): ReturnType<typeof toolFailure> {
+/** VirusTotal refused the relationship for this key: which are premium, which the key can use. */
+function forbidden(err: VtError, target: Indicator, names: string[]): ToolError {
   const type = target.type;
   const premium = names.filter((n) => relationshipAccess(type, n) === 'premium');
   const normallyPublic = names.filter((n) => relationshipAccess(type, n) === 'all');
@@ -82,16 +62,7 @@ function forbidden(
   parts.push(
     `Relationships of ${A_TYPE[type]} that every key can use: ${usable}. vt_get_report also works with any key.`,
   );
-  return toolFailure(ctx, NAME, err, parts.join(' '));
-}
-
-/** VT answered 404: it does not know the object, which is not the same as knowing it has no neighbours. */
-function neverSeen(ctx: ToolContext, target: Indicator): ReturnType<typeof ok> {
-  return ok(
-    ctx,
-    `VirusTotal has never seen ${subjectOf(target)}; it has no relationships there. Not evidence that it is safe.`,
-    { items: [], found: false },
-  );
+  return new ToolError(parts.join(' '), { upstream: err });
 }
 
 /** A URL's VT id is 64 hex digits, so without type="url" it reads as a file hash. */
@@ -101,6 +72,24 @@ function urlIdHint(target: Indicator, names: string[]): string {
     ? 'If this 64-hex value is a URL id, pass type="url". '
     : '';
 }
+
+/** The names as VirusTotal spells them, or a refusal that says what was meant (no request spent). */
+function checkedNames(target: Indicator, names: string[]): string[] {
+  const checks = names.map((n) => checkRelationship(target.type, n));
+  const bad = checks.flatMap((c) => (c.ok ? [] : [relationshipProblem(target.type, c)]));
+  if (bad.length > 0) throw invalidInput(`${urlIdHint(target, names)}${bad.join(' ')}`);
+  return [...new Set(checks.flatMap((c) => (c.ok ? [c.name] : [])))];
+}
+
+const relationshipsOutput = z.object({
+  /** A page: the related objects. An overview (`relationships`): one block per relationship. */
+  items: z.array(z.union([relatedItemSchema, relationshipBlockSchema])),
+  next_cursor: z.string().optional(),
+  total: z.number().optional(),
+  found: z.boolean().optional(),
+  /** The object itself, in an overview. */
+  object: relatedItemSchema.optional(),
+});
 
 export const getRelationshipsTool = defineTool({
   name: NAME,
@@ -123,101 +112,92 @@ export const getRelationshipsTool = defineTool({
     limit: z.number().int().min(1).max(40).default(10),
     cursor: cursorParam.optional().describe('next_cursor of the previous page.'),
   },
-  outputSchema: {
-    items: z.array(z.looseObject({})),
-    next_cursor: z.string().optional(),
-    total: z.number().optional(),
-    found: z.boolean().optional(),
-  },
+  outputSchema: relationshipsOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const target = parsePublicTarget(args.indicator, args.type as IndicatorType | undefined);
+    const target = parsePublicTarget(args.indicator, args.type);
     const several = args.relationships;
     if ((several === undefined) === (args.relationship === undefined)) {
       throw invalidInput(
         'Give either `relationship` (one name, with paging) or `relationships` (several names, an overview).',
       );
     }
-    const budget = ctx.config.maxResponseChars - 200;
     const subject = subjectOf(target);
+    const names = checkedNames(target, several ?? [args.relationship as string]);
+    const notSeen = () => {
+      const said = neighboursNotFound(ctx, subject);
+      return { structured: { items: [], found: false }, text: () => said };
+    };
+    const refused = (err: unknown) =>
+      err instanceof VtError && err.kind === 'forbidden' ? forbidden(err, target, names) : err;
 
     if (several) {
-      const checks = several.map((n) => checkRelationship(target.type, n));
-      const bad = checks.filter((c) => !c.ok).map((c) => (c.ok ? '' : c.message));
-      if (bad.length > 0) throw invalidInput(`${urlIdHint(target, several)}${bad.join(' ')}`);
-      const names = [...new Set(checks.map((c) => (c.ok ? c.name : '')))];
       try {
-        const res = await ctx.vt.fetch<{ data?: unknown }>({
-          path: vtPath`/${target.collection}/${target.id}`,
-          query: { relationships: names.join(',') },
-          signal: extra.signal,
-        });
-        const blocks = summarizeBlocks(res.body?.data, names);
-        const self = summarizeRelated(res.body?.data, undefined);
-        const lines = [
-          `Neighbourhood of ${subject}: ${relatedLine(self)}`,
-          'Counts and first ids (call again with `relationship` for details and paging):',
-          ...blocks.map(blockLine),
-          sourceLine(res.fetchedAt, res.fromCache),
-        ];
-        return ok(ctx, truncate(lines.join('\n'), budget), {
-          items: blocks as unknown as RelatedItem[],
-          found: true,
-        });
+        const res = await ctx.vt.getWithRelationships(target, names, { signal: extra.signal });
+        const blocks = summarizeBlocks(res.value.object, res.value.relationships, names);
+        const self = summarizeRelated(res.value.object);
+        return {
+          structured: { items: blocks, found: true, object: self },
+          text: (s) =>
+            [
+              `Neighbourhood of ${subject}: ${s.object ? relatedLine(s.object) : ''}`,
+              'Counts and first ids (call again with `relationship` for details and paging):',
+              ...blocks.map(blockLine),
+            ].join('\n'),
+          source: res,
+        };
       } catch (err) {
-        if (err instanceof VtError && err.kind === 'forbidden') return forbidden(ctx, err, target, names);
-        if (err instanceof VtError && err.kind === 'not_found') return neverSeen(ctx, target);
-        throw err;
+        if (err instanceof VtError && err.kind === 'not_found') return notSeen();
+        throw refused(err);
       }
     }
 
-    const check = checkRelationship(target.type, args.relationship as string);
-    if (!check.ok) throw invalidInput(`${urlIdHint(target, [args.relationship as string])}${check.message}`);
-    const fits = itemsThatFit(budget);
-    const limit = Math.min(args.limit ?? 10, fits);
+    const name = names[0] as string;
+    const room = textRoom(ctx);
+    const requested = args.limit ?? 10;
+    const limit = Math.min(requested, itemsThatFit(room));
     try {
-      const res = await ctx.vt.fetch<{ data?: unknown; meta?: { cursor?: unknown; count?: unknown } }>({
-        path: vtPath`/${target.collection}/${target.id}/${check.name}`,
-        query: { limit, cursor: args.cursor },
-        signal: extra.signal,
-      });
-      const data = res.body?.data;
-      const raw = Array.isArray(data) ? data : data ? [data] : [];
-      const items = raw.map((r) => summarizeRelated(r, target.type));
-      const meta = res.body?.meta;
-      const { next, refused } = pageCursor(meta?.cursor);
-      if (refused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
-      const total = typeof meta?.count === 'number' ? meta.count : undefined;
+      const res = await ctx.vt.listRelationship(
+        target,
+        name,
+        { limit, cursor: args.cursor },
+        { signal: extra.signal },
+      );
+      const page = res.value;
+      const items = page.items.map((o) => summarizeRelated(o, target.type));
+      if (page.cursorRefused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
       const header =
-        `${check.name} of ${subject}: ` +
+        `${name} of ${subject}: ` +
         (items.length === 0
           ? args.cursor
             ? 'no more items.'
-            : 'none recorded by VirusTotal.'
-          : `${items.length} shown${total !== undefined ? ` of ${total}` : ''}` +
-            `${limit < (args.limit ?? 10) ? ` (limit lowered to ${limit} to fit the answer)` : ''}.`);
-      const page = renderPage(
+            : noneRecorded(ctx)
+          : `${items.length} shown${page.total !== undefined ? ` of ${page.total}` : ''}` +
+            `${limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.`);
+      const rendered = renderPage(
         header,
         items,
         {
-          nextCursor: next,
-          cursorRefused: refused,
-          total,
+          nextCursor: page.next,
+          cursorRefused: page.cursorRefused,
           nextHint: 'call again with the same indicator, relationship and this cursor',
         },
-        budget - 80,
+        room,
       );
-      return ok(ctx, `${page.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {
-        items: items.slice(0, page.shown),
-        ...(next ? { next_cursor: next } : {}),
-        ...(total !== undefined ? { total } : {}),
-        found: true,
-      });
+      return {
+        structured: {
+          // Only what the text shows: a pipeline pages on from the same place as the model.
+          items: items.slice(0, rendered.shown),
+          ...(page.next ? { next_cursor: page.next } : {}),
+          ...(page.total !== undefined ? { total: page.total } : {}),
+          found: true,
+        },
+        text: () => rendered.text,
+        source: res,
+      };
     } catch (err) {
-      if (err instanceof VtError && err.kind === 'forbidden')
-        return forbidden(ctx, err, target, [check.name]);
-      if (err instanceof VtError && err.kind === 'not_found') return neverSeen(ctx, target);
-      throw err;
+      if (err instanceof VtError && err.kind === 'not_found') return notSeen();
+      throw refused(err);
     }
   },
 });

@@ -1,14 +1,58 @@
-/** vt_get_report: one indicator in, a compact VirusTotal report out. */
+/** vt_get_report: one indicator in, a compact VirusTotal report out (the vt://{type}/{id} resources too). */
 import { z } from 'zod';
-import { type Detail, summarizeReport } from '../summaries/index.js';
-import { VtError } from '../vt/errors.js';
-import type { IndicatorType } from '../vt/indicators.js';
-import { vtPath } from '../vt/paths.js';
+import { type Detail, dateTimeSchema } from '../summaries/common.js';
+import { renderReport, reportSummarySchema, summarizeReport } from '../summaries/index.js';
+import type { CallOptions } from '../vt/api.js';
+import { unexpectedShape, VtError } from '../vt/errors.js';
+import type { Indicator } from '../vt/indicators.js';
+import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
 import { progressFor } from './progress.js';
-import { ok, sourceLine } from './respond.js';
-import { detailParam, freshParam, indicatorParam, typeParam } from './schemas.js';
+import type { Answer } from './respond.js';
+import { detailParam, freshParam, indicatorParam, indicatorTypeSchema, typeParam } from './schemas.js';
 import { notPublic, parseTarget } from './target.js';
+import { reportNotFound, subjectOf } from './wording.js';
+
+const reportOutput = z.object({
+  type: indicatorTypeSchema,
+  id: z.string(),
+  found: z.boolean(),
+  summary: reportSummarySchema.optional(),
+  fetched_at: dateTimeSchema,
+});
+type ReportOutput = z.infer<typeof reportOutput>;
+
+/** The report of one object: its summary and text, or found:false. vt_get_report and the report resources answer with it. */
+export async function reportAnswer(
+  ctx: ToolContext,
+  ind: Indicator,
+  detail: Detail,
+  call: CallOptions,
+): Promise<Answer<ReportOutput>> {
+  try {
+    const res = await ctx.vt.getObject(ind, call);
+    const summary = summarizeReport(res.value, detail);
+    if (!summary) throw unexpectedShape('a file, URL, domain or IP address report');
+    return {
+      structured: {
+        type: ind.type,
+        id: summary.id,
+        found: true,
+        summary,
+        fetched_at: res.fetchedAt.toISOString(),
+      },
+      text: (s, max) => (s.summary ? renderReport(s.summary, max) : ''),
+      source: res,
+    };
+  } catch (err) {
+    if (!(err instanceof VtError) || err.kind !== 'not_found') throw err;
+    const said = reportNotFound(ctx, `the ${subjectOf(ind)}`);
+    return {
+      structured: { type: ind.type, id: ind.id, found: false, fetched_at: new Date().toISOString() },
+      text: () => said,
+    };
+  }
+}
 
 export const getReportTool = defineTool({
   name: 'vt_get_report',
@@ -20,51 +64,22 @@ export const getReportTool = defineTool({
     'One lookup (none if cached). For several indicators use vt_triage. "Not found" means VirusTotal never ' +
     'saw it, not that it is safe.',
   inputSchema: { indicator: indicatorParam, type: typeParam, detail: detailParam, fresh: freshParam },
-  outputSchema: {
-    type: z.string(),
-    id: z.string(),
-    found: z.boolean(),
-    summary: z.record(z.string(), z.unknown()).optional(),
-    fetched_at: z.string(),
-  },
+  outputSchema: reportOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const ind = parseTarget(args.indicator, args.type as IndicatorType | undefined);
+    const ind = parseTarget(args.indicator, args.type);
     const privateWhy = notPublic(ind);
     if (privateWhy) {
       // A private, documentation or other special-purpose address: a lookup would spend quota on nothing.
-      return ok(ctx, privateWhy, {
-        type: ind.type,
-        id: ind.id,
-        found: false,
-        fetched_at: new Date().toISOString(),
-      });
+      return {
+        structured: { type: ind.type, id: ind.id, found: false, fetched_at: new Date().toISOString() },
+        text: () => privateWhy,
+      };
     }
-    const detail = (args.detail ?? 'concise') as Detail;
-    try {
-      const res = await ctx.vt.fetch<{ data?: unknown }>({
-        path: vtPath`/${ind.collection}/${ind.id}`,
-        signal: extra.signal,
-        fresh: args.fresh === true,
-        onWait: progressFor(extra).onWait,
-      });
-      const rendered = summarizeReport(res.body?.data, detail, ctx.config.maxResponseChars - 200);
-      if (!rendered) throw new VtError('transient', 'VirusTotal sent a report in an unexpected shape.');
-      const fetched_at = res.fetchedAt.toISOString();
-      return ok(ctx, `${rendered.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {
-        type: ind.type,
-        id: rendered.summary.id,
-        found: true,
-        summary: rendered.summary,
-        fetched_at,
-      });
-    } catch (err) {
-      if (!(err instanceof VtError) || err.kind !== 'not_found') throw err;
-      const fetched_at = new Date().toISOString();
-      const text =
-        `Not found: VirusTotal has never seen the ${ind.type.replace('_', ' ')} ${ind.value}, so there is no ` +
-        'verdict. That is not evidence that it is safe: new, rare and targeted artifacts are often unknown.';
-      return ok(ctx, text, { type: ind.type, id: ind.id, found: false, fetched_at });
-    }
+    return reportAnswer(ctx, ind, args.detail ?? 'concise', {
+      signal: extra.signal,
+      fresh: args.fresh === true,
+      onWait: progressFor(extra).onWait,
+    });
   },
 });

@@ -12,15 +12,15 @@ import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { clean } from '../summaries/common.js';
-import { invalidInput } from '../vt/errors.js';
+import { invalidInput } from './wording.js';
 
 /** VirusTotal's limit for a file sent through an upload URL. */
-export const UPLOAD_MAX_BYTES = 650 * 1024 * 1024;
+const UPLOAD_MAX_BYTES = 650 * 1024 * 1024;
 const CHUNK = 4 * 1024 * 1024;
 // O_NONBLOCK: opening a FIFO must not wait for a writer. O_NOFOLLOW: a link in the last place is refused.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
-export interface LocalFile {
+interface LocalFile {
   /** The real path that was opened and read. */
   path: string;
   /** Its file name, unsanitised: clean() it before showing it. */

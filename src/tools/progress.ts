@@ -5,7 +5,7 @@
 import type { WaitInfo } from '../vt/limiter.js';
 import type { Extra } from './define.js';
 
-export interface Progress {
+interface Progress {
   /** For the gateway: tells the client where its request stands in the rate-limit queue. */
   onWait: (w: WaitInfo) => void;
   /** Reports a finished step of a batch. */

@@ -1,10 +1,226 @@
 /** vt_quota: what the server has spent and has left, the queue, the cache, and VT's own figures. */
 import { z } from 'zod';
-import { fmtInt, obj, plural } from '../summaries/common.js';
+import { clean, dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { TextBuilder } from '../summaries/text.js';
+import { isoSeconds } from '../util/time.js';
+import type { Quotas } from '../vt/api.js';
 import { VtError } from '../vt/errors.js';
+import type { GatewayStats } from '../vt/gateway.js';
+import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
-import { errorText, ok } from './respond.js';
+import { errorText } from './wording.js';
+
+const n = z.number();
+const usedAllowed = z.object({ used: n, allowed: n });
+
+const serverSchema = z.object({
+  limiter: z.object({
+    window: z.object({ requests: n, seconds: n, used: n, next_slot_in_ms: n }).optional(),
+    daily: z.object({ quota: n, used: n, resets_at: dateTimeSchema }).optional(),
+    day_used: n,
+    queued: n,
+    in_flight: n,
+    max_concurrency: n,
+    paused_until: dateTimeSchema.optional(),
+  }),
+  cache: z.object({ entries: n, bytes: n, hits: n, misses: n, hit_rate: n, ttl_seconds: n }),
+  upstream: z.object({ requests: n, rate_limited: n, retries: n, failures: n, unreachable: n }),
+});
+type ServerFigures = z.infer<typeof serverSchema>;
+
+/** The key's state shared between processes (VT_STATE): the backend and the counts across processes. */
+const sharedSchema = z.object({
+  backend: z.enum(['memory', 'sqlite', 'redis']),
+  location: z.string(),
+  /** Its counts are shared: every process on the key counts against the same window and day. */
+  shared: z.boolean(),
+  /** Answering from this process's memory since then: the backend is unavailable. */
+  degraded_since: dateTimeSchema.optional(),
+  degraded_reason: z.string().optional(),
+  window_used: n,
+  day_used: n,
+  paused_until: dateTimeSchema.optional(),
+  cache: z.object({ entries: n, bytes: n }).optional(),
+});
+type SharedFigures = z.infer<typeof sharedSchema>;
+
+const quotaOutput = z.object({
+  /** This process's limits, queue, cache and upstream counts (absent where nothing is mediated). */
+  server: serverSchema.optional(),
+  state: sharedSchema.optional(),
+  /** VirusTotal's own counters of the key, per quota (include_vt). */
+  virustotal: z
+    .record(z.string(), z.object({ user: usedAllowed.optional(), group: usedAllowed.optional() }))
+    .optional(),
+  /** Why VirusTotal's counters could not be read, when asked for. */
+  virustotal_unavailable: z.string().optional(),
+});
+type QuotaOutput = z.infer<typeof quotaOutput>;
+
+/** The figures the answer shows, field by field: whatever else the gateway reports stays out of the contract. */
+function serverFigures(stats: GatewayStats): ServerFigures {
+  const { limiter: l, cache: c, upstream: u } = stats;
+  return {
+    limiter: {
+      ...(l.window
+        ? {
+            window: {
+              requests: l.window.requests,
+              seconds: l.window.seconds,
+              used: l.window.used,
+              next_slot_in_ms: l.window.next_slot_in_ms,
+            },
+          }
+        : {}),
+      ...(l.daily
+        ? { daily: { quota: l.daily.quota, used: l.daily.used, resets_at: l.daily.resets_at } }
+        : {}),
+      day_used: l.day_used,
+      queued: l.queued,
+      in_flight: l.in_flight,
+      max_concurrency: l.max_concurrency,
+      ...(l.paused_until ? { paused_until: l.paused_until } : {}),
+    },
+    cache: {
+      entries: c.entries,
+      bytes: c.bytes,
+      hits: c.hits,
+      misses: c.misses,
+      hit_rate: c.hit_rate,
+      ttl_seconds: c.ttl_seconds,
+    },
+    upstream: {
+      requests: u.requests,
+      rate_limited: u.rate_limited,
+      retries: u.retries,
+      failures: u.failures,
+      unreachable: u.unreachable,
+    },
+  };
+}
+
+type SharedStats = NonNullable<Awaited<ReturnType<ToolContext['vt']['sharedStats']>>>;
+
+/** The shared state's figures, when there is state beyond this process's memory to speak of. */
+function sharedFigures(st: SharedStats): SharedFigures | undefined {
+  const { health: h, usage: u } = st;
+  if (!h.shared && h.degradedSince === undefined) return undefined;
+  return {
+    backend: h.kind,
+    location: clean(h.location, 200) ?? h.kind,
+    shared: h.shared,
+    ...(h.degradedSince !== undefined ? { degraded_since: isoSeconds(h.degradedSince) } : {}),
+    ...(h.reason ? { degraded_reason: clean(h.reason, 200) } : {}),
+    window_used: u.windowUsed,
+    day_used: u.dayUsed,
+    ...(u.pausedUntil !== undefined && u.pausedUntil > Date.now()
+      ? { paused_until: isoSeconds(u.pausedUntil) }
+      : {}),
+    ...(h.shared ? { cache: { entries: st.cache.entries, bytes: st.cache.bytes } } : {}),
+  };
+}
+
+/** Quota names as keys: letters, digits and underscores only. */
+function quotaFigures(q: Quotas): NonNullable<QuotaOutput['virustotal']> {
+  const out: NonNullable<QuotaOutput['virustotal']> = {};
+  for (const [name, v] of Object.entries(q)) out[name.replace(/[^a-z0-9_]/gi, '').slice(0, 60)] = v;
+  return out;
+}
+
+function describeVt(figures: NonNullable<QuotaOutput['virustotal']>): string {
+  return Object.entries(figures)
+    .flatMap(([name, v]) =>
+      v.user
+        ? [`${name.replace(/^api_requests_/, '')} ${fmtInt(v.user.used)}/${fmtInt(v.user.allowed)}`]
+        : [],
+    )
+    .join(', ');
+}
+
+function render(s: QuotaOutput, maxChars: number): string {
+  const t = new TextBuilder();
+  if (s.server) {
+    const { limiter: l, cache: c, upstream: u } = s.server;
+    // What is left first: that is what the caller is deciding on.
+    const left = [
+      l.window &&
+        `${plural(Math.max(0, l.window.requests - l.window.used), 'lookup')} this ${l.window.seconds} s window`,
+      l.daily && `${plural(Math.max(0, l.daily.quota - l.daily.used), 'lookup')} today`,
+    ].filter(Boolean);
+    t.line(
+      left.length
+        ? `Left: ${left.join(', ')}.`
+        : 'Left: no limits are set (VT_RATE_LIMIT and VT_DAILY_QUOTA are off).',
+    );
+    if (l.window) {
+      const next = Math.ceil(l.window.next_slot_in_ms / 1000);
+      t.line(
+        `Rate window: ${l.window.used}/${l.window.requests} used in the last ${l.window.seconds} s; ` +
+          `${next > 0 ? `next slot in ${next} s` : 'a slot is free now'}.`,
+      );
+    }
+    t.line(
+      l.daily
+        ? `Today: ${fmtInt(l.daily.used)}/${fmtInt(l.daily.quota)} lookups used; resets at ${l.daily.resets_at}.`
+        : `Today: ${plural(l.day_used, 'lookup')} used; no daily cap set (VT_DAILY_QUOTA=off).`,
+    );
+    t.line(
+      `Queue: ${l.queued} waiting, ${l.in_flight} in flight (at most ${l.max_concurrency}).` +
+        (l.paused_until ? ` VirusTotal asked us to back off until ${l.paused_until}.` : ''),
+    );
+    t.line(
+      `Cache: ${plural(c.entries, 'answer')} (${(c.bytes / 1024 / 1024).toFixed(1)} MB), hit rate ${(c.hit_rate * 100).toFixed(0)}% ` +
+        `(${plural(c.hits, 'hit')}, ${plural(c.misses, 'miss', 'misses')}), kept ${c.ttl_seconds} s.`,
+    );
+    t.line(
+      `Upstream since start: ${plural(u.requests, 'lookup')}, ${u.rate_limited} answered 429, ${plural(u.retries, 'retry', 'retries')}, ${plural(u.failures, 'failure')}` +
+        (u.unreachable
+          ? `; ${plural(u.unreachable, 'attempt')} never reached VirusTotal (not counted against the limits).`
+          : '.'),
+    );
+    t.line(
+      s.state?.shared
+        ? 'The counts above are this process only; the state line counts every process on the key, and VirusTotal counts every use of the key.'
+        : 'These counts are this process only; VirusTotal counts every use of the key.',
+    );
+  }
+  if (s.state) {
+    const st = s.state;
+    const w = s.server?.limiter.window;
+    const d = s.server?.limiter.daily;
+    t.line(
+      `State: ${st.backend} at ${st.location}` +
+        (st.shared
+          ? `, shared by every process on this key: ${st.window_used}${w ? `/${w.requests}` : ''} in the rate window, ` +
+            `${fmtInt(st.day_used)}${d ? `/${fmtInt(d.quota)}` : ''} lookups today` +
+            `${st.cache ? `; shared cache ${plural(st.cache.entries, 'answer')}` : ''}` +
+            `${st.paused_until ? `; paused until ${st.paused_until}` : ''}.`
+          : '.'),
+    );
+    if (st.degraded_since) {
+      t.line(
+        `The shared state is unavailable since ${st.degraded_since}${st.degraded_reason ? ` (${st.degraded_reason})` : ''}: ` +
+          "this process counts on its own until it is back, so other processes' lookups are not in these counts.",
+      );
+    }
+  }
+  if (s.virustotal)
+    t.line(`VirusTotal's counters for this key: ${describeVt(s.virustotal) || 'none given'}.`);
+  if (s.virustotal_unavailable)
+    t.line(`VirusTotal's own counters are unavailable: ${s.virustotal_unavailable}`);
+  return t.render(maxChars);
+}
+
+async function vtFigures(ctx: ToolContext, signal: AbortSignal): Promise<Partial<QuotaOutput>> {
+  try {
+    // VirusTotal names a key's user by the key: the operation has the client put it into the URL at
+    // the last moment, so it is in no path, cache key or log line.
+    return { virustotal: quotaFigures((await ctx.vt.quotas({ signal })).value) };
+  } catch (err) {
+    if (!(err instanceof VtError)) throw err;
+    return { virustotal_unavailable: errorText(err, ctx) };
+  }
+}
 
 export const quotaTool = defineTool({
   name: 'vt_quota',
@@ -15,107 +231,18 @@ export const quotaTool = defineTool({
   inputSchema: {
     include_vt: z.boolean().default(false).describe("Also fetch VT's own counters (one lookup)."),
   },
-  outputSchema: {
-    server: z.record(z.string(), z.unknown()),
-    virustotal: z.record(z.string(), z.unknown()).optional(),
-  },
+  outputSchema: quotaOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handler(args, ctx, extra) {
     const stats = ctx.vt.stats();
-    const t = new TextBuilder();
-    const server: Record<string, unknown> = stats ? { ...stats } : {};
-    if (stats) {
-      const { limiter: l, cache: c, upstream: u } = stats;
-      // What is left first: that is what the caller is deciding on.
-      const left = [
-        l.window &&
-          `${plural(Math.max(0, l.window.requests - l.window.used), 'lookup')} this ${l.window.seconds} s window`,
-        l.daily && `${plural(Math.max(0, l.daily.quota - l.daily.used), 'lookup')} today`,
-      ].filter(Boolean);
-      t.line(
-        left.length
-          ? `Left: ${left.join(', ')}.`
-          : 'Left: no limits are set (VT_RATE_LIMIT and VT_DAILY_QUOTA are off).',
-      );
-      if (l.window) {
-        const next = Math.ceil(l.window.next_slot_in_ms / 1000);
-        t.line(
-          `Rate window: ${l.window.used}/${l.window.requests} used in the last ${l.window.seconds} s; ` +
-            `${next > 0 ? `next slot in ${next} s` : 'a slot is free now'}.`,
-        );
-      }
-      t.line(
-        l.daily
-          ? `Today: ${fmtInt(l.daily.used)}/${fmtInt(l.daily.quota)} lookups used; resets at ${l.daily.resets_at}.`
-          : `Today: ${plural(l.day_used, 'lookup')} used; no daily cap set (VT_DAILY_QUOTA=off).`,
-      );
-      t.line(
-        `Queue: ${l.queued} waiting, ${l.in_flight} in flight (at most ${l.max_concurrency}).` +
-          (l.paused_until ? ` VirusTotal asked us to back off until ${l.paused_until}.` : ''),
-      );
-      t.line(
-        `Cache: ${plural(c.entries, 'answer')} (${(c.bytes / 1024 / 1024).toFixed(1)} MB), hit rate ${(c.hit_rate * 100).toFixed(0)}% ` +
-          `(${plural(c.hits, 'hit')}, ${plural(c.misses, 'miss', 'misses')}), kept ${c.ttl_seconds} s.`,
-      );
-      t.line(
-        `Upstream since start: ${plural(u.requests, 'lookup')}, ${u.rate_limited} answered 429, ${plural(u.retries, 'retry', 'retries')}, ${plural(u.failures, 'failure')}` +
-          (u.unreachable
-            ? `; ${plural(u.unreachable, 'attempt')} never reached VirusTotal (not counted against the limits).`
-            : '.'),
-      );
-      t.line('These counts are this process only; VirusTotal counts every use of the key.');
-    }
-    let virustotal: Record<string, unknown> | undefined;
-    if (args.include_vt) {
-      try {
-        // VirusTotal names a key's user by the key: the client puts it into the URL at the last
-        // moment, so it is in no path, cache key or log line here.
-        const res = await ctx.vt.fetch<{ data?: unknown }>({
-          path: '/overall_quotas',
-          asKeyUser: true,
-          signal: extra.signal,
-          fresh: true,
-        });
-        virustotal = quotaFigures(res.body?.data);
-        t.line(`VirusTotal's counters for this key: ${describe(virustotal) || 'none given'}.`);
-      } catch (err) {
-        if (!(err instanceof VtError)) throw err;
-        t.line(`VirusTotal's own counters are unavailable: ${errorText(err)}`);
-      }
-    }
-    return ok(ctx, t.render(ctx.config.maxResponseChars), { server, ...(virustotal ? { virustotal } : {}) });
+    // The store's own failures never fail the call: without its figures, the answer is this process's.
+    const sharedStats = await ctx.vt.sharedStats().catch(() => undefined);
+    const state = sharedStats ? sharedFigures(sharedStats) : undefined;
+    const structured: QuotaOutput = {
+      ...(stats ? { server: serverFigures(stats) } : {}),
+      ...(state ? { state } : {}),
+      ...(args.include_vt ? await vtFigures(ctx, extra.signal) : {}),
+    };
+    return { structured, text: render };
   },
 });
-
-/** Keeps used/allowed of the user and group for each quota VT reports (api_requests_daily, ...). */
-function quotaFigures(data: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, v] of Object.entries(obj(data) ?? {})) {
-    const user = obj(obj(v)?.user);
-    const group = obj(obj(v)?.group);
-    const pick = (o: Record<string, unknown> | undefined) =>
-      o && typeof o.used === 'number' && typeof o.allowed === 'number'
-        ? { used: o.used, allowed: o.allowed }
-        : undefined;
-    const u = pick(user);
-    const g = pick(group);
-    if (u || g)
-      out[name.replace(/[^a-z0-9_]/gi, '').slice(0, 60)] = {
-        ...(u ? { user: u } : {}),
-        ...(g ? { group: g } : {}),
-      };
-  }
-  return out;
-}
-
-function describe(figures: Record<string, unknown>): string {
-  return Object.entries(figures)
-    .map(([name, v]) => {
-      const u = obj(obj(v)?.user);
-      return u
-        ? `${name.replace(/^api_requests_/, '')} ${fmtInt(u.used as number)}/${fmtInt(u.allowed as number)}`
-        : undefined;
-    })
-    .filter(Boolean)
-    .join(', ');
-}

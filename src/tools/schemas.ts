@@ -1,7 +1,7 @@
 /** Parameter schemas shared by several tools, so one wording serves them all. */
 import { z } from 'zod';
+import { detailSchema } from '../summaries/common.js';
 import { isSafeCursor, isWellFormed } from '../util/sanitize.js';
-import { INDICATOR_TYPES } from '../vt/indicators.js';
 
 /**
  * A text parameter that must be valid Unicode: a lone surrogate (half of a character, e.g. of an emoji)
@@ -33,13 +33,14 @@ export const indicatorParam = wellFormed(z.string().max(8192), 'indicator').desc
   'Hash (md5/sha1/sha256), URL, domain or IP, as pasted; defanged forms are fine.',
 );
 
-export const typeParam = z
-  .enum(INDICATOR_TYPES as unknown as [string, ...string[]])
+/** file, url, domain or ip_address: a type of indicator, as parameters and answers name it. */
+export const indicatorTypeSchema = z.enum(['file', 'url', 'domain', 'ip_address']);
+
+export const typeParam = indicatorTypeSchema
   .optional()
   .describe('Force a type, e.g. "url" for a bare host name or a 64-hex VT URL id.');
 
-export const detailParam = z
-  .enum(['concise', 'detailed'])
+export const detailParam = detailSchema
   .default('concise')
   .describe('"detailed": every engine, more names, PE structure, whois, full DNS (no new lookup if cached).');
 

@@ -1,13 +1,13 @@
 /** vt_search: VT Intelligence search, hits one line each, with a cursor to page on. */
 import { z } from 'zod';
 import { clean, cleanCode, plural } from '../summaries/common.js';
-import { code, LINE_MAX, pageCursor, renderPage, summarizeRelated } from '../summaries/related.js';
-import { q } from '../summaries/text.js';
-import { invalidInput, VtError } from '../vt/errors.js';
+import { LINE_MAX, relatedItemSchema, renderPage, summarizeRelated } from '../summaries/related.js';
+import { code, q } from '../summaries/text.js';
+import { VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
-import { ok, sourceLine } from './respond.js';
+import { textRoom } from './respond.js';
 import { cursorParam, wellFormed } from './schemas.js';
-import { toolFailure } from './target.js';
+import { invalidInput, nothingMatched, ToolError } from './wording.js';
 
 const NAME = 'vt_search';
 const DESCRIPTOR_LINE = 90;
@@ -22,9 +22,6 @@ const SYNTAX_HINT =
   'Check the modifier names (resource vt://docs/search-syntax), quote values with spaces or colons ' +
   '(name:"my file.exe", ssdeep:"…"), write dates as YYYY-MM-DD or relative (fs:7d+), add entity:url, ' +
   'entity:domain or entity:ip to search those, and use an `order` this entity allows.';
-
-const NOTHING_MATCHED =
-  'Nothing matched; check the modifiers (resource vt://docs/search-syntax) or widen the dates.';
 
 /** "120 hits, 10 shown", "5 hits shown (VirusTotal gave no total)", "0 hits", "no more hits". */
 function counts(shown: number, total: number | undefined, paging: boolean): string {
@@ -75,11 +72,11 @@ export const searchTool = defineTool({
     order: wellFormed(z.string().max(40), 'order').optional().describe('e.g. positives-'),
     descriptors_only: z.boolean().default(false).describe('Ids only.'),
   },
-  outputSchema: {
-    items: z.array(z.looseObject({})),
+  outputSchema: z.object({
+    items: z.array(relatedItemSchema),
     next_cursor: z.string().optional(),
     total: z.number().optional(),
-  },
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
     const query = args.query.trim();
@@ -90,58 +87,48 @@ export const searchTool = defineTool({
       );
     }
     const descriptors = args.descriptors_only ?? false;
-    const budget = ctx.config.maxResponseChars - 200;
+    const room = textRoom(ctx);
     // A page is never larger than the answer can show, so the cursor never skips an unseen hit.
-    const fits = Math.max(1, Math.floor((budget - 700) / ((descriptors ? DESCRIPTOR_LINE : LINE_MAX) + 6)));
+    const fits = Math.max(1, Math.floor((room - 700) / ((descriptors ? DESCRIPTOR_LINE : LINE_MAX) + 6)));
     const requested = args.limit ?? 10;
     const limit = Math.min(requested, fits);
     try {
-      const res = await ctx.vt.fetch<{
-        data?: unknown;
-        meta?: { cursor?: unknown; total_hits?: unknown };
-      }>({
-        path: '/intelligence/search',
-        query: {
-          query,
-          limit,
-          cursor: args.cursor,
-          order: args.order,
-          descriptors_only: descriptors ? 'true' : undefined,
-        },
-        signal: extra.signal,
-      });
-      const raw = Array.isArray(res.body?.data) ? (res.body?.data as unknown[]) : [];
-      const items = raw.map((r) => summarizeRelated(r));
-      const meta = res.body?.meta;
-      const { next, refused } = pageCursor(meta?.cursor);
-      if (refused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
-      const total = typeof meta?.total_hits === 'number' ? meta.total_hits : undefined;
-      const header = `VT Intelligence ${code(cleanCode(query, 200) ?? '')}: ${counts(items.length, total, !!args.cursor)}${
+      const res = await ctx.vt.search(
+        { query, limit, cursor: args.cursor, order: args.order, descriptorsOnly: descriptors },
+        { signal: extra.signal },
+      );
+      const page = res.value;
+      const items = page.items.map((o) => summarizeRelated(o));
+      if (page.cursorRefused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
+      const header = `VT Intelligence ${code(cleanCode(query, 200) ?? '')}: ${counts(items.length, page.total, !!args.cursor)}${
         items.length > 0 && args.order ? `, order ${args.order}` : ''
       }${items.length > 0 && limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.${
-        items.length === 0 && !args.cursor ? ` ${NOTHING_MATCHED}` : ''
+        items.length === 0 && !args.cursor ? ` ${nothingMatched(ctx)}` : ''
       }`;
-      const page = renderPage(
+      const rendered = renderPage(
         header,
         items,
         {
-          nextCursor: next,
-          cursorRefused: refused,
-          total,
+          nextCursor: page.next,
+          cursorRefused: page.cursorRefused,
           nextHint: 'call again with the same query and this cursor',
         },
-        budget - 80,
+        room,
       );
-      return ok(ctx, `${page.text}\n${sourceLine(res.fetchedAt, res.fromCache)}`, {
-        items: items.slice(0, page.shown),
-        ...(next ? { next_cursor: next } : {}),
-        ...(total !== undefined ? { total } : {}),
-      });
+      return {
+        structured: {
+          items: items.slice(0, rendered.shown),
+          ...(page.next ? { next_cursor: page.next } : {}),
+          ...(page.total !== undefined ? { total: page.total } : {}),
+        },
+        text: () => rendered.text,
+        source: res,
+      };
     } catch (err) {
       if (!(err instanceof VtError)) throw err;
-      if (err.kind === 'forbidden') return toolFailure(ctx, NAME, err, NO_INTELLIGENCE);
+      if (err.kind === 'forbidden') throw new ToolError(NO_INTELLIGENCE, { upstream: err });
       const advice = queryAdvice(err, query);
-      if (advice) return toolFailure(ctx, NAME, err, advice);
+      if (advice) throw new ToolError(advice, { upstream: err });
       throw err;
     }
   },

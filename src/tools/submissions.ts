@@ -6,19 +6,18 @@
  * is asked to confirm each submission first (confirm.ts); a refusal sends nothing.
  */
 import { dirname } from 'node:path';
-import { FormData } from 'undici';
 import { z } from 'zod';
-import { renderAnalysisText, summarizeAnalysis } from '../summaries/analysis.js';
+import { analysisSummarySchema, renderAnalysisText, summarizeAnalysis } from '../summaries/analysis.js';
 import { clean } from '../summaries/common.js';
-import { invalidInput, VtError } from '../vt/errors.js';
+import { VtError } from '../vt/errors.js';
 import { parseIndicator } from '../vt/indicators.js';
-import { vtPath } from '../vt/paths.js';
 import { confirmationFooter, confirmSubmission } from './confirm.js';
 import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
 import { readFileForUpload } from './local-file.js';
 import { progressFor } from './progress.js';
-import { ok } from './respond.js';
+import type { Answer } from './respond.js';
+import { invalidInput, ToolError } from './wording.js';
 
 const WRITE = {
   readOnlyHint: false,
@@ -29,41 +28,26 @@ const WRITE = {
 const SHARED =
   "What you submit becomes available to VirusTotal's community: never submit private files or internal URLs.";
 
-const DIRECT_UPLOAD_MAX = 32 * 1024 * 1024;
 /** URLs longer than this are shown in part in a confirmation (and say so). */
 const URL_SHOWN_MAX = 2000;
 
-const analysisOutput = {
-  analysis_id: z.string(),
-  status: z.string(),
-  summary: z.record(z.string(), z.unknown()).optional(),
-};
 // A submission the user declined has no analysis id; its status is "declined".
-const submitOutput = { ...analysisOutput, analysis_id: z.string().optional() };
+const submitUrlOutput = z.object({
+  analysis_id: z.string().optional(),
+  status: z.enum(['queued', 'declined']),
+});
+const submitFileOutput = submitUrlOutput.extend({ sha256: z.string() });
 
 /** The answer when the user said no: not an error, and nothing to retry. */
-function declined(
-  ctx: ToolContext,
+function declined<S extends { status: 'declined' }>(
   what: string,
   how: 'declined' | 'dismissed',
-  extra: Record<string, unknown>,
-) {
-  return ok(
-    ctx,
+  structured: S,
+): Answer<S> {
+  const said =
     `Nothing was sent: the user ${how === 'declined' ? 'declined' : 'dismissed'} the confirmation to send ${what} to VirusTotal. ` +
-      'Do not submit it again unless the user asks.',
-    { status: 'declined', ...extra },
-  );
-}
-
-function analysisIdOf(body: unknown): string {
-  const id = (body as { data?: { id?: unknown } } | undefined)?.data?.id;
-  if (typeof id !== 'string' && typeof id !== 'number') {
-    throw new VtError('transient', 'VirusTotal accepted the submission but sent no analysis id.', {
-      retryable: false,
-    });
-  }
-  return String(id);
+    'Do not submit it again unless the user asks.';
+  return { structured, text: () => said };
 }
 
 export const submitUrlTool = defineTool({
@@ -71,7 +55,7 @@ export const submitUrlTool = defineTool({
   title: 'Submit a URL to VirusTotal',
   description: `Send a URL to VirusTotal for a fresh scan; returns an analysis id for vt_get_analysis. ${SHARED}`,
   inputSchema: { url: z.string().max(8192).describe('The URL; defanged forms are fine.') },
-  outputSchema: submitOutput,
+  outputSchema: submitUrlOutput,
   annotations: WRITE,
   async handler(args, ctx, extra) {
     const parsed = parseIndicator(args.url, 'url');
@@ -86,20 +70,18 @@ export const submitUrlTool = defineTool({
         (url.length > URL_SHOWN_MAX ? `(the first ${URL_SHOWN_MAX} of its ${url.length} characters)\n` : '') +
         confirmationFooter(ctx),
     );
-    if (asked === 'declined' || asked === 'dismissed') return declined(ctx, 'this URL', asked, {});
-    const res = await ctx.vt.submit({
-      path: '/urls',
-      body: new URLSearchParams({ url }).toString(),
-      contentType: 'application/x-www-form-urlencoded',
+    if (asked === 'declined' || asked === 'dismissed') {
+      return declined('this URL', asked, { status: 'declined' as const });
+    }
+    const { analysisId } = await ctx.vt.submitUrl(url, {
       signal: extra.signal,
       onWait: progressFor(extra).onWait,
     });
-    const id = analysisIdOf(res.body);
-    return ok(
-      ctx,
-      `Submitted "${url}" to VirusTotal. Analysis id: ${id}\nResults take a minute or two: call vt_get_analysis with this id.`,
-      { analysis_id: id, status: 'queued' },
-    );
+    return {
+      structured: { analysis_id: analysisId, status: 'queued' as const },
+      text: (s) =>
+        `Submitted "${url}" to VirusTotal. Analysis id: ${s.analysis_id}\nResults take a minute or two: call vt_get_analysis with this id.`,
+    };
   },
 });
 
@@ -111,7 +93,7 @@ export const submitFileTool = defineTool({
     path: z.string().max(4096).describe('Absolute path of the file.'),
     password: z.string().max(256).optional().describe('Password of a protected archive.'),
   },
-  outputSchema: { ...submitOutput, sha256: z.string() },
+  outputSchema: submitFileOutput,
   annotations: WRITE,
   async handler(args, ctx, extra) {
     // Read once: the bytes hashed, shown to the user and sent are the same bytes.
@@ -130,35 +112,21 @@ export const submitFileTool = defineTool({
         confirmationFooter(ctx),
     );
     if (asked === 'declined' || asked === 'dismissed') {
-      return declined(ctx, `${name} (sha256 ${file.sha256})`, asked, { sha256: file.sha256 });
-    }
-    const form = new FormData();
-    form.append('file', file.data, name);
-    if (args.password) form.append('password', args.password);
-    let target = '/files';
-    if (file.size > DIRECT_UPLOAD_MAX) {
-      // Large files go to a one-time upload URL that VirusTotal hands out.
-      const u = await ctx.vt.fetch<{ data?: unknown }>({
-        path: '/files/upload_url',
-        signal: extra.signal,
-        fresh: true,
+      return declined(`${name} (sha256 ${file.sha256})`, asked, {
+        status: 'declined' as const,
+        sha256: file.sha256,
       });
-      if (typeof u.body?.data !== 'string') throw new VtError('transient', 'VirusTotal gave no upload URL.');
-      target = u.body.data;
     }
-    const res = await ctx.vt.submit({
-      path: target,
-      body: form,
-      signal: extra.signal,
-      onWait: progressFor(extra).onWait,
-    });
-    const id = analysisIdOf(res.body);
-    return ok(
-      ctx,
-      `Uploaded ${name} (${size} bytes, sha256 ${file.sha256}). Analysis id: ${id}\n` +
-        'Results take a few minutes: call vt_get_analysis with this id, or vt_get_report with the sha256 later.',
-      { analysis_id: id, status: 'queued', sha256: file.sha256 },
+    const { analysisId } = await ctx.vt.uploadFile(
+      { data: file.data, name, size: file.size, password: args.password },
+      { signal: extra.signal, onWait: progressFor(extra).onWait },
     );
+    return {
+      structured: { analysis_id: analysisId, status: 'queued' as const, sha256: file.sha256 },
+      text: (s) =>
+        `Uploaded ${name} (${size} bytes, sha256 ${s.sha256}). Analysis id: ${s.analysis_id}\n` +
+        'Results take a few minutes: call vt_get_analysis with this id, or vt_get_report with the sha256 later.',
+    };
   },
 });
 
@@ -173,7 +141,12 @@ export const getAnalysisTool = defineTool({
     // Clients often give up on a call after 60 s: stay below that.
     wait_seconds: z.number().int().min(0).max(55).default(30).describe('Seconds to wait for completion.'),
   },
-  outputSchema: analysisOutput,
+  outputSchema: z.object({
+    analysis_id: z.string(),
+    /** VirusTotal's status: queued, in-progress or completed. */
+    status: z.string(),
+    summary: analysisSummarySchema.optional(),
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
     const id = args.id.trim();
@@ -183,7 +156,7 @@ export const getAnalysisTool = defineTool({
     const progress = progressFor(extra);
     for (let poll = 1; ; poll++) {
       const res = await ctx.vt
-        .fetch<unknown>({ path: vtPath`/analyses/${id}`, signal: extra.signal, fresh: true })
+        .getAnalysis(id, { signal: extra.signal, fresh: true })
         .catch((err: unknown) => {
           if (err instanceof VtError && err.kind === 'not_found') {
             throw invalidInput(
@@ -192,15 +165,13 @@ export const getAnalysisTool = defineTool({
           }
           throw err;
         });
-      const s = summarizeAnalysis(res.body);
-      if (!s) throw new VtError('transient', 'VirusTotal sent an analysis in an unexpected shape.');
+      const s = summarizeAnalysis(res.value);
       const wait = pollInterval(ctx);
       if (s.completed || Date.now() + wait > deadline) {
-        return ok(ctx, renderAnalysisText(s, ctx.config.maxResponseChars), {
-          analysis_id: id,
-          status: s.status,
-          summary: s as unknown as Record<string, unknown>,
-        });
+        return {
+          structured: { analysis_id: id, status: s.status, summary: s },
+          text: (out, max) => (out.summary ? renderAnalysisText(out.summary, max) : ''),
+        };
       }
       progress.step(poll, 0, `Analysis ${s.status}; checking again in ${Math.round(wait / 1000)} s.`);
       await sleep(wait, extra.signal);
@@ -216,13 +187,13 @@ function pollInterval(ctx: ToolContext): number {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolveSleep, reject) => {
-    if (signal.aborted) return reject(new VtError('cancelled', 'The call was cancelled.'));
+    if (signal.aborted) return reject(new ToolError('The call was cancelled.', { kind: 'cancelled' }));
     const t = setTimeout(resolveSleep, ms);
     signal.addEventListener(
       'abort',
       () => {
         clearTimeout(t);
-        reject(new VtError('cancelled', 'The call was cancelled.'));
+        reject(new ToolError('The call was cancelled.', { kind: 'cancelled' }));
       },
       { once: true },
     );

@@ -1,9 +1,6 @@
-/** Helpers shared by the pivot tools: reading the object to pivot from, and worded failures. */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { invalidInput, type VtError } from '../vt/errors.js';
+/** Reading the object a tool is about: indicators parsed (and non-public addresses refused) before any request. */
 import { type Indicator, type IndicatorType, nonPublicIp, parseIndicator } from '../vt/indicators.js';
-import type { ToolContext } from './context.js';
-import { DEMO_BANNER } from './respond.js';
+import { invalidInput } from './wording.js';
 
 /**
  * parseIndicator, plus VT's own URL ids: relationship and search answers name URLs by the SHA-256
@@ -35,15 +32,4 @@ export function parsePublicTarget(raw: string, type?: IndicatorType): Indicator 
   const why = notPublic(ind);
   if (why) throw invalidInput(why);
   return ind;
-}
-
-/**
- * An isError answer worded by the tool itself, for the cases where the tool knows better than the
- * generic wording (premium-only relationships, VT Intelligence query errors). Logged like others.
- */
-export function toolFailure(ctx: ToolContext, tool: string, err: VtError, text: string): CallToolResult {
-  ctx.log.info(
-    `${tool}: ${err.kind}${err.vtCode ? ` ${err.vtCode}` : ''}${err.httpStatus ? ` HTTP ${err.httpStatus}` : ''}`,
-  );
-  return { isError: true, content: [{ type: 'text', text: ctx.demo ? `${DEMO_BANNER}\n${text}` : text }] };
 }

@@ -1,116 +1,99 @@
 /**
- * vt_triage: many indicators in, one line each out, most dangerous first. Lookups share the rate
- * limiter and cache; when the quota or the time runs out the call returns what it has and lists
- * what it did not check, so the model can resume with exactly those.
+ * vt_triage: many indicators in, one line each out, most dangerous first, as a job that finishes.
+ * Starting one stores the indicators as a job in the key's state store; this process's runner (or
+ * another's, over HTTP or after a restart) looks them up in the background under the shared limiter
+ * and daily cap. Every call answers within the call budget with what is done, and the model follows
+ * the job with `{job}` alone: nothing is sent twice.
  */
-import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
-import { clean, fmtInt, isoDay, plural, type Verdict } from '../summaries/common.js';
-import { summarizeReport } from '../summaries/index.js';
-import { joinMore, q, TextBuilder } from '../summaries/text.js';
-import { invalidInput, VtError } from '../vt/errors.js';
+import type { FailureWhy, ItemState, JobHeader, JobSnapshot } from '../jobs/triage-jobs.js';
+import { clean, dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
+import { joinMore, q } from '../summaries/text.js';
+import { byDanger, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';
+import { isoSeconds } from '../util/time.js';
+import { notConfigured, VtError } from '../vt/errors.js';
 import { extractIndicators, type Indicator, nonPublicIp, parseIndicator } from '../vt/indicators.js';
-import { isoSeconds } from '../vt/limiter.js';
-import { vtPath } from '../vt/paths.js';
-import { defineTool } from './define.js';
+import type { ToolContext } from './context.js';
+import { defineTool, type Extra } from './define.js';
 import { progressFor } from './progress.js';
-import { DEMO_BANNER, errorText, ok } from './respond.js';
+import { respondText, textRoom } from './respond.js';
+import { errorText, invalidInput, triageNotFoundNote } from './wording.js';
 
-/** Indicators checked per call: the schema's list limit, and the cap on what is mined from a text. */
-export const MAX_TRIAGE = 100;
+/** Indicators in one job: the schema's list limit, and the cap on what is mined from a text. */
+export const MAX_TRIAGE = 1000;
 const MAX_ENTRY_CHARS = 8192;
 const MAX_TEXT_CHARS = 200_000;
-/** Room kept in demo mode for the demo's rewording of absence (see respond.ts, demoText). */
-const DEMO_REWORDING_CHARS = 300;
-/** A row shows at most this much of its input; structuredContent keeps inputs whole. */
-const SHOWN_INPUT_CHARS = 200;
 
 /**
- * A triage call returns within this many seconds (or VT_MAX_WAIT_SECONDS if lower): clients commonly
- * give up on a call after 60 s, and partial results plus `unchecked` are worth more than a timeout.
+ * A call answers within this many seconds (or VT_MAX_WAIT_SECONDS if lower): Claude's hosts cancel a
+ * call after about 60 s, and the job goes on whether or not the call waits.
  */
-export const TRIAGE_BUDGET_MS = 50_000;
+const CALL_BUDGET_MS = 50_000;
+/** How often a waiting call looks at the store for results another process recorded. */
+const POLL_MS = 1_000;
 
-type Outcome = Verdict | 'not_found' | 'error';
+const countsSchema = z.object({
+  malicious: z.number(),
+  suspicious: z.number(),
+  undetected: z.number(),
+  no_verdict: z.number(),
+  not_found: z.number(),
+  failed: z.number(),
+  pending: z.number(),
+});
+type Counts = z.infer<typeof countsSchema>;
 
-export interface TriageRow {
-  input: string;
-  type: Indicator['type'];
-  id: string;
-  verdict: Outcome;
-  malicious?: number;
-  total?: number;
-  label?: string;
-  first_seen?: string;
-  /** For domains: the registration date, which is not when VirusTotal first saw it. */
-  registered?: string;
-  analysed?: string;
-  cached?: boolean;
-  error?: string;
+const triageOutput = z.object({
+  job: z.string(),
+  status: z.enum(['running', 'done', 'cancelled']),
+  total: z.number(),
+  counts: countsSchema,
+  /** When the next lookup is expected, and when the job should be done (from the limiter's schedule). */
+  next_lookup_at: dateTimeSchema.optional(),
+  eta: dateTimeSchema.optional(),
+  /** The daily cap holds the job until then (00:00 UTC); it carries on by itself. */
+  held_until: dateTimeSchema.optional(),
+  /** For a job larger than what is left of today's cap: how many today, how many after the reset. */
+  plan: z.object({ today: z.number(), later: z.number(), resumes_at: dateTimeSchema }).optional(),
+  /** This page of results, most dangerous first (failed lookups as verdict "error"). */
+  results: z.array(triageRowSchema),
+  next_cursor: z.string().optional(),
+  /** What the input held that is not in the job: how many of each. */
+  ignored: z
+    .object({
+      not_indicators: z.number(),
+      not_looked_up: z.number(),
+      file_names: z.number(),
+      over_limit: z.number(),
+    })
+    .partial()
+    .optional(),
+});
+type TriageOutput = z.infer<typeof triageOutput>;
+
+/** Stored with the job: what the input held besides the indicators, for every answer about it. */
+interface JobNotes {
+  rejected: string[];
+  notLookedUp: string[];
+  skipped: string[];
+  counts: { rejected: number; notLookedUp: number; skipped: number; overflow: number };
+  /** Where the indicators past the limit begin in the input, as written there. */
+  overflowAt?: string;
+  fromText: boolean;
+  plan?: { today: number; later: number; resumesAt: number };
 }
 
-const RANK: Record<Outcome, number> = {
-  malicious: 0,
-  suspicious: 1,
-  undetected: 2,
-  no_verdict: 3,
-  not_found: 4,
-  error: 5,
-};
-
-function rowFromSummary(input: string, ind: Indicator, data: unknown, cached: boolean): TriageRow {
-  const r = summarizeReport(data, 'concise', 4000);
-  if (!r) return { input, type: ind.type, id: ind.id, verdict: 'error', error: 'unexpected report shape' };
-  const s = r.summary as unknown as Record<string, unknown>;
-  const stats = s.stats as { malicious: number; total: number } | undefined;
-  // VirusTotal's consensus label only: one engine's name for a thing is not a threat label.
-  const label =
-    (s.threat_label as string | undefined) ?? ((s.threat_names as string[] | undefined)?.[0] || undefined);
-  const firstSeen = isoDay(s.first_submission);
-  const registered = isoDay(s.created);
-  const analysed = isoDay(s.last_analysis);
-  return {
-    input,
-    type: ind.type,
-    id: r.summary.id,
-    verdict: s.verdict as Verdict,
-    ...(stats && stats.total > 0 ? { malicious: stats.malicious, total: stats.total } : {}),
-    ...(label ? { label } : {}),
-    ...(firstSeen ? { first_seen: firstSeen } : {}),
-    ...(registered ? { registered } : {}),
-    ...(analysed ? { analysed } : {}),
-    ...(cached ? { cached } : {}),
-  };
-}
-
-function line(r: TriageRow): string {
-  const verdict = r.verdict.toUpperCase().replace('_', ' ');
-  const ratio = r.total !== undefined ? ` ${r.malicious}/${r.total}` : '';
-  // URLs in backticks: chat clients then show them as text, not as links to click.
-  const input = clean(r.input, SHOWN_INPUT_CHARS) ?? '';
-  const value = r.type === 'url' ? `\`${input}\`` : input;
-  const shown = r.type === 'file' && r.input.toLowerCase() !== r.id ? `${value} (sha256 ${r.id})` : value;
-  const bits = [
-    `${verdict}${ratio}`,
-    `${r.type.replace('_address', '')} ${shown}`,
-    r.label && q(r.label),
-    r.first_seen && `first seen ${r.first_seen}`,
-    r.registered && `registered ${r.registered}`,
-    r.analysed && `analysed ${r.analysed}`,
-    r.error,
-  ].filter(Boolean);
-  return `- ${bits.join(' · ')}`;
-}
+const NOTE_SAMPLE = 20;
 
 export const triageTool = defineTool({
   name: 'vt_triage',
   title: 'VirusTotal batch triage',
   description:
-    `Check up to ${MAX_TRIAGE} indicators in one call (hashes, URLs, domains, IPs; a list, or pasted text to extract ` +
-    'them from, defanged too). One line each, most dangerous first: verdict, engines flagging it, threat ' +
-    'label, first seen. One lookup per new indicator (cached ones are free). Returns within about 50 s: ' +
-    "at a public key's 4 lookups a minute that is about 4 new ones per call; the rest come back in " +
-    '`unchecked` to pass to the next call.',
+    `Check up to ${fmtInt(MAX_TRIAGE)} indicators (hashes, URLs, domains, IPs; a list, or pasted text to extract ` +
+    'them from, defanged too) as a job that runs in the background under the rate limit. One line each, most ' +
+    'dangerous first: verdict, engines flagging it, threat label, first seen. Each call answers within about ' +
+    '50 s with what is done and a job id; follow it with {job} alone (never re-send the list) until status ' +
+    'is done; {job, cancel: true} stops it. A public key does 4 new lookups a minute; cached ones are free.',
   inputSchema: {
     indicators: z
       .union(
@@ -123,205 +106,407 @@ export const triageTool = defineTool({
         // zod's own words are "Invalid input" or "Too big": say which limit was hit, and what to do.
         { error: (iss) => indicatorsError(iss.input) },
       )
-      .describe('List of indicators, or free text to extract them from.'),
+      .optional()
+      .describe('Starts a job: a list of indicators, or free text to extract them from.'),
+    job: z
+      .string()
+      .regex(/^[a-z0-9]{12}$/, {
+        error: 'A job id is the 12 letters and digits an earlier vt_triage answer gave.',
+      })
+      .optional()
+      .describe('A job id from an earlier answer: its progress and results.'),
+    cancel: z.boolean().optional().describe('With job: stop it.'),
+    cursor: z
+      .string()
+      .regex(/^r:\d{1,5}$/, { error: 'Pass next_cursor from an earlier answer as it is.' })
+      .optional()
+      .describe('With job: the next page of results (next_cursor).'),
   },
-  outputSchema: {
-    results: z.array(z.record(z.string(), z.unknown())),
-    unchecked: z.array(z.string()),
-    stopped: z.string().optional(),
-    retry_after: z.string().optional(),
-    // How many results and unchecked indicators were left out to keep within VT_MAX_RESPONSE_CHARS.
-    results_more: z.number().optional(),
-    unchecked_more: z.number().optional(),
-  },
-  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  outputSchema: triageOutput,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const { items, rejected, skipped, notLookedUp, overflow, fromText } = collect(args.indicators);
-    if (items.length === 0) {
-      const why = [
-        rejected.length &&
-          `not recognised: ${rejected
-            .slice(0, 5)
-            .map((r) => q(clean(r, 60) ?? ''))
-            .join(', ')}`,
-        notLookedUp.length &&
-          `nothing to look up: ${notLookedUp
-            .slice(0, 5)
-            .map((x) => clean(x))
-            .join(', ')}`,
-      ].filter(Boolean);
+    const service = ctx.triage;
+    if (!service) throw invalidInput('Triage jobs are not available in this server.');
+    if ((args.indicators === undefined) === (args.job === undefined)) {
       throw invalidInput(
-        `No indicator to look up in the input${why.length ? ` (${why.join('; ')})` : ''}. ` +
-          'Give file hashes, URLs, domains or public IP addresses, as a list or as text.',
+        'Give either `indicators` (to start a job) or `job` (to follow one), not both and not neither.',
       );
     }
-    const progress = progressFor(extra);
-    const stop = new AbortController();
-    const signal = AbortSignal.any([stop.signal, extra.signal]);
-    setMaxListeners(MAX_TRIAGE * 2, signal); // one listener per lookup is expected here
-    const deadline = Date.now() + Math.min(ctx.config.maxWaitMs, TRIAGE_BUDGET_MS);
-    const rows: TriageRow[] = [];
-    let stopErr: VtError | undefined;
-    let done = 0;
-
-    await Promise.all(
-      items.map(async ({ input, ind }) => {
-        try {
-          const res = await ctx.vt.fetch<{ data?: unknown }>({
-            path: vtPath`/${ind.collection}/${ind.id}`,
-            signal,
-            deadline,
-          });
-          rows.push(rowFromSummary(input, ind, res.body?.data, res.fromCache));
-        } catch (err) {
-          if (err instanceof VtError && err.kind === 'not_found') {
-            rows.push({ input, type: ind.type, id: ind.id, verdict: 'not_found' });
-          } else if (
-            err instanceof VtError &&
-            ['quota', 'cancelled', 'not_configured', 'auth'].includes(err.kind)
-          ) {
-            // Whatever stops one lookup stops the batch. Lookups already sent are let finish (their
-            // quota is spent); those not sent fail fast on the same limit, so only a bad key aborts them.
-            if (!stopErr && err.kind !== 'cancelled') stopErr = err;
-            if (err.kind === 'auth' || err.kind === 'not_configured') stop.abort();
-            return;
-          } else {
-            rows.push({
-              input,
-              type: ind.type,
-              id: ind.id,
-              verdict: 'error',
-              error: clean(errorText(err), 120),
-            });
-          }
-        }
-        done++;
-        progress.step(done, items.length, `${done}/${items.length} checked`);
-      }),
-    );
-    // Nothing checked: the reason is the answer, worded as for a single lookup.
-    if (stopErr && rows.length === 0) throw stopErr;
-    const stopped = stopErr
-      ? errorText(stopErr)
-      : extra.signal.aborted
-        ? 'The call was cancelled.'
-        : undefined;
-
-    // Ties in the input's order, so that what a cut leaves out does not depend on which answer came first.
-    const order = new Map(items.map((it, i) => [it.input, i]));
-    rows.sort(
-      (a, b) =>
-        RANK[a.verdict] - RANK[b.verdict] ||
-        (b.malicious ?? 0) - (a.malicious ?? 0) ||
-        (order.get(a.input) ?? 0) - (order.get(b.input) ?? 0),
-    );
-    const answered = rows.filter((r) => r.verdict !== 'error');
-    const answeredInputs = new Set(answered.map((r) => r.input));
-    // Failed lookups go back into `unchecked` with those never sent: one list to resume from, in the
-    // order of the input, so that a list cut short can say where in the input the rest begin.
-    const uncheckedItems = [...items.filter((i) => !answeredInputs.has(i.input)), ...overflow];
-    const unchecked = uncheckedItems.map((i) => i.input);
-    const retryAfter = stopErr?.resetAt ? isoSeconds(stopErr.resetAt.getTime()) : undefined;
-
-    // Both halves of the answer keep within VT_MAX_RESPONSE_CHARS. The lines around the results and the
-    // unchecked list are required and bounded; those two lists take the room left, and what they leave
-    // out is counted (results are cut from the least dangerous end, unchecked from the end of the input).
-    const budget = ctx.config.maxResponseChars;
-    // In the demo, respond.ts adds its banner and words absence as of the recordings (a few characters
-    // more per such line, and one line more): room is kept for both.
-    const textBudget = budget - (ctx.demo ? DEMO_BANNER.length + 1 + DEMO_REWORDING_CHARS : 0);
-    const sampleChars = Math.min(700, Math.floor(textBudget / 16));
-
-    const counts = Object.entries(
-      answered.reduce<Record<string, number>>((acc, r) => {
-        acc[r.verdict] = (acc[r.verdict] ?? 0) + 1;
-        return acc;
-      }, {}),
-    )
-      .sort(([a], [b]) => RANK[a as Outcome] - RANK[b as Outcome])
-      .map(([v, n]) => `${n} ${v.replace('_', ' ')}`);
-    const total = items.length + overflow.length;
-    const head = [
-      `Triage of ${plural(total, 'indicator')}: ${answered.length} checked${counts.length ? ` (${counts.join(', ')})` : ''}` +
-        `${unchecked.length ? `, ${fmtInt(unchecked.length)} unchecked` : ''}.`,
-      stopped && `Stopped early: ${stopped}`,
-    ];
-    const tail = [
-      overflow.length > 0 &&
-        `Only ${MAX_TRIAGE} indicators are checked per call; the rest are in the unchecked list.`,
-      rejected.length > 0 &&
-        `Not indicators, ignored: ${sample(
-          rejected.map((r) => q(clean(r, 60) ?? '')),
-          sampleChars,
-        )}`,
-      notLookedUp.length > 0 &&
-        `Nothing to look up: ${sample(
-          notLookedUp.map((x) => clean(x) ?? ''),
-          sampleChars,
-        )}`,
-      skipped.length > 0 &&
-        `File names, not looked up: ${sample(
-          skipped.map((x) => clean(x, 60) ?? ''),
-          sampleChars,
-        )}`,
-      rows.some((r) => r.verdict === 'not_found') &&
-        'NOT FOUND means VirusTotal has never seen it; that is not evidence that it is safe.',
-      'Verdicts count engines: 3+ malicious = MALICIOUS, 1-2 or any suspicious = SUSPICIOUS.',
-    ];
-    const rowLines = rows.map(line);
-    // An unchecked entry is shown whole or not at all: it is there to be passed back as it is.
-    const shownUnchecked = unchecked.map((u) => clean(u, Number.POSITIVE_INFINITY) ?? '');
-    const pointer = (i: number) => clean(uncheckedItems[i]?.at, 120) ?? '';
-    const uncheckedLine = (n: number) => {
-      const more = unchecked.length - n;
-      const where =
-        n > 0
-          ? `they come after \`${pointer(n - 1)}\` in the ${fromText ? 'text you gave; send the text from there' : 'list you gave; send those entries'} in a later call`
-          : `they begin at \`${pointer(0)}\` in the ${fromText ? 'text' : 'list'} you gave`;
-      return (
-        `Unchecked (${fmtInt(unchecked.length)}; call vt_triage again with these${retryAfter ? ` after ${retryAfter}` : ''}):` +
-        `${n > 0 ? ` ${shownUnchecked.slice(0, n).join(' ')}` : ''}` +
-        `${more > 0 ? ` (+${fmtInt(more)} more not listed here: ${where})` : ''}`
+    if (args.job === undefined && (args.cancel || args.cursor)) {
+      throw invalidInput('`cancel` and `cursor` go with `job`.');
+    }
+    let id = args.job;
+    if (args.indicators !== undefined) {
+      id = await startJob(ctx, args.indicators);
+    } else if (!(await service.jobs.header(id as string))) {
+      throw invalidInput(
+        `No triage job ${id}: it never existed, or it finished more than ${ctx.config.triageKeepHours} h ago ` +
+          'and was removed. Start it again with `indicators`.',
       );
-    };
-    const textLines = (nRows: number, nUnchecked: number) =>
-      [
-        ...head,
-        ...rowLines.slice(0, nRows),
-        nRows < rows.length &&
-          `(+${fmtInt(rows.length - nRows)} more results not shown here, the least dangerous ones; they are counted ` +
-            'above. Triage fewer indicators at a time to see each.)',
-        unchecked.length > 0 && uncheckedLine(nUnchecked),
-        ...tail,
-      ].filter((l): l is string => typeof l === 'string' && l !== '');
-    const textAt = (nRows: number, nUnchecked: number) => textLines(nRows, nUnchecked).join('\n');
-    const [nRows, nUnchecked] = fitBoth(
-      rowLines.map((l) => l.length + 1),
-      shownUnchecked.map((u) => u.length + 1),
-      // The fixed part, measured with both lists empty and both notes of what was left out present.
-      textBudget - textAt(0, 0).length,
-      (a, b) => textAt(a, b).length <= textBudget,
-    );
-    const t = new TextBuilder();
-    for (const l of textLines(nRows, nUnchecked)) t.line(l);
-
-    const structuredAt = (nResults: number, nUnchecked: number): Record<string, unknown> => ({
-      results: rows.slice(0, nResults) as unknown as Record<string, unknown>[],
-      unchecked: unchecked.slice(0, nUnchecked),
-      ...(nResults < rows.length ? { results_more: rows.length - nResults } : {}),
-      ...(nUnchecked < unchecked.length ? { unchecked_more: unchecked.length - nUnchecked } : {}),
-      ...(stopped ? { stopped } : {}),
-      ...(retryAfter ? { retry_after: retryAfter } : {}),
-    });
-    const [sResults, sUnchecked] = fitBoth(
-      rows.map((r) => JSON.stringify(r).length + 1),
-      unchecked.map((u) => JSON.stringify(u).length + 1),
-      budget - JSON.stringify(structuredAt(0, 0)).length,
-      (a, b) => JSON.stringify(structuredAt(a, b)).length <= budget,
-    );
-    return ok(ctx, t.render(textBudget), structuredAt(sResults, sUnchecked));
+    }
+    const jobId = id as string;
+    if (args.cancel) await cancelJob(ctx, jobId);
+    else await waitForProgress(ctx, jobId, extra);
+    const snap = await service.jobs.snapshot(jobId);
+    if (!snap) throw invalidInput(`No triage job ${jobId}.`);
+    const offset = args.cursor ? Number(args.cursor.slice(2)) : 0;
+    return answerFor(ctx, snap, offset);
   },
 });
+
+async function startJob(ctx: ToolContext, input: string[] | string): Promise<string> {
+  const service = ctx.triage as NonNullable<ToolContext['triage']>;
+  const { items, rejected, skipped, notLookedUp, overflow, fromText } = collect(input);
+  if (items.length === 0) {
+    const why = [
+      rejected.length &&
+        `not recognised: ${rejected
+          .slice(0, 5)
+          .map((r) => q(clean(r, 60) ?? ''))
+          .join(', ')}`,
+      notLookedUp.length &&
+        `nothing to look up: ${notLookedUp
+          .slice(0, 5)
+          .map((x) => clean(x))
+          .join(', ')}`,
+    ].filter(Boolean);
+    throw invalidInput(
+      `No indicator to look up in the input${why.length ? ` (${why.join('; ')})` : ''}. ` +
+        'Give file hashes, URLs, domains or public IP addresses, as a list or as text.',
+    );
+  }
+  // Without a key every lookup would fail: say so now, as every other tool does, and make no job.
+  if (!ctx.vt.hasKey) throw notConfigured();
+  const notes: JobNotes = {
+    rejected: rejected.slice(0, NOTE_SAMPLE).map((r) => clean(r, 60) ?? ''),
+    notLookedUp: notLookedUp.slice(0, NOTE_SAMPLE).map((x) => clean(x, 80) ?? ''),
+    skipped: skipped.slice(0, NOTE_SAMPLE).map((x) => clean(x, 60) ?? ''),
+    counts: {
+      rejected: rejected.length,
+      notLookedUp: notLookedUp.length,
+      skipped: skipped.length,
+      overflow: overflow.length,
+    },
+    ...(overflow[0] ? { overflowAt: clean(overflow[0].at, 120) ?? '' } : {}),
+    fromText,
+  };
+  // The daily cap is planned for, not hit: a job larger than what is left today says so at the start.
+  const quota = ctx.config.dailyQuota;
+  if (quota !== undefined) {
+    const shared = await ctx.vt.sharedStats().catch(() => undefined);
+    const used = shared?.usage.dayUsed ?? ctx.vt.stats()?.limiter.day_used ?? 0;
+    const left = Math.max(0, quota - used);
+    if (items.length > left) {
+      const now = Date.now();
+      notes.plan = {
+        today: left,
+        later: items.length - left,
+        resumesAt: Math.floor(now / 86_400_000 + 1) * 86_400_000,
+      };
+    }
+  }
+  const header = await service.jobs.create(
+    items.map((it) => ({ input: it.input, type: it.ind.type, id: it.ind.id, collection: it.ind.collection })),
+    notes,
+  );
+  service.runner.kick(header.id);
+  return header.id;
+}
+
+/** Stops a job: the process working it sees the request; one nobody works is marked here. */
+async function cancelJob(ctx: ToolContext, id: string): Promise<void> {
+  const { jobs, runner } = ctx.triage as NonNullable<ToolContext['triage']>;
+  const h = await jobs.header(id);
+  if (h?.status !== 'running') return;
+  await jobs.requestCancel(id);
+  const end = Date.now() + 3_000;
+  while (Date.now() < end) {
+    if ((await jobs.header(id))?.status !== 'running') return;
+    if (await jobs.lease(id, runner.owner, 5_000)) {
+      // Nobody is working it (held by the daily cap, or its process died): mark it here.
+      try {
+        const snap = await jobs.snapshot(id);
+        if (snap && !runner.isRunning(id)) await jobs.writeHeader(snap, { status: 'cancelled' });
+      } finally {
+        await jobs.releaseLease(id, runner.owner);
+      }
+      if ((await jobs.header(id))?.status !== 'running') return;
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * Waits, within the call budget, while the job runs: until it is done, held by the daily cap, or the
+ * budget is spent, with progress notifications as results come in (from this process or another).
+ */
+async function waitForProgress(ctx: ToolContext, id: string, extra: Extra): Promise<void> {
+  const { jobs, runner } = ctx.triage as NonNullable<ToolContext['triage']>;
+  const deadline = Date.now() + Math.min(ctx.config.maxWaitMs, CALL_BUDGET_MS);
+  const progress = progressFor(extra);
+  let wake: (() => void) | undefined;
+  const off = runner.onProgress((jobId) => {
+    if (jobId === id) wake?.();
+  });
+  try {
+    for (;;) {
+      const h = await jobs.header(id);
+      if (!h) return;
+      // Reported before the status is looked at: the last result (n/n) is progress too.
+      progress.step(h.done + h.failed, h.total, `${fmtInt(h.done + h.failed)}/${fmtInt(h.total)} checked`);
+      if (h.status !== 'running') return;
+      if (h.notBefore !== undefined && h.notBefore > Date.now()) return;
+      const left = deadline - Date.now();
+      if (left <= 0 || extra.signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.min(left, POLL_MS));
+        const onAbort = () => done();
+        extra.signal.addEventListener('abort', onAbort, { once: true });
+        wake = done;
+        function done() {
+          clearTimeout(t);
+          extra.signal.removeEventListener('abort', onAbort);
+          wake = undefined;
+          resolve();
+        }
+      });
+    }
+  } finally {
+    off();
+  }
+}
+
+function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
+  const st = snap.states[i] as ItemState;
+  const item = snap.items[i];
+  if (!item) return undefined;
+  if (st.s === 'done') return st.row as TriageRow;
+  if (st.s === 'failed') {
+    return {
+      input: item.input,
+      type: item.type as TriageRow['type'],
+      id: item.id,
+      verdict: 'error',
+      error: `lookup failed (${st.error})`,
+    };
+  }
+  return undefined;
+}
+
+function countsOf(snap: JobSnapshot, rows: TriageRow[]): Counts {
+  const c: Counts = {
+    malicious: 0,
+    suspicious: 0,
+    undetected: 0,
+    no_verdict: 0,
+    not_found: 0,
+    failed: 0,
+    pending: 0,
+  };
+  for (const r of rows) {
+    if (r.verdict === 'error') c.failed++;
+    else c[r.verdict]++;
+  }
+  c.pending = snap.states.filter((s) => s.s === 'pending').length;
+  return c;
+}
+
+/** The one-line tally, which always fits: "1,000 indicators: 12 malicious, …, 825 pending, next lookup in 40 s". */
+function tally(s: TriageOutput): string {
+  const parts = (Object.keys(s.counts) as Array<keyof Counts>)
+    .filter((k) => s.counts[k] > 0)
+    .map((k) => `${fmtInt(s.counts[k])} ${k === 'no_verdict' ? 'without a verdict' : k.replace('_', ' ')}`);
+  const when =
+    s.status === 'running'
+      ? s.held_until
+        ? `, held by the daily cap until ${s.held_until}`
+        : s.next_lookup_at
+          ? `, next lookup ${inSeconds(s.next_lookup_at)}${s.eta ? `, done by about ${s.eta}` : ''}`
+          : ''
+      : '';
+  return `Triage job ${s.job} (${s.status}): ${plural(s.total, 'indicator')}: ${parts.join(', ') || 'none checked yet'}${when}.`;
+}
+
+function inSeconds(iso: string): string {
+  const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
+  return s <= 1 ? 'now' : `in ${s} s`;
+}
+
+function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number) {
+  const h: JobHeader = snap.header;
+  const notes = (h.notes ?? {}) as Partial<JobNotes>;
+  // Rows in the input's order, then most dangerous first (a stable sort keeps the input's order in ties).
+  const rows = snap.items
+    .map((_, i) => rowOf(snap, i))
+    .filter((r): r is TriageRow => r !== undefined)
+    .sort(byDanger);
+  const counts = countsOf(snap, rows);
+  const now = Date.now();
+  const schedule = h.status === 'running' ? scheduleOf(ctx, counts.pending, now) : {};
+  const held =
+    h.status === 'running' && h.notBefore !== undefined && h.notBefore > now ? h.notBefore : undefined;
+  const ignored = {
+    ...(notes.counts?.rejected ? { not_indicators: notes.counts.rejected } : {}),
+    ...(notes.counts?.notLookedUp ? { not_looked_up: notes.counts.notLookedUp } : {}),
+    ...(notes.counts?.skipped ? { file_names: notes.counts.skipped } : {}),
+    ...(notes.counts?.overflow ? { over_limit: notes.counts.overflow } : {}),
+  };
+  const page = rows.slice(offset);
+  const failures = failureLines(ctx, snap);
+  const structured: TriageOutput = {
+    job: h.id,
+    status: h.status,
+    total: h.total,
+    counts,
+    ...(held ? { held_until: isoSeconds(held) } : schedule),
+    ...(notes.plan && h.status === 'running'
+      ? {
+          plan: {
+            today: notes.plan.today,
+            later: notes.plan.later,
+            resumes_at: isoSeconds(notes.plan.resumesAt),
+          },
+        }
+      : {}),
+    results: page,
+    ...(Object.keys(ignored).length > 0 ? { ignored } : {}),
+  };
+
+  const text = (s: TriageOutput, room: number): string => {
+    const follow =
+      s.status === 'running'
+        ? `Follow it with vt_triage {"job":"${s.job}"} (nothing to re-send; each call waits up to about 50 s for ` +
+          `results); stop it with {"job":"${s.job}","cancel":true}.`
+        : undefined;
+    const planLine =
+      s.plan &&
+      `Plan: this job is larger than what is left of today's cap (VT_DAILY_QUOTA ${fmtInt(ctx.config.dailyQuota ?? 0)}): ` +
+        `about ${fmtInt(s.plan.today)} lookups today (cached indicators cost none), the other ${fmtInt(s.plan.later)} from ` +
+        `${s.plan.resumes_at} (00:00 UTC) on; it carries on by itself while the server runs.`;
+    const sampleChars = Math.min(700, Math.floor(room / 16));
+    const noteLines = [
+      notes.counts?.overflow &&
+        `Only the first ${fmtInt(MAX_TRIAGE)} indicators are in this job; ${fmtInt(notes.counts.overflow)} more begin at ` +
+          `\`${notes.overflowAt ?? ''}\` in the ${notes.fromText ? 'text' : 'list'} you gave: start another job with them.`,
+      ...failures,
+      notes.counts?.rejected &&
+        `Not indicators, ignored: ${sample(
+          (notes.rejected ?? []).map((r) => q(r)),
+          notes.counts.rejected,
+          sampleChars,
+        )}`,
+      notes.counts?.notLookedUp &&
+        `Nothing to look up: ${sample(notes.notLookedUp ?? [], notes.counts.notLookedUp, sampleChars)}`,
+      notes.counts?.skipped &&
+        `File names, not looked up: ${sample(notes.skipped ?? [], notes.counts.skipped, sampleChars)}`,
+      s.counts.not_found > 0 && triageNotFoundNote(ctx),
+      s.results.length > 0 &&
+        'Verdicts count engines: 3+ malicious = MALICIOUS, 1-2 or any suspicious = SUSPICIOUS.',
+    ].filter((l): l is string => typeof l === 'string' && l !== '');
+    const required = [tally(s), planLine, follow].filter((l): l is string => !!l);
+    const fixed = [...required, ...noteLines].join('\n').length + 200;
+    const lines: string[] = [];
+    let used = fixed;
+    let shown = 0;
+    for (const r of s.results) {
+      const l = triageLine(r);
+      if (used + l.length + 1 > room) break;
+      lines.push(l);
+      used += l.length + 1;
+      shown++;
+    }
+    const more = offset + shown < rows.length;
+    if (more) {
+      lines.push(
+        `(+${fmtInt(rows.length - offset - shown)} more results, less dangerous: vt_triage {"job":"${s.job}","cursor":"r:${offset + shown}"})`,
+      );
+    }
+    const pageNote = offset > 0 ? [`(Results from number ${fmtInt(offset + 1)}, most dangerous first.)`] : [];
+    return [required[0] as string, ...required.slice(1), ...pageNote, ...lines, ...noteLines]
+      .join('\n')
+      .slice(0, room);
+  };
+  // The page the text shows is the page the structure names: next_cursor follows what fits, in the
+  // text and in the structure alike (rows respond() had to cut from the structure would be skipped by
+  // the next page). A page holds at least one row, so that following next_cursor always moves on.
+  const room = textRoom(ctx, false);
+  const jsonRoom =
+    ctx.config.maxResponseChars -
+    JSON.stringify({ ...structured, results: [], next_cursor: `r:${rows.length}` }).length -
+    50;
+  // The text's own lines (tally, plan, how to follow, notes) as they will be, and room for the lines
+  // that come with rows (the verdict rule, the next page).
+  let used = text({ ...structured, results: [] }, room).length + 300;
+  let usedJson = 0;
+  let fit = 0;
+  for (const r of page) {
+    const c = triageLine(r).length + 1;
+    const j = JSON.stringify(r).length + 1;
+    if (fit > 0 && (used + c > room || usedJson + j > jsonRoom)) break;
+    used += c;
+    usedJson += j;
+    fit++;
+  }
+  if (fit < page.length) {
+    structured.results = page.slice(0, fit);
+    structured.next_cursor = `r:${offset + fit}`;
+  }
+  return { structured, text, weights: { results: 2 } };
+}
+
+/**
+ * Why lookups failed, one line per cause, worded as every other tool words that error ("VirusTotal
+ * could not be reached (ECONNREFUSED) … no quota was used", "VirusTotal rejected the API key …").
+ */
+function failureLines(ctx: ToolContext, snap: JobSnapshot): string[] {
+  const causes = new Map<string, { kind: string; n: number }>();
+  for (const st of snap.states) {
+    if (st.s !== 'failed') continue;
+    const why: FailureWhy = st.why ?? {};
+    const err = new VtError(st.error as VtError['kind'], st.error, {
+      ...(why.reason
+        ? { reason: why.reason as VtError['reason'], notSent: why.reason === 'unreachable' }
+        : {}),
+      ...(why.networkCode ? { networkCode: why.networkCode } : {}),
+      ...(why.vtCode ? { vtCode: why.vtCode } : {}),
+      ...(why.timeoutSeconds !== undefined ? { timeoutSeconds: why.timeoutSeconds } : {}),
+    });
+    const text = (errorText(err, ctx) as string | undefined) ?? '';
+    const c = causes.get(text) ?? { kind: st.error, n: 0 };
+    c.n++;
+    causes.set(text, c);
+  }
+  return [...causes]
+    .sort((a, b) => b[1].n - a[1].n)
+    .slice(0, 3)
+    .map(([text, c]) => `${plural(c.n, 'lookup')} failed (${c.kind})${text ? `: ${text}` : '.'}`);
+}
+
+/** When the next lookup should leave and when the job should be done, from the limiter's schedule. */
+function scheduleOf(
+  ctx: ToolContext,
+  pending: number,
+  now: number,
+): { next_lookup_at?: string; eta?: string } {
+  if (pending === 0) return {};
+  const lim = ctx.vt.stats()?.limiter;
+  const w = lim?.window;
+  if (!w) return {};
+  const next = now + w.next_slot_in_ms;
+  // The rest leave a window's worth at a time (cached indicators leave sooner: an upper bound).
+  const eta = next + Math.max(0, Math.ceil(pending / w.requests) - 1) * w.seconds * 1000;
+  return { next_lookup_at: isoSeconds(next), eta: isoSeconds(eta) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The job's state as vt_triage {job} shows it (without waiting), for the vt://triage/{job} resource. */
+export async function triageStateText(ctx: ToolContext, id: string): Promise<string | undefined> {
+  const snap = isJobIdLike(id) ? await ctx.triage?.jobs.snapshot(id) : undefined;
+  return snap ? respondText(ctx, answerFor(ctx, snap, 0)) : undefined;
+}
+
+const isJobIdLike = (s: string) => /^[a-z0-9]{12}$/.test(s);
 
 /**
  * What the model reads when `indicators` breaks the input schema. The SDK sends it as
@@ -331,9 +516,9 @@ function indicatorsError(input: unknown): string {
   if (Array.isArray(input)) {
     if (input.length > MAX_TRIAGE) {
       return (
-        `The list has ${fmtInt(input.length)} indicators; vt_triage checks at most ${MAX_TRIAGE} per call. ` +
-        `Split the list into calls of ${MAX_TRIAGE} or fewer, or pass the indicators as one text (a single ` +
-        `string): then the first ${MAX_TRIAGE} are checked and the rest come back in \`unchecked\`.`
+        `The list has ${fmtInt(input.length)} indicators; vt_triage checks at most ${fmtInt(MAX_TRIAGE)} per job. ` +
+        `Split the list into jobs of ${fmtInt(MAX_TRIAGE)} or fewer, or pass the indicators as one text (a single ` +
+        `string): then the first ${fmtInt(MAX_TRIAGE)} are checked and the answer says where the rest begin.`
       );
     }
     const notString = input.findIndex((x) => typeof x !== 'string');
@@ -350,13 +535,13 @@ function indicatorsError(input: unknown): string {
     );
   }
   return (
-    `Give a list of up to ${MAX_TRIAGE} indicators (strings), or one text of up to ` +
+    `Give a list of up to ${fmtInt(MAX_TRIAGE)} indicators (strings), or one text of up to ` +
     `${fmtInt(MAX_TEXT_CHARS)} characters to extract them from.`
   );
 }
 
-/** "a, b, c (+4 more)", as many items as fit in about `maxChars` (always one). */
-function sample(items: string[], maxChars: number): string {
+/** "a, b, c (+4 more)": as many of the stored sample as fit in about `maxChars` (always one), of `total`. */
+function sample(items: string[], total: number, maxChars: number): string {
   let n = 0;
   let used = 0;
   for (const item of items) {
@@ -364,45 +549,7 @@ function sample(items: string[], maxChars: number): string {
     used += item.length + 2;
     n++;
   }
-  return joinMore(items.slice(0, n), items.length - n);
-}
-
-/** How many of `costs`, from the start, fit in `room`. */
-function prefixFitting(costs: number[], room: number): number {
-  let n = 0;
-  let used = 0;
-  for (const c of costs) {
-    if (used + c > room) break;
-    used += c;
-    n++;
-  }
-  return n;
-}
-
-/**
- * How many of two lists to keep (each from its start) within `room`: both whole when they fit; else the
- * second keeps up to a third of the room and the first takes the rest. `fits` checks the answer as built;
- * the estimate is trimmed (second list first) until it holds.
- */
-function fitBoth(
-  a: number[],
-  b: number[],
-  room: number,
-  fits: (na: number, nb: number) => boolean,
-): [number, number] {
-  const sum = (xs: number[]) => xs.reduce((n, x) => n + x, 0);
-  let na = a.length;
-  let nb = b.length;
-  if (sum(a) + sum(b) > room) {
-    const forB = Math.min(sum(b), Math.floor(Math.max(0, room) / 3));
-    na = prefixFitting(a, room - forB);
-    nb = prefixFitting(b, room - sum(a.slice(0, na)));
-  }
-  while (!fits(na, nb) && (na > 0 || nb > 0)) {
-    if (nb > 0) nb--;
-    else na--;
-  }
-  return [na, nb];
+  return joinMore(items.slice(0, n), total - n);
 }
 
 interface Item {

@@ -107,3 +107,12 @@ const CURSOR = /^[A-Za-z0-9+/=_.:-]{1,4096}$/;
 export function isSafeCursor(v: unknown): v is string {
   return typeof v === 'string' && CURSOR.test(v);
 }
+
+/**
+ * The cursor of a page as VirusTotal sent it: `next` when it may be printed for the model to send
+ * back, `refused` when one came but was not a cursor (a line break in it would forge a line).
+ */
+export function pageCursor(v: unknown): { next?: string; refused?: boolean } {
+  if (v === undefined || v === null || v === '') return {};
+  return isSafeCursor(v) ? { next: v } : { refused: true };
+}

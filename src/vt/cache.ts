@@ -118,7 +118,16 @@ export class ResponseCache {
    * Files the answer (its JSON as received) under `key` and under every alias id of the object it
    * holds. `body` is the parsed JSON when the caller has it, to find the aliases without parsing again.
    */
-  set(key: string, json: Buffer | string, fetchedAt: Date, body?: unknown): void {
+  get ttlMs(): number {
+    return this.#o.ttlMs;
+  }
+
+  get notFoundTtlMs(): number {
+    return Math.min(this.#o.ttlMs, this.#o.notFoundTtlMs);
+  }
+
+  /** `ttlMs` overrides the cache's own (an answer another process fetched earlier has less time left). */
+  set(key: string, json: Buffer | string, fetchedAt: Date, body?: unknown, ttlMs = this.#o.ttlMs): void {
     if (!this.#lru) return;
     let parsed = body;
     if (parsed === undefined) {
@@ -128,22 +137,14 @@ export class ResponseCache {
         return;
       }
     }
-    const raw = ownBuffer(json);
-    const keys = [...new Set([key, ...aliasKeys(key, parsed)])];
-    // A file is filed under its sha256 whichever hash it was asked by, so every spelling meets one entry.
-    const primary = keys.find((k) => /^\/files\/[0-9a-f]{64}$/.test(k)) ?? key;
-    this.#store(
-      primary,
-      keys.filter((k) => k !== primary),
-      raw,
-      fetchedAt,
-      this.#o.ttlMs,
-    );
+    const [primary, ...aliases] = keysFor(key, parsed);
+    if (ttlMs <= 0) return;
+    this.#store(primary as string, aliases, ownBuffer(json), fetchedAt, ttlMs);
   }
 
-  setNotFound(key: string, fetchedAt: Date): void {
-    if (!this.#lru || this.#o.notFoundTtlMs <= 0) return;
-    this.#store(key, [], undefined, fetchedAt, Math.min(this.#o.ttlMs, this.#o.notFoundTtlMs));
+  setNotFound(key: string, fetchedAt: Date, ttlMs = this.notFoundTtlMs): void {
+    if (!this.#lru || ttlMs <= 0) return;
+    this.#store(key, [], undefined, fetchedAt, ttlMs);
   }
 
   stats(): CacheStats {
@@ -208,6 +209,16 @@ function release(buf: Buffer): void {
   } catch {
     // Already detached, or not transferable: the garbage collector frees it in due course.
   }
+}
+
+/**
+ * Every key an answer is filed under, the primary first: a file is filed under its sha256 whichever
+ * hash it was asked by, so every spelling meets one entry.
+ */
+export function keysFor(key: string, body: unknown): string[] {
+  const keys = [...new Set([key, ...aliasKeys(key, body)])];
+  const primary = keys.find((k) => /^\/files\/[0-9a-f]{64}$/.test(k)) ?? key;
+  return [primary, ...keys.filter((k) => k !== primary)];
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The HTTP client of the VirusTotal API v3: one keep-alive connection pool, the x-apikey header,
- * a timeout per request, a cap on body size, and typed errors. It knows nothing of MCP.
+ * a timeout per request, a cap on body size, and typed errors (facts, not sentences). It knows nothing
+ * of MCP.
  */
 import { Agent, type Dispatcher, type FormData, request, errors as undiciErrors } from 'undici';
 import { redactDeep } from '../log.js';
@@ -8,7 +9,7 @@ import { errorFromResponse, notConfigured, VtError } from './errors.js';
 
 export type QueryValue = string | number | boolean | undefined;
 
-export interface VtClientOptions {
+interface VtClientOptions {
   baseUrl: string;
   apiKey: string | undefined;
   timeoutMs: number;
@@ -23,7 +24,7 @@ export interface VtClientOptions {
   dispatcher?: Dispatcher;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   signal?: AbortSignal | undefined;
   query?: Record<string, QueryValue> | undefined;
   /**
@@ -75,11 +76,6 @@ export class VtClient {
     return this.#opts.apiKey !== undefined;
   }
 
-  async get<T = unknown>(path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.send<T>('GET', path, opts);
-    return res.body;
-  }
-
   async send<T = unknown>(
     method: 'GET' | 'POST',
     path: string,
@@ -118,8 +114,9 @@ export class VtClient {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {
         if (res.statusCode >= 200 && res.statusCode < 300) {
-          throw new VtError('transient', 'VirusTotal sent a response that is not valid JSON.', {
+          throw new VtError('transient', 'a 2xx body that is not JSON', {
             httpStatus: res.statusCode,
+            reason: 'bad_json',
           });
         }
         parsed = undefined;
@@ -142,8 +139,9 @@ export class VtClient {
   /** `/users/<key><path>`, for a path made by vtPath (every segment already encoded). */
   #keyUserUrl(path: string, key: string): URL {
     if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
-      throw new VtError('invalid_argument', 'A request below the key user needs a plain API path.', {
+      throw new VtError('invalid_argument', 'a key-user request needs a plain API path', {
         retryable: false,
+        reason: 'key_user_path',
       });
     }
     return new URL(`${this.#opts.baseUrl}/users/${encodeURIComponent(key)}${path}`);
@@ -157,13 +155,10 @@ export class VtClient {
     if (pathOrUrl.startsWith('/')) return new URL(this.#opts.baseUrl + pathOrUrl);
     const url = new URL(pathOrUrl);
     if (url.origin !== new URL(this.#opts.baseUrl).origin) {
-      throw new VtError(
-        'invalid_argument',
-        'VirusTotal handed out an upload URL on another host; it was not used.',
-        {
-          retryable: false,
-        },
-      );
+      throw new VtError('invalid_argument', 'an upload URL on another host was not used', {
+        retryable: false,
+        reason: 'foreign_upload_url',
+      });
     }
     return url;
   }
@@ -173,7 +168,6 @@ export class VtClient {
   }
 }
 
-/** An error body may echo the request (some proxies do): the key is cut out before its message is read. */
 /** An error body may echo the key (raw, percent- or base64-encoded, split): none of it goes further. */
 function withoutKey(body: unknown, key: string): unknown {
   return body === undefined ? body : redactDeep(body, [key]);
@@ -186,10 +180,10 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
     size += (chunk as Buffer).length;
     if (size > maxBytes) {
       body.destroy();
-      throw new VtError(
-        'transient',
-        `VirusTotal sent a response larger than ${maxBytes} bytes; it was dropped.`,
-      );
+      throw new VtError('transient', `a body over ${maxBytes} bytes was dropped`, {
+        reason: 'too_large',
+        maxBytes,
+      });
     }
     chunks.push(chunk as Buffer);
   }
@@ -251,10 +245,10 @@ function neverSent(err: unknown): boolean {
   return false;
 }
 
-/** Every failure leaves here as a VtError whose message is safe to show. */
+/** Every failure leaves here as a VtError, with the facts the answer is worded from. */
 function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutMs: number): VtError {
   if (err instanceof VtError) return err;
-  if (callerSignal?.aborted) return new VtError('cancelled', 'The request was cancelled.');
+  if (callerSignal?.aborted) return new VtError('cancelled', 'cancelled by the caller');
   const name = (err as { name?: string } | undefined)?.name;
   if (
     name === 'TimeoutError' ||
@@ -262,18 +256,25 @@ function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutM
     err instanceof undiciErrors.HeadersTimeoutError ||
     err instanceof undiciErrors.BodyTimeoutError
   ) {
-    return new VtError('transient', `VirusTotal did not answer within ${Math.round(timeoutMs / 1000)} s.`, {
+    const timeoutSeconds = Math.round(timeoutMs / 1000);
+    return new VtError('transient', `no answer within ${timeoutSeconds} s`, {
       retryable: false,
+      reason: 'timeout',
+      timeoutSeconds,
     });
   }
   const code = (err as { code?: string } | undefined)?.code;
-  const named = code && /^[A-Z_]{1,40}$/.test(code) ? ` (${code})` : '';
+  const networkCode = code && /^[A-Z_]{1,40}$/.test(code) ? code : undefined;
+  const named = networkCode ? { networkCode } : {};
   if (neverSent(err)) {
-    return new VtError(
-      'transient',
-      `VirusTotal could not be reached${named}: the connection failed before the request was sent, so no quota was used.`,
-      { notSent: true },
-    );
+    return new VtError('transient', `unreachable${networkCode ? ` (${networkCode})` : ''}, nothing sent`, {
+      notSent: true,
+      reason: 'unreachable',
+      ...named,
+    });
   }
-  return new VtError('transient', `Could not reach VirusTotal${named}.`);
+  return new VtError('transient', `connection failed${networkCode ? ` (${networkCode})` : ''}`, {
+    reason: 'connection',
+    ...named,
+  });
 }

@@ -1,13 +1,13 @@
 /**
- * Typed errors of the VirusTotal client. Messages here are written for people and models:
- * they never carry the API key, a request URL or a raw upstream body.
- * Tools turn them into answers in one place (src/tools/respond.ts).
+ * Typed errors of the VirusTotal client: a kind and the facts behind it (VT's code, when to retry,
+ * whose limit, why the connection failed). The MCP layer words them for the model in one place
+ * (src/tools/wording.ts); `message` is a short description for logs and tests, never shown as such.
+ * Nothing here carries the API key, a request URL or a raw upstream body.
  */
 import { stripUnsafe, truncate } from '../util/sanitize.js';
 
-export type VtErrorKind =
+type VtErrorKind =
   | 'not_configured'
-  | 'invalid_input'
   | 'not_found'
   | 'auth'
   | 'forbidden'
@@ -16,6 +16,50 @@ export type VtErrorKind =
   | 'transient'
   | 'cancelled';
 
+/** Why a request failed, where the kind alone does not say. */
+type VtErrorReason =
+  /** No answer within `timeoutSeconds`. */
+  | 'timeout'
+  /** The connection failed before anything was sent (`notSent`); `networkCode` names how. */
+  | 'unreachable'
+  /** The connection failed after the request may have been sent; `networkCode` names how. */
+  | 'connection'
+  /** A 2xx answer whose body is not JSON. */
+  | 'bad_json'
+  /** A body larger than `maxBytes`. */
+  | 'too_large'
+  /** A 2xx answer without what the operation needs (`expected` names it). */
+  | 'unexpected_shape'
+  /** VirusTotal handed out an upload URL on another host; it was not used. */
+  | 'foreign_upload_url'
+  /** A key-user request was given something other than a plain API path (a bug, not an input). */
+  | 'key_user_path';
+
+type QuotaScope = 'rate' | 'daily' | 'upstream';
+
+interface VtErrorFacts {
+  vtCode?: string;
+  httpStatus?: number;
+  vtMessage?: string;
+  retryAfterSeconds?: number;
+  resetAt?: Date;
+  quotaScope?: QuotaScope;
+  /** Overrides the default (transient errors are retried): a timeout or an oversized body is not. */
+  retryable?: boolean;
+  notSent?: boolean;
+  reason?: VtErrorReason;
+  networkCode?: string;
+  timeoutSeconds?: number;
+  maxBytes?: number;
+  expected?: string;
+  window?: { requests: number; seconds: number };
+  dailyQuota?: number;
+  pausedByUpstream?: boolean;
+  maxWaitSeconds?: number;
+  retries?: number;
+  waitedSeconds?: number;
+}
+
 export class VtError extends Error {
   readonly kind: VtErrorKind;
   /** VT's own error code, e.g. "NotFoundError", when the API gave one. */
@@ -23,12 +67,12 @@ export class VtError extends Error {
   readonly httpStatus: number | undefined;
   /** VT's message, sanitised and capped; only shown for argument errors, where it helps. */
   readonly vtMessage: string | undefined;
-  /** Seconds after which a retry may succeed, when known. */
+  /** Seconds after which a retry may succeed, when known (for 'rate': the wait this request faced). */
   readonly retryAfterSeconds: number | undefined;
   /** For quota errors: when the allowance comes back. */
   readonly resetAt: Date | undefined;
   /** For quota errors: our own window, our daily cap, or VT's answer. */
-  readonly quotaScope: 'rate' | 'daily' | 'upstream' | undefined;
+  readonly quotaScope: QuotaScope | undefined;
   /** Whether sending the same request again may succeed (429s are handled separately). */
   readonly retryable: boolean;
   /**
@@ -37,22 +81,29 @@ export class VtError extends Error {
    * limiter gives its window slot and daily count back. Always a 'transient' error.
    */
   readonly notSent: boolean;
+  readonly reason: VtErrorReason | undefined;
+  /** The system's or undici's code for a failed connection ("ECONNREFUSED"), when it is a plain code. */
+  readonly networkCode: string | undefined;
+  /** For 'timeout': the timeout that passed. */
+  readonly timeoutSeconds: number | undefined;
+  /** For 'too_large': the cap on bodies. */
+  readonly maxBytes: number | undefined;
+  /** For 'unexpected_shape': what was missing ("a report", "an analysis id", "an upload URL"). */
+  readonly expected: string | undefined;
+  /** For quota scope 'rate': the window in force (VT_RATE_LIMIT). */
+  readonly window: { requests: number; seconds: number } | undefined;
+  /** For quota scope 'daily': the cap that is spent (VT_DAILY_QUOTA). */
+  readonly dailyQuota: number | undefined;
+  /** For quota scope 'rate': the wait is VirusTotal's pause after a 429, not our own window. */
+  readonly pausedByUpstream: boolean | undefined;
+  /** For quota scopes 'rate' and 'upstream': how long this call could still wait, in seconds. */
+  readonly maxWaitSeconds: number | undefined;
+  /** For quota scope 'upstream': retries made after 429s before giving up (absent: it did not wait). */
+  readonly retries: number | undefined;
+  /** For quota scope 'upstream': seconds spent on those retries. */
+  readonly waitedSeconds: number | undefined;
 
-  constructor(
-    kind: VtErrorKind,
-    message: string,
-    opts: {
-      vtCode?: string;
-      httpStatus?: number;
-      vtMessage?: string;
-      retryAfterSeconds?: number;
-      resetAt?: Date;
-      quotaScope?: 'rate' | 'daily' | 'upstream';
-      /** Overrides the default (transient errors are retried): a timeout or an oversized body is not. */
-      retryable?: boolean;
-      notSent?: boolean;
-    } = {},
-  ) {
+  constructor(kind: VtErrorKind, message: string, opts: VtErrorFacts = {}) {
     super(message);
     this.name = 'VtError';
     this.kind = kind;
@@ -64,6 +115,17 @@ export class VtError extends Error {
     this.quotaScope = opts.quotaScope;
     this.retryable = opts.retryable ?? kind === 'transient';
     this.notSent = opts.notSent ?? false;
+    this.reason = opts.reason;
+    this.networkCode = opts.networkCode;
+    this.timeoutSeconds = opts.timeoutSeconds;
+    this.maxBytes = opts.maxBytes;
+    this.expected = opts.expected;
+    this.window = opts.window;
+    this.dailyQuota = opts.dailyQuota;
+    this.pausedByUpstream = opts.pausedByUpstream;
+    this.maxWaitSeconds = opts.maxWaitSeconds;
+    this.retries = opts.retries;
+    this.waitedSeconds = opts.waitedSeconds;
   }
 }
 
@@ -96,18 +158,6 @@ function kindFromStatus(status: number): VtErrorKind {
   return 'invalid_argument';
 }
 
-const DEFAULT_MESSAGES: Record<VtErrorKind, string> = {
-  not_configured: 'No VirusTotal API key is configured.',
-  invalid_input: 'The input is not valid.',
-  not_found: 'VirusTotal has no record of this item.',
-  auth: 'VirusTotal rejected the API key.',
-  forbidden: 'This API key is not allowed to use this VirusTotal feature (it usually needs a premium key).',
-  quota: 'VirusTotal says the API quota of this key is exhausted for now.',
-  invalid_argument: 'VirusTotal rejected the request as invalid.',
-  transient: 'VirusTotal is unavailable right now.',
-  cancelled: 'The request was cancelled.',
-};
-
 /**
  * Builds a typed error from an HTTP status and a parsed body. The body is only read for
  * `error.code` and `error.message`; the message is sanitised and capped, never echoed whole.
@@ -125,7 +175,7 @@ export function errorFromResponse(status: number, body: unknown, retryAfterSecon
     }
   }
   const kind = (code && CODE_KINDS[code]) || kindFromStatus(status);
-  return new VtError(kind, DEFAULT_MESSAGES[kind], {
+  return new VtError(kind, `VirusTotal answered HTTP ${status}${code ? ` ${code}` : ''}`, {
     ...(code ? { vtCode: code } : {}),
     httpStatus: status,
     ...(message ? { vtMessage: message } : {}),
@@ -145,15 +195,14 @@ export function cleanUpstreamMessage(m: string): string {
 }
 
 export function notConfigured(): VtError {
-  return new VtError(
-    'not_configured',
-    'No VirusTotal API key is configured. Set VIRUSTOTAL_API_KEY (or VT_API_KEY) in the environment of ' +
-      'this MCP server (for Claude Desktop: the "env" block of its entry in claude_desktop_config.json) ' +
-      'and restart the client. A free key is at https://www.virustotal.com/gui/my-apikey. ' +
-      'To try the tools without a key, start the server with --demo.',
-  );
+  return new VtError('not_configured', 'no VirusTotal API key is configured');
 }
 
-export function invalidInput(message: string): VtError {
-  return new VtError('invalid_input', message);
+/** A 2xx answer that lacks what the operation needs: `expected` says what ("a report"). */
+export function unexpectedShape(expected: string, opts: { retryable?: boolean } = {}): VtError {
+  return new VtError('transient', `VirusTotal's answer lacked ${expected}`, {
+    reason: 'unexpected_shape',
+    expected,
+    ...opts,
+  });
 }

@@ -8,14 +8,21 @@
  * than a floor (1 s, or the window's share per request when that is longer), doubling while 429s
  * keep coming, and each request is retried after a 429 at most a few times. A request that never
  * reached VirusTotal (connection refused, no DNS answer) costs no quota: the limiter refunds it.
+ *
+ * With a shared state store (SQLite or Redis) the cache has two levels: this process's (fast, in
+ * memory) in front of the store's, which every process on the key reads and fills. Two processes
+ * asking for the same object make one request: the first takes a lease on it, the second waits,
+ * bounded, for the answer to appear in the store, then falls back to its own request.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { FormData } from 'undici';
 import type { Logger } from '../log.js';
-import type { CacheStats, ResponseCache } from './cache.js';
+import { type CacheStats, keysFor, type ResponseCache } from './cache.js';
 import type { QueryValue, VtClient } from './client.js';
 import { notConfigured, VtError } from './errors.js';
 import { isoSeconds, type LimiterStats, type RateLimiter, type WaitInfo } from './limiter.js';
+import type { StateStore, StoreHealth, Usage } from './state/store.js';
 
 export interface FetchRequest {
   path: string;
@@ -59,6 +66,14 @@ export interface GatewayStats {
   upstream: UpstreamStats;
 }
 
+/** The state every process on the key shares, as the store sees it now. */
+export interface SharedStats {
+  health: StoreHealth;
+  /** The window and the day across every process on the key (this process's alone when not shared). */
+  usage: Usage;
+  cache: { entries: number; bytes: number };
+}
+
 export interface SubmitRequest {
   /** An API path, or the upload URL VirusTotal handed out for a large file. */
   path: string;
@@ -75,6 +90,8 @@ export interface VtGateway {
   submit<T = unknown>(req: SubmitRequest): Promise<Fetched<T>>;
   /** Spending, limits and cache figures; undefined where nothing is mediated. */
   stats(): GatewayStats | undefined;
+  /** The shared state's backend and counts across processes; undefined where nothing is mediated. */
+  sharedStats?(): Promise<SharedStats | undefined>;
 }
 
 function opts(req: SubmitRequest) {
@@ -103,17 +120,40 @@ export interface MediatedOptions {
   /** Base of the exponential backoff for transient errors, in ms. */
   backoffBaseMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * The key's shared state. Its cache is the second level (not used for a memory store, which would
+   * only hold a second copy of this process's own cache); its leases de-duplicate across processes.
+   */
+  store?: StateStore;
+  /** Longest a request waits for another process's identical request before sending its own. */
+  claimWaitMs?: number;
+  /** How often it looks for that answer meanwhile. */
+  claimPollMs?: number;
+}
+
+interface Loaded {
+  body: unknown;
+  fetchedAt: Date;
+  /** Answered by another process's request, through the shared cache. */
+  fromCache: boolean;
 }
 
 interface Flight {
-  promise: Promise<{ body: unknown; fetchedAt: Date }>;
+  promise: Promise<Loaded>;
   /** Callers still waiting; when the last one cancels, the upstream request is cancelled too. */
   waiters: number;
   abort: AbortController;
 }
 
 export class MediatedGateway implements VtGateway {
-  readonly #o: Required<Omit<MediatedOptions, 'sleep'>> & { sleep: NonNullable<MediatedOptions['sleep']> };
+  readonly #o: Required<Omit<MediatedOptions, 'sleep' | 'store'>> & {
+    sleep: NonNullable<MediatedOptions['sleep']>;
+  };
+  /** The shared second-level cache and claims; undefined with a memory store or none. */
+  readonly #shared: StateStore | undefined;
+  readonly #store: StateStore | undefined;
+  /** Names this process in the leases it takes. */
+  readonly #owner = randomUUID();
   readonly #inFlight = new Map<string, Flight>();
   readonly upstream: UpstreamStats = {
     requests: 0,
@@ -135,8 +175,12 @@ export class MediatedGateway implements VtGateway {
       rateLimitFloorMs: 1000,
       rateLimitCapMs: 60_000,
       sleep: abortableSleep,
+      claimWaitMs: 15_000,
+      claimPollMs: 100,
       ...opts,
     };
+    this.#store = opts.store;
+    this.#shared = opts.store && opts.store.kind !== 'memory' ? opts.store : undefined;
   }
 
   /** Sends one request through the limiter, keeping the upstream figures. */
@@ -195,6 +239,99 @@ export class MediatedGateway implements VtGateway {
     return { limiter: this.#o.limiter.stats(), cache: this.#o.cache.stats(), upstream: { ...this.upstream } };
   }
 
+  async sharedStats(): Promise<SharedStats | undefined> {
+    const store = this.#store;
+    if (!store) return undefined;
+    const now = Date.now();
+    const [usage, cache] = await Promise.all([
+      store.usage(now, this.#o.limiter.window),
+      this.#shared ? store.cacheStats() : Promise.resolve(undefined),
+    ]);
+    const local = this.#o.cache.stats();
+    return { health: store.health(), usage, cache: cache ?? { entries: local.entries, bytes: local.bytes } };
+  }
+
+  /** The shared cache's answer, filed into this process's cache too; undefined on a miss or a store failure. */
+  async #sharedHit(key: string): Promise<Loaded | undefined> {
+    const store = this.#shared;
+    if (!store) return undefined;
+    const now = Date.now();
+    let hit: Awaited<ReturnType<StateStore['cacheGet']>>;
+    try {
+      hit = await store.cacheGet(key, now);
+    } catch (err) {
+      this.#storeFailed(err);
+      return undefined;
+    }
+    if (!hit) return undefined;
+    const fetchedAt = new Date(hit.fetchedAt);
+    if (hit.notFound) {
+      this.#o.cache.setNotFound(key, fetchedAt, hit.fetchedAt + this.#o.cache.notFoundTtlMs - now);
+      throw new VtError('not_found', 'VirusTotal has no record of this item (shared cache).');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(hit.body);
+    } catch {
+      return undefined;
+    }
+    this.#o.cache.set(key, hit.body, fetchedAt, body, hit.fetchedAt + this.#o.cache.ttlMs - now);
+    return { body, fetchedAt, fromCache: true };
+  }
+
+  /** Files an answer in the shared cache (under every id of the object); failures only cost sharing. */
+  #shareAnswer(key: string, raw: Buffer | string, body: unknown, fetchedAt: Date): void {
+    const store = this.#shared;
+    if (!store || this.#o.cache.ttlMs <= 0) return;
+    const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+    store
+      .cacheSet(
+        keysFor(key, body),
+        { body: text, fetchedAt: fetchedAt.getTime() },
+        this.#o.cache.ttlMs,
+        Date.now(),
+      )
+      .catch((err: unknown) => this.#storeFailed(err));
+  }
+
+  #shareNotFound(key: string, fetchedAt: Date): void {
+    const store = this.#shared;
+    const ttl = this.#o.cache.notFoundTtlMs;
+    if (!store || ttl <= 0) return;
+    store
+      .cacheSet([key], { body: '', fetchedAt: fetchedAt.getTime(), notFound: true }, ttl, Date.now())
+      .catch((err: unknown) => this.#storeFailed(err));
+  }
+
+  #storeFailed(err: unknown): void {
+    this.#o.log.debug(`state store: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  /**
+   * Before sending: if another process is fetching the same object (it holds the lease), wait for
+   * its answer in the shared cache, bounded; then, or if its lease lapses, send our own. Returns the
+   * other process's answer, or whether we hold the lease (to release when done).
+   */
+  async #claim(key: string, deadline: number, signal: AbortSignal): Promise<Loaded | { held: boolean }> {
+    const store = this.#shared as StateStore;
+    const claim = `fetch:${key}`;
+    const until = Math.min(deadline, Date.now() + this.#o.claimWaitMs);
+    // The lease outlives a slow request a little; a process that dies frees it by expiry.
+    const leaseMs = this.#o.claimWaitMs;
+    for (;;) {
+      try {
+        if (await store.lease(claim, this.#owner, leaseMs, Date.now())) return { held: true };
+      } catch (err) {
+        this.#storeFailed(err);
+        return { held: false };
+      }
+      if (Date.now() + this.#o.claimPollMs > until) return { held: false };
+      await this.#o.sleep(this.#o.claimPollMs, signal);
+      const hit = await this.#sharedHit(key);
+      if (hit) return hit;
+    }
+  }
+
   async fetch<T = unknown>(req: FetchRequest): Promise<Fetched<T>> {
     if (!this.hasKey) throw notConfigured();
     // A key-user request is shared while in flight under a name that holds no key, and never cached.
@@ -206,6 +343,8 @@ export class MediatedGateway implements VtGateway {
           throw new VtError('not_found', 'VirusTotal has no record of this item (cached answer).');
         return { body: hit.body as T, fetchedAt: hit.fetchedAt, fromCache: true };
       }
+      const shared = await this.#sharedHit(key);
+      if (shared) return { body: shared.body as T, fetchedAt: shared.fetchedAt, fromCache: true };
     }
     let flight = this.#inFlight.get(key);
     if (!flight) {
@@ -219,18 +358,14 @@ export class MediatedGateway implements VtGateway {
       created.promise.then(done, done);
     }
     const res = await this.#join(key, flight, req.signal);
-    return { body: res.body as T, fetchedAt: res.fetchedAt, fromCache: false };
+    return { body: res.body as T, fetchedAt: res.fetchedAt, fromCache: res.fromCache };
   }
 
   /**
    * Waits for a shared flight; a caller that cancels leaves, and the last one out cancels the request
    * (and takes the flight off the table, so a caller arriving next starts afresh).
    */
-  #join(
-    key: string,
-    flight: Flight,
-    signal: AbortSignal | undefined,
-  ): Promise<{ body: unknown; fetchedAt: Date }> {
+  #join(key: string, flight: Flight, signal: AbortSignal | undefined): Promise<Loaded> {
     flight.waiters++;
     return new Promise((resolve, reject) => {
       let left = false;
@@ -262,13 +397,26 @@ export class MediatedGateway implements VtGateway {
     });
   }
 
-  async #load(
-    key: string,
-    req: FetchRequest,
-    signal: AbortSignal,
-  ): Promise<{ body: unknown; fetchedAt: Date }> {
+  async #load(key: string, req: FetchRequest, signal: AbortSignal): Promise<Loaded> {
     // Never wait past VT_MAX_WAIT_SECONDS from now, nor past the caller's own deadline.
     const deadline = Math.min(Date.now() + this.#o.maxWaitMs, req.deadline ?? Number.POSITIVE_INFINITY);
+    // Another process may be fetching the same object: one request between them (not for `fresh`,
+    // which asks for a request of its own).
+    if (!this.#shared || req.asKeyUser || req.fresh) return this.#request(key, req, signal, deadline);
+    const claimed = await this.#claim(key, deadline, signal);
+    if (!('held' in claimed)) return claimed;
+    try {
+      return await this.#request(key, req, signal, deadline);
+    } finally {
+      if (claimed.held) {
+        this.#shared
+          .releaseLease(`fetch:${key}`, this.#owner)
+          .catch((err: unknown) => this.#storeFailed(err));
+      }
+    }
+  }
+
+  async #request(key: string, req: FetchRequest, signal: AbortSignal, deadline: number): Promise<Loaded> {
     let transientLeft = this.#o.transientRetries;
     let rateLimitRetries = 0;
     let attempt = 0;
@@ -287,13 +435,20 @@ export class MediatedGateway implements VtGateway {
           },
         );
         const fetchedAt = new Date();
-        if (cached) this.#o.cache.set(key, res.raw, fetchedAt, res.body);
-        return { body: res.body, fetchedAt };
+        if (cached) {
+          this.#o.cache.set(key, res.raw, fetchedAt, res.body);
+          this.#shareAnswer(key, res.raw, res.body, fetchedAt);
+        }
+        return { body: res.body, fetchedAt, fromCache: false };
       } catch (err) {
         attempt++;
         if (!(err instanceof VtError)) throw err;
         if (err.kind === 'not_found') {
-          if (cached) this.#o.cache.setNotFound(key, new Date());
+          if (cached) {
+            const at = new Date();
+            this.#o.cache.setNotFound(key, at);
+            this.#shareNotFound(key, at);
+          }
           throw err;
         }
         if (err.kind === 'quota' && err.quotaScope === undefined) {
@@ -347,17 +502,19 @@ export class MediatedGateway implements VtGateway {
 
   #upstreamQuota(err: VtError, backoffMs: number, gaveUp?: { retries: number; sinceMs: number }): VtError {
     const at = Date.now() + backoffMs;
-    const code = err.vtCode ?? 'HTTP 429';
-    const why = gaveUp
-      ? `VirusTotal is still refusing requests for this key (${code}) after ${gaveUp.retries} ` +
-        `${gaveUp.retries === 1 ? 'retry' : 'retries'} over ${Math.max(1, Math.round(gaveUp.sinceMs / 1000))} s.`
-      : `VirusTotal is refusing requests for this key (${code}), and waiting for it would take longer ` +
-        `than VT_MAX_WAIT_SECONDS (${Math.round(this.#o.maxWaitMs / 1000)} s).`;
+    // Facts only: tools/wording.ts words them for the model.
     return new VtError(
       'quota',
-      `${why} Try again after about ${isoSeconds(at)}. ` +
-        "If it persists, the key's daily quota is spent (it resets at 00:00 UTC).",
-      { ...(err.vtCode ? { vtCode: err.vtCode } : {}), resetAt: new Date(at), quotaScope: 'upstream' },
+      `VirusTotal answered 429 (${err.vtCode ?? 'no code'}); retry after ${isoSeconds(at)}`,
+      {
+        ...(err.vtCode ? { vtCode: err.vtCode } : {}),
+        resetAt: new Date(at),
+        quotaScope: 'upstream',
+        maxWaitSeconds: Math.round(this.#o.maxWaitMs / 1000),
+        ...(gaveUp
+          ? { retries: gaveUp.retries, waitedSeconds: Math.max(1, Math.round(gaveUp.sinceMs / 1000)) }
+          : {}),
+      },
     );
   }
 }

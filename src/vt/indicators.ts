@@ -8,7 +8,6 @@ import ipaddr from 'ipaddr.js';
 import { stripUnsafe } from '../util/sanitize.js';
 
 export type IndicatorType = 'file' | 'url' | 'domain' | 'ip_address';
-export const INDICATOR_TYPES: readonly IndicatorType[] = ['file', 'url', 'domain', 'ip_address'];
 
 export interface Indicator {
   type: IndicatorType;
@@ -22,18 +21,11 @@ export interface Indicator {
   hashKind?: 'md5' | 'sha1' | 'sha256';
 }
 
-export type ParseResult = { ok: true; indicator: Indicator } | { ok: false; reason: string };
+type ParseResult = { ok: true; indicator: Indicator } | { ok: false; reason: string };
 
-export const ACCEPTED_FORMS =
+const ACCEPTED_FORMS =
   'a file hash (MD5, SHA-1 or SHA-256), a URL (with or without http://), a domain (IDN allowed), ' +
   'or an IPv4/IPv6 address; defanged forms such as hxxp://evil[.]com or 1.2.3[.]4 are accepted';
-
-const COLLECTION: Record<IndicatorType, Indicator['collection']> = {
-  file: 'files',
-  url: 'urls',
-  domain: 'domains',
-  ip_address: 'ip_addresses',
-};
 
 /** Undoes the usual ways analysts defang indicators. */
 export function refang(raw: string): string {
@@ -95,7 +87,7 @@ function parseIp(s: string): Indicator | undefined {
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 
 /** Returns the ASCII (punycode) form of a domain name, or undefined if it is not one. */
-export function normaliseDomain(s: string): string | undefined {
+function normaliseDomain(s: string): string | undefined {
   let name = s.trim().replace(/\.$/, '');
   if (name === '' || name.length > 253 || /[\s/\\?#@:]/.test(name)) return undefined;
   name = domainToASCII(name.toLowerCase());
@@ -363,10 +355,6 @@ export function nonPublicIp(ip: string): string | undefined {
   return addr.kind() === 'ipv4' ? classifyV4(addr as ipaddr.IPv4) : classifyV6(addr as ipaddr.IPv6);
 }
 
-export function collectionOf(type: IndicatorType): Indicator['collection'] {
-  return COLLECTION[type];
-}
-
 // Words that parse as domains but are file names: in free text, "invoice.pdf" is not a lookup.
 // Extensions that are also busy TLDs (com, pl, rs, sh, py, md, one...) are left out on purpose.
 const FILE_EXTENSIONS = new Set(
@@ -378,7 +366,7 @@ const FILE_EXTENSIONS = new Set(
   ).split(' '),
 );
 
-export interface Extracted {
+interface Extracted {
   indicators: Indicator[];
   /** For each indicator, the token it was read from, as written (defanged, say): to point into the text. */
   tokens: string[];

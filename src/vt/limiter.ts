@@ -5,6 +5,13 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { VtError } from './errors.js';
+import type { StateStore, Usage } from './state/store.js';
+
+/**
+ * What the limiter shares with every other process on the key (the state store): the window's
+ * slots, the day's count and VirusTotal's pause. The queue, its order and its ETAs stay here.
+ */
+export type SharedAccounting = Pick<StateStore, 'acquire' | 'settle' | 'refund' | 'pause' | 'usage'>;
 
 export interface LimiterOptions {
   /** Requests per window; undefined for no window. */
@@ -15,6 +22,15 @@ export interface LimiterOptions {
   /** A waiter whose expected wait exceeds this is refused at once rather than left hanging. */
   maxWaitMs: number;
   now?: () => number;
+  /**
+   * The key's accounting across processes; the limiter asks it for every slot. Without it (or with
+   * a memory store) the counts are this process's.
+   */
+  shared?: SharedAccounting;
+  /** How long a granted slot holds its place in the shared window if its process dies before the answer. */
+  leaseMs?: number;
+  /** Told when the shared store fails an accounting call (it then goes on with local counts). */
+  onSharedError?: (err: unknown) => void;
 }
 
 export interface WaitInfo {
@@ -38,6 +54,8 @@ interface Grant {
   /** The UTC day it was counted against. */
   day: number;
   settled: boolean;
+  /** Its slot in the shared window, when the accounting is shared. */
+  slot?: string;
 }
 
 interface Waiter {
@@ -136,6 +154,10 @@ export class RateLimiter {
   #day = -1;
   #dayUsed = 0;
   #pausedUntil = 0;
+  /** The shared store refused a slot (another process holds the window, or VT's pause) until then. */
+  #heldUntil = 0;
+  /** A pump is waiting for the shared store; it pumps again when the store answers. */
+  #pumping = false;
   #timer: NodeJS.Timeout | undefined;
   // A little slack so that our window and VT's (or the stand-in's) never disagree by a few ms.
   readonly #marginMs: number;
@@ -203,6 +225,15 @@ export class RateLimiter {
     if (grant.settled) return;
     grant.settled = true;
     this.#open--;
+    const shared = this.#o.shared;
+    if (shared && grant.slot !== undefined) {
+      const now = this.#now();
+      const done = refund
+        ? shared.refund(grant.slot, now)
+        : // The same margin as our own window: VT's clock and ours never disagree by a few ms.
+          shared.settle(grant.slot, now + this.#marginMs, this.#o.window);
+      done.catch((err: unknown) => this.#o.onSharedError?.(err));
+    }
     if (refund) {
       if (grant.day === this.#day) this.#dayUsed = Math.max(0, this.#dayUsed - 1);
       // A slot and perhaps the day's last request are free again: waiters may go now.
@@ -243,8 +274,16 @@ export class RateLimiter {
 
   /** Upstream said "too many requests": nobody is sent before `ms` from now. */
   pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms);
+    const now = this.#now();
+    this.#pausedUntil = Math.max(this.#pausedUntil, now + ms);
+    // Every process on the key honours it: they would meet the same 429.
+    this.#o.shared?.pause(now + ms, now).catch((err: unknown) => this.#o.onSharedError?.(err));
     this.#pump();
+  }
+
+  /** The window and the day as the shared store counts them, across every process on the key. */
+  async sharedUsage(): Promise<Usage | undefined> {
+    return this.#o.shared?.usage(this.#now(), this.#o.window);
   }
 
   stats(): LimiterStats {
@@ -292,7 +331,7 @@ export class RateLimiter {
    */
   #etaFor(index: number): number {
     const now = this.#now();
-    const start = Math.max(now, this.#pausedUntil);
+    const start = Math.max(now, this.#pausedUntil, this.#heldUntil);
     const w = this.#o.window;
     const done = this.#done;
     if (!w || !done) return start - now;
@@ -336,11 +375,13 @@ export class RateLimiter {
     const q = this.#o.dailyQuota;
     if (q === undefined || this.#dayUsed < q) return undefined;
     const reset = nextUtcMidnight(now);
-    return new VtError(
-      'quota',
-      `The daily cap of ${q} VirusTotal ${q === 1 ? 'lookup' : 'lookups'} (VT_DAILY_QUOTA) is spent. It resets at ${isoSeconds(reset)} (00:00 UTC).`,
-      { retryAfterSeconds: Math.ceil((reset - now) / 1000), resetAt: new Date(reset), quotaScope: 'daily' },
-    );
+    // Facts only: tools/wording.ts words them for the model.
+    return new VtError('quota', `daily cap of ${q} spent until ${isoSeconds(reset)}`, {
+      retryAfterSeconds: Math.ceil((reset - now) / 1000),
+      resetAt: new Date(reset),
+      quotaScope: 'daily',
+      dailyQuota: q,
+    });
   }
 
   #tooLong(etaMs: number, maxWaitMs: number): VtError {
@@ -348,17 +389,15 @@ export class RateLimiter {
     const at = now + etaMs;
     const w = this.#o.window;
     // Whose wait it is: VirusTotal's pause (after a 429) when that is what holds the request back.
-    const rate =
-      w && this.#pausedUntil - now < etaMs
-        ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
-        : 'VirusTotal asked us to slow down (it answered 429)';
-    return new VtError(
-      'quota',
-      `${rate}: this request would wait about ${Math.ceil(etaMs / 1000)} s, more than the ` +
-        `${Math.max(0, Math.round(maxWaitMs / 1000))} s this call may still wait. ` +
-        `A slot is free again at about ${isoSeconds(at)}.`,
-      { retryAfterSeconds: Math.ceil(etaMs / 1000), resetAt: new Date(at), quotaScope: 'rate' },
-    );
+    const pausedByUpstream = !w || this.#pausedUntil - now >= etaMs;
+    return new VtError('quota', `a slot frees in ${Math.ceil(etaMs / 1000)} s, past this call's wait`, {
+      retryAfterSeconds: Math.ceil(etaMs / 1000),
+      resetAt: new Date(at),
+      quotaScope: 'rate',
+      ...(w ? { window: w } : {}),
+      pausedByUpstream,
+      maxWaitSeconds: Math.max(0, Math.round(maxWaitMs / 1000)),
+    });
   }
 
   #remove(w: Waiter): boolean {
@@ -370,6 +409,7 @@ export class RateLimiter {
   }
 
   #pump(): void {
+    if (this.#pumping) return;
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -377,26 +417,86 @@ export class RateLimiter {
     while (this.#queue.length > 0) {
       const refusal = this.#dailyRefusal();
       if (refusal) {
-        for (const w of this.#queue.splice(0)) {
-          if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
-          w.reject(refusal);
-        }
+        this.#rejectAll(refusal);
         return;
       }
       const eta = this.#etaFor(0);
       if (eta > 0) {
-        this.#timer = setTimeout(() => this.#pump(), eta);
-        this.#timer.unref?.();
-        this.#queue.forEach((w, i) => {
-          w.opts.onWait?.({ position: i + 1, etaMs: this.#etaFor(i) });
-        });
+        this.#waitFor(eta);
         return;
       }
-      const w = this.#queue.shift() as Waiter;
+      if (this.#o.shared) {
+        // The store decides across processes: ask it, and carry on when it answers.
+        this.#pumping = true;
+        void this.#pumpShared();
+        return;
+      }
+      this.#grant(this.#queue.shift() as Waiter);
+    }
+  }
+
+  /** Asks the shared store for a slot for the waiter at the head of the line. */
+  async #pumpShared(): Promise<void> {
+    const shared = this.#o.shared as SharedAccounting;
+    const now = this.#now();
+    let answer: Awaited<ReturnType<SharedAccounting['acquire']>> | undefined;
+    try {
+      answer = await shared.acquire({
+        now,
+        ...(this.#o.window ? { window: this.#o.window } : {}),
+        ...(this.#o.dailyQuota !== undefined ? { dailyQuota: this.#o.dailyQuota } : {}),
+        leaseMs: this.#o.leaseMs ?? 60_000,
+      });
+    } catch (err) {
+      // No call fails because of the store: this slot is granted on local counts alone.
+      this.#o.onSharedError?.(err);
+    }
+    this.#pumping = false;
+    if (answer && !answer.granted) {
+      if (answer.reason === 'daily') {
+        this.#dayUsed = Math.max(this.#dayUsed, this.#o.dailyQuota ?? 0);
+      } else {
+        // Never sooner than a moment from now: a store whose estimate is already past must not be asked in a loop.
+        this.#heldUntil = Math.max(this.#heldUntil, answer.retryAt, now + 25);
+        if (answer.reason === 'paused') this.#pausedUntil = Math.max(this.#pausedUntil, answer.retryAt);
+      }
+      this.#pump();
+      return;
+    }
+    const w = this.#queue.shift();
+    if (!w) {
+      // Everyone waiting left while the store answered: the slot goes back.
+      if (answer?.granted) {
+        shared.refund(answer.slot, this.#now()).catch((err: unknown) => this.#o.onSharedError?.(err));
+      }
+    } else {
+      if (answer?.granted) this.#dayUsed = Math.max(this.#dayUsed + 1, answer.dayUsed);
+      this.#grant(w, answer?.granted ? answer.slot : undefined, !answer?.granted);
+    }
+    this.#pump();
+  }
+
+  /** Lets a waiter go: its request may be sent now. */
+  #grant(w: Waiter, slot?: string, countLocally = true): void {
+    if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
+    this.#open++;
+    this.#rollDay(this.#now());
+    if (countLocally) this.#dayUsed++;
+    w.resolve({ day: this.#day, settled: false, ...(slot !== undefined ? { slot } : {}) });
+  }
+
+  #waitFor(eta: number): void {
+    this.#timer = setTimeout(() => this.#pump(), eta);
+    this.#timer.unref?.();
+    this.#queue.forEach((w, i) => {
+      w.opts.onWait?.({ position: i + 1, etaMs: this.#etaFor(i) });
+    });
+  }
+
+  #rejectAll(refusal: VtError): void {
+    for (const w of this.#queue.splice(0)) {
       if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
-      this.#open++;
-      this.#dayUsed++;
-      w.resolve({ day: this.#day, settled: false });
+      w.reject(refusal);
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Relationship names per object type, with who may read them (VT-API.md §4), and the closest
- * valid names for a typo. Pure: checking a name here costs no upstream request.
+ * valid names for a typo. Pure: checking a name here costs no upstream request. Facts only: the
+ * sentences that tell the model about them are in src/tools/wording.ts.
  */
 import type { IndicatorType } from './indicators.js';
 
@@ -154,7 +155,7 @@ export function publicRelationships(type: IndicatorType): string[] {
   return [...RELATIONSHIPS[type]].filter(([, a]) => a === ALL).map(([n]) => n);
 }
 
-export function relationshipNames(type: IndicatorType): string[] {
+function relationshipNames(type: IndicatorType): string[] {
   return [...RELATIONSHIPS[type].keys()];
 }
 
@@ -173,7 +174,7 @@ export function editDistance(a: string, b: string): number {
 }
 
 /** Lower case, "-" and " " as "_", so "Contacted-IPs" is read as contacted_ips. */
-export function normaliseRelationship(name: string): string {
+function normaliseRelationship(name: string): string {
   return name
     .trim()
     .toLowerCase()
@@ -223,9 +224,6 @@ const USEFUL = [
 /** Valid as input, but never worth suggesting: they say nothing about the object's infrastructure. */
 const NOT_SUGGESTED = new Set(['graphs', 'votes', 'user_votes', 'collections']);
 
-/** Most names a suggestion list shows before counting the rest. */
-export const SUGGEST_MAX = 12;
-
 /**
  * The names of this type (one access level, or all) worth suggesting: the useful ones first, then the
  * rest in table order; graphs, votes, user_votes and collections are left out.
@@ -242,54 +240,29 @@ export function suggestedRelationships(type: IndicatorType, access?: Relationshi
   return names.sort((a, b) => rank(a) - rank(b));
 }
 
-/** "a, b, c (+4 more)", at most SUGGEST_MAX names. */
-export function shortList(names: string[], max = SUGGEST_MAX): string {
-  const more = names.length - max;
-  return `${names.slice(0, max).join(', ')}${more > 0 ? ` (+${more} more)` : ''}`;
-}
-
-/** "every key: …; premium only: …", each part short, for messages that list what exists. */
-export function namesByAccess(type: IndicatorType, exclude: string[] = []): string {
-  const part = (access: RelationshipAccess) =>
-    suggestedRelationships(type, access).filter((n) => !exclude.includes(n));
-  const all = part(ALL);
-  const premium = part(PREMIUM);
-  return [
-    all.length > 0 ? `every key: ${shortList(all)}` : undefined,
-    premium.length > 0 ? `premium only: ${shortList(premium)}` : undefined,
-  ]
-    .filter(Boolean)
-    .join('; ');
-}
-
 export type RelationshipCheck =
   | { ok: true; name: string; access: RelationshipAccess }
-  | { ok: false; message: string };
+  | {
+      ok: false;
+      /** The name as given (untrusted: clean it before showing). */
+      given: string;
+      /** The valid names nearest to it, closest first. */
+      closest: string[];
+      /** The other object types that have a relationship of that name. */
+      elsewhere: IndicatorType[];
+    };
 
-const TYPE_WORDS: Record<IndicatorType, string> = {
-  file: 'a file',
-  url: 'a URL',
-  domain: 'a domain',
-  ip_address: 'an IP address',
-};
-
-/** Checks one name for one object type; a failure says what was meant and what exists. */
+/** Checks one name for one object type; a failure carries what was meant and where the name exists. */
 export function checkRelationship(type: IndicatorType, raw: string): RelationshipCheck {
   const name = normaliseRelationship(raw);
   const access = relationshipAccess(type, name);
   if (access) return { ok: true, name, access };
-  const shown = raw.replace(/[^\w -]/g, '').slice(0, 40);
-  const close = closestRelationships(type, name);
-  const elsewhere = (Object.keys(RELATIONSHIPS) as IndicatorType[]).filter(
-    (t) => t !== type && RELATIONSHIPS[t].has(name),
-  );
-  const parts = [`"${shown}" is not a relationship of ${TYPE_WORDS[type]}.`];
-  if (close.length > 0) parts.push(`Did you mean ${close.join(', ')}?`);
-  if (elsewhere.length > 0) {
-    parts.push(`It exists for ${elsewhere.map((t) => TYPE_WORDS[t]).join(' and ')}.`);
-  }
-  if (close.length === 0) {
-    parts.push(`Names for ${TYPE_WORDS[type]}: ${namesByAccess(type)}.`);
-  }
-  return { ok: false, message: parts.join(' ') };
+  return {
+    ok: false,
+    given: raw,
+    closest: closestRelationships(type, name),
+    elsewhere: (Object.keys(RELATIONSHIPS) as IndicatorType[]).filter(
+      (t) => t !== type && RELATIONSHIPS[t].has(name),
+    ),
+  };
 }

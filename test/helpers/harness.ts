@@ -28,10 +28,41 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * Stand-ins that play the recordings as they are (no hook) are reused from one harness to the next:
+ * building one parses every recording (about 30 ms, a few seconds over the suite). Such a stand-in
+ * keeps no state but its request log, emptied here, and its submissions, of which it gets none
+ * (a harness with VT_ENABLE_SUBMISSIONS=true gets a stand-in of its own). The stand-in reads its
+ * options object on every request, so the one kept with it is set anew for each harness.
+ */
+const idleStandIns: Array<{ api: RecordedApi; options: RecordedApiOptions }> = [];
+
+async function standIn(options: RecordedApiOptions, reusable: boolean): Promise<RecordedApi> {
+  if (!reusable) return new RecordedApi(options).start();
+  const kept = idleStandIns.pop();
+  if (!kept) {
+    const own = { ...options };
+    const api = await new RecordedApi(own).start();
+    reused.set(api, own);
+    return api;
+  }
+  for (const k of Object.keys(kept.options)) delete kept.options[k as keyof RecordedApiOptions];
+  Object.assign(kept.options, options);
+  kept.api.requests.length = 0;
+  return kept.api;
+}
+
+/** Stand-ins that go back to idleStandIns when their harness closes, with their options object. */
+const reused = new WeakMap<RecordedApi, RecordedApiOptions>();
+
 export async function startHarness(
   opts: { env?: Record<string, string>; api?: RecordedApiOptions; demo?: boolean; noKey?: boolean } = {},
 ): Promise<Harness> {
-  const api = await new RecordedApi({ apiKey: TEST_KEY, ...opts.api }).start();
+  const reusable =
+    opts.api?.hook === undefined &&
+    opts.api?.fixturesDir === undefined &&
+    opts.env?.VT_ENABLE_SUBMISSIONS !== 'true';
+  const api = await standIn({ apiKey: TEST_KEY, ...opts.api }, reusable);
   // No rate limit or daily cap unless a test asks for one; the cache is on, as in production.
   const env: Record<string, string> = {
     VIRUSTOTAL_API_URL: api.url,
@@ -45,7 +76,13 @@ export async function startHarness(
   const log = createLogger({ secrets: [config.apiKey], level: 'debug', write: (l) => logs.push(l) });
   // Built as index.ts builds it: the mediated gateway with limiter and cache.
   const runtime = createRuntime(config, log);
-  const server = createServer({ vt: runtime.gateway, config, log, demo: !!opts.demo });
+  const server = createServer({
+    vt: runtime.gateway,
+    config,
+    log,
+    demo: !!opts.demo,
+    triage: runtime.triage,
+  });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'vtbrief-tests', version: '0.0.0' });
   await server.connect(serverT);
@@ -63,7 +100,10 @@ export async function startHarness(
       await client.close();
       await server.close();
       await runtime.close();
-      await api.close();
+      const options = reused.get(api);
+      if (idleStandIns.some((k) => k.api === api)) return; // closed twice
+      if (options && api.submissions.received.length === 0) idleStandIns.push({ api, options });
+      else await api.close();
     },
   };
 }

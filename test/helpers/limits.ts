@@ -1,6 +1,6 @@
 /** Stand-in behaviours for tests of the mediation: VT's own rate limit, slow answers, in-flight counting. */
 import type { ServerResponse } from 'node:http';
-import { type RequestHook, send } from '../../src/demo/recorded-api.js';
+import { RecordedApi, type RequestHook, send } from '../../src/demo/recorded-api.js';
 
 /** Answers 429 QuotaExceededError, as VirusTotal does, to any request beyond `requests` per `seconds`. */
 export function vtWindow(requests: number, seconds: number) {
@@ -35,3 +35,22 @@ export function slowUpstream(ms: number) {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One round trip to a stand-in of its own (so a rate-limited one never sees it), measured in this run:
+ * the median of 5 requests for `path`. Timing tests compare with an ideal plus this.
+ */
+export async function roundTripMs(key: string, path: string): Promise<number> {
+  const api = await new RecordedApi({ apiKey: key }).start();
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await (await fetch(`${api.url}${path}`, { headers: { 'x-apikey': key } })).text();
+      times.push(performance.now() - t0);
+    }
+    return times.sort((a, b) => a - b)[2] as number;
+  } finally {
+    await api.close();
+  }
+}

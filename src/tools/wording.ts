@@ -1,0 +1,287 @@
+/**
+ * Words for the model, in one place: every failure (a VtError's facts: kind, VT code, retry time,
+ * whose limit; or a ToolError the MCP layer worded itself), every "not found" (said of VirusTotal in
+ * real mode, of the recordings in the demo), and the sentences about relationship names.
+ */
+import type { Config } from '../config.js';
+import { code } from '../summaries/text.js';
+import { isoSeconds } from '../util/time.js';
+import { VtError } from '../vt/errors.js';
+import type { Indicator, IndicatorType } from '../vt/indicators.js';
+import {
+  type RelationshipAccess,
+  type RelationshipCheck,
+  suggestedRelationships,
+} from '../vt/relationships.js';
+
+/** What the wording depends on besides the error: demo mode, and the limits in force. */
+interface WordingContext {
+  demo: boolean;
+  config: Pick<Config, 'rateLimit' | 'dailyQuota' | 'maxWaitMs'>;
+}
+
+/**
+ * A failure the MCP layer words itself (bad input, a refused confirmation, advice for a query VT
+ * rejected): `text` is the answer. `upstream` is the VtError behind it, if any, for the log.
+ */
+export class ToolError extends Error {
+  readonly text: string;
+  readonly kind: 'invalid_input' | 'cancelled' | 'upstream';
+  readonly upstream: VtError | undefined;
+
+  constructor(text: string, opts: { kind?: 'invalid_input' | 'cancelled'; upstream?: VtError } = {}) {
+    super(text);
+    this.name = 'ToolError';
+    this.text = text;
+    this.upstream = opts.upstream;
+    this.kind = opts.upstream ? 'upstream' : (opts.kind ?? 'invalid_input');
+  }
+}
+
+/** Input that cannot be looked up, refused before any request, with what to do instead. */
+export function invalidInput(text: string): ToolError {
+  return new ToolError(text);
+}
+
+// --- Absence: what VirusTotal (or, in the demo, the recordings) does not hold -----------------------
+
+/** Said with every "not in the demo recordings". */
+const DEMO_ONLY =
+  'The demo holds only its recordings; to ask VirusTotal itself, run vtbrief with a key and without --demo.';
+
+function demoAbsent(subject: string): string {
+  return `Not in the demo recordings: they hold nothing on ${subject}. ${DEMO_ONLY}`;
+}
+
+/** vt_get_report's answer for an object VirusTotal does not know. */
+export function reportNotFound(ctx: Pick<WordingContext, 'demo'>, subject: string): string {
+  return ctx.demo
+    ? demoAbsent(subject)
+    : `Not found: VirusTotal has never seen ${subject}, so there is no verdict. That is not evidence that ` +
+        'it is safe: new, rare and targeted artifacts are often unknown.';
+}
+
+/** A resource read for an object VirusTotal does not know. */
+export function resourceNotFound(ctx: Pick<WordingContext, 'demo'>, subject: string): string {
+  return ctx.demo
+    ? demoAbsent(subject)
+    : `VirusTotal has never seen ${subject}; that is not evidence that it is safe.`;
+}
+
+/** Relationships of an object VirusTotal does not know (not the same as knowing it has none). */
+export function neighboursNotFound(ctx: Pick<WordingContext, 'demo'>, subject: string): string {
+  return ctx.demo
+    ? demoAbsent(subject)
+    : `VirusTotal has never seen ${subject}; it has no relationships there. Not evidence that it is safe.`;
+}
+
+/** A known object with nothing recorded for a relationship. */
+export function noneRecorded(ctx: Pick<WordingContext, 'demo'>): string {
+  return ctx.demo ? 'none in the demo recordings.' : 'none recorded by VirusTotal.';
+}
+
+/** A search that matched nothing. */
+export function nothingMatched(ctx: Pick<WordingContext, 'demo'>): string {
+  return `${ctx.demo ? 'Nothing in the demo recordings matched' : 'Nothing matched'}; check the modifiers (resource vt://docs/search-syntax) or widen the dates.`;
+}
+
+/** The note under a triage table with NOT FOUND rows. */
+export function triageNotFoundNote(ctx: Pick<WordingContext, 'demo'>): string {
+  return ctx.demo
+    ? 'NOT FOUND means the demo recordings hold nothing on it; run vtbrief with a key and without --demo to ask VirusTotal.'
+    : 'NOT FOUND means VirusTotal has never seen it; that is not evidence that it is safe.';
+}
+
+// --- Failures ----------------------------------------------------------------------------------------
+
+const INTERNAL =
+  'vtbrief hit an internal error while answering. The details are in the server log; the same call may work if retried.';
+
+const CACHE_STILL_ANSWERS =
+  'Meanwhile, anything looked up recently still answers from the cache without using quota, and vt_quota shows what is left.';
+
+function lookups(n: number): string {
+  return `${n} VirusTotal ${n === 1 ? 'lookup' : 'lookups'}`;
+}
+
+/** Our own limits and VirusTotal's refusals, from the facts on the error (the config fills gaps). */
+function quotaText(err: VtError, ctx: WordingContext): string {
+  const code = err.vtCode ? ` (${err.vtCode})` : '';
+  const at = err.resetAt ? isoSeconds(err.resetAt.getTime()) : undefined;
+  switch (err.quotaScope) {
+    case 'daily': {
+      const cap = err.dailyQuota ?? ctx.config.dailyQuota;
+      return (
+        `The daily cap${cap !== undefined ? ` of ${lookups(cap)}` : ''} (VT_DAILY_QUOTA) is spent.` +
+        `${at ? ` It resets at ${at} (00:00 UTC).` : ' It resets at 00:00 UTC.'} ${CACHE_STILL_ANSWERS}`
+      );
+    }
+    case 'rate': {
+      const w = err.window ?? ctx.config.rateLimit;
+      const paused = err.pausedByUpstream ?? !w;
+      const whose =
+        !paused && w
+          ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
+          : 'VirusTotal asked us to slow down (it answered 429)';
+      const wait =
+        err.retryAfterSeconds !== undefined ? `this request would wait about ${err.retryAfterSeconds} s` : '';
+      const limit =
+        err.maxWaitSeconds !== undefined
+          ? `more than the ${Math.max(0, Math.round(err.maxWaitSeconds))} s this call may still wait`
+          : 'more than this call may still wait';
+      return (
+        `${whose}: ${wait ? `${wait}, ${limit}` : `the wait would be ${limit}`}.` +
+        `${at ? ` A slot is free again at about ${at}.` : ''} ${CACHE_STILL_ANSWERS}`
+      );
+    }
+    case 'upstream': {
+      const who = `requests for this key (${err.vtCode ?? 'HTTP 429'})`;
+      const why =
+        err.retries !== undefined
+          ? `VirusTotal is still refusing ${who} after ${err.retries} ${err.retries === 1 ? 'retry' : 'retries'}` +
+            `${err.waitedSeconds !== undefined ? ` over ${Math.max(1, Math.round(err.waitedSeconds))} s` : ''}.`
+          : `VirusTotal is refusing ${who}, and waiting for it would take longer than VT_MAX_WAIT_SECONDS ` +
+            `(${Math.round(err.maxWaitSeconds ?? ctx.config.maxWaitMs / 1000)} s).`;
+      return (
+        `${why}${at ? ` Try again after about ${at}.` : ''} If it persists, the key's daily quota is spent ` +
+        `(it resets at 00:00 UTC). ${CACHE_STILL_ANSWERS}`
+      );
+    }
+    default:
+      return (
+        `VirusTotal refused the request: the API quota of this key is exhausted${code}. ` +
+        'A public key allows 4 lookups a minute and 500 a day (the daily quota resets at 00:00 UTC). ' +
+        'Wait a minute and try again.'
+      );
+  }
+}
+
+function transientText(err: VtError): string {
+  const code = err.vtCode ? ` (${err.vtCode})` : '';
+  const named = err.networkCode ? ` (${err.networkCode})` : '';
+  const again = 'Try again in a minute.';
+  switch (err.notSent ? 'unreachable' : err.reason) {
+    case 'unreachable':
+      return (
+        `VirusTotal could not be reached${named}: the connection failed before the request was sent, so no ` +
+        "quota was used. Check VIRUSTOTAL_API_URL and this machine's network or proxy; the same call may " +
+        'work once VirusTotal is reachable.'
+      );
+    case 'connection':
+      return `Could not reach VirusTotal${named}. ${again}`;
+    case 'timeout':
+      return `VirusTotal did not answer within ${err.timeoutSeconds ?? '?'} s. ${again}`;
+    case 'bad_json':
+      return `VirusTotal sent a response that is not valid JSON. ${again}`;
+    case 'too_large':
+      return `VirusTotal sent a response larger than ${err.maxBytes ?? 'the allowed number of'} bytes; it was dropped. ${again}`;
+    case 'unexpected_shape':
+      if (!err.retryable) {
+        return `VirusTotal accepted the request but its answer lacked ${err.expected ?? 'what was expected'}; do not send it again.`;
+      }
+      return `VirusTotal sent an answer without ${err.expected ?? 'what was expected'}. ${again}`;
+    default:
+      return `VirusTotal is unavailable right now${code}. ${again}`;
+  }
+}
+
+/** The answer for a failure: a ToolError's own text, a VtError worded from its facts, else "internal". */
+export function errorText(err: unknown, ctx: WordingContext): string {
+  if (err instanceof ToolError) return err.text;
+  if (!(err instanceof VtError)) return INTERNAL;
+  const code = err.vtCode ? ` (${err.vtCode})` : '';
+  switch (err.kind) {
+    case 'not_configured':
+      return (
+        'No VirusTotal API key is configured. Set VIRUSTOTAL_API_KEY (or VT_API_KEY) in the environment of ' +
+        'this MCP server (in the client\'s MCP configuration, e.g. the "env" block of its entry in ' +
+        'claude_desktop_config.json) and restart the client. A free key is at ' +
+        'https://www.virustotal.com/gui/my-apikey. To try the tools without a key, start the server with --demo.'
+      );
+    case 'cancelled':
+      return 'The request was cancelled.';
+    case 'not_found':
+      return ctx.demo
+        ? `This item is not in the demo recordings. ${DEMO_ONLY}`
+        : `VirusTotal has no record of this item${code}.`;
+    case 'auth':
+      return (
+        `VirusTotal rejected the API key${code}. Check VIRUSTOTAL_API_KEY in this server's configuration ` +
+        '(the key is never shown here) and restart the client.'
+      );
+    case 'forbidden':
+      return (
+        'This API key is not allowed to use this VirusTotal feature (it usually needs a premium key).' +
+        `${code ? ` VirusTotal answered${code}.` : ''}`
+      );
+    case 'quota':
+      return quotaText(err, ctx);
+    case 'invalid_argument':
+      if (err.reason === 'foreign_upload_url') {
+        return 'VirusTotal handed out an upload URL on another host; it was not used, and nothing was uploaded.';
+      }
+      if (err.reason === 'key_user_path') return INTERNAL;
+      return `VirusTotal rejected the request as invalid${code}${err.vtMessage ? `: ${err.vtMessage}` : '.'}`;
+    case 'transient':
+      return transientText(err);
+  }
+}
+
+// --- Relationship names ------------------------------------------------------------------------------
+
+const TYPE_WORDS: Record<IndicatorType, string> = {
+  file: 'file',
+  url: 'URL',
+  domain: 'domain',
+  ip_address: 'IP address',
+};
+
+export const A_TYPE: Record<IndicatorType, string> = {
+  file: 'a file',
+  url: 'a URL',
+  domain: 'a domain',
+  ip_address: 'an IP address',
+};
+
+/** Most names a suggestion list shows before counting the rest. */
+export const SUGGEST_MAX = 12;
+
+/** "a, b, c (+4 more)", at most SUGGEST_MAX names. */
+export function shortList(names: string[], max = SUGGEST_MAX): string {
+  const more = names.length - max;
+  return `${names.slice(0, max).join(', ')}${more > 0 ? ` (+${more} more)` : ''}`;
+}
+
+/** "every key: …; premium only: …", each part short, for messages that list what exists. */
+export function namesByAccess(type: IndicatorType, exclude: string[] = []): string {
+  const part = (access: RelationshipAccess) =>
+    suggestedRelationships(type, access).filter((n) => !exclude.includes(n));
+  const all = part('all');
+  const premium = part('premium');
+  return [
+    all.length > 0 ? `every key: ${shortList(all)}` : undefined,
+    premium.length > 0 ? `premium only: ${shortList(premium)}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
+/** What is wrong with a relationship name: what was meant, where it exists, what does exist. */
+export function relationshipProblem(
+  type: IndicatorType,
+  check: Extract<RelationshipCheck, { ok: false }>,
+): string {
+  const shown = check.given.replace(/[^\w -]/g, '').slice(0, 40);
+  const parts = [`"${shown}" is not a relationship of ${A_TYPE[type]}.`];
+  if (check.closest.length > 0) parts.push(`Did you mean ${check.closest.join(', ')}?`);
+  if (check.elsewhere.length > 0) {
+    parts.push(`It exists for ${check.elsewhere.map((t) => A_TYPE[t]).join(' and ')}.`);
+  }
+  if (check.closest.length === 0) parts.push(`Names for ${A_TYPE[type]}: ${namesByAccess(type)}.`);
+  return parts.join(' ');
+}
+
+/** "domain github.com", "URL `http://example.com/`" (a code span: text to read, not a link to click). */
+export function subjectOf(ind: Pick<Indicator, 'type' | 'value'>): string {
+  return `${TYPE_WORDS[ind.type]} ${ind.type === 'url' ? code(ind.value) : ind.value}`;
+}

@@ -1,0 +1,552 @@
+/**
+ * The store for several machines: Redis (node-redis v6). Accounting is atomic in Lua scripts (run by
+ * EVALSHA, EVAL when the server does not have them yet): pending slots and settled slots in two
+ * sorted sets scored by the time each frees, a counter per UTC day (expiring after ~2 days), a pause
+ * key with PX. Cache entries are hashes with PX, alias keys point to them, and an index ordered by
+ * storing keeps the size bound (oldest stored goes first). Leases and documents have PX too.
+ * Every key is under `<namespace>:<keyspace>:` (namespace "vtbrief" by default). Standalone Redis:
+ * the scripts touch keys they build from that prefix, which a cluster would not allow.
+ *
+ * It never hangs a caller: commands fail at once while disconnected (no offline queue), every command
+ * has a timeout, the connection is retried in the background with a capped backoff.
+ */
+import { type CommandParser, createClient, defineScript } from 'redis';
+import {
+  type Acquire,
+  type AcquireRequest,
+  type CachedBody,
+  type CacheStats,
+  cacheKeys,
+  describeError,
+  entryBytes,
+  newSlotId,
+  nextUtcMidnightMs,
+  type StateStore,
+  StateUnavailableError,
+  type StoreHealth,
+  slotDay,
+  type Usage,
+  utcDay,
+  type WindowSpec,
+  windowMs,
+  windowRetryAt,
+} from './store.js';
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port/db or rediss://… */
+  url: string;
+  keyspace: string;
+  cacheMaxBytes: number;
+  /** First key segment; tests use their own. Default "vtbrief". */
+  namespace?: string;
+  /** Per command and per connection attempt (ms). Default 1500. */
+  timeoutMs?: number;
+  /** How long open waits for the first connection before answering anyway (ms). Default timeoutMs. */
+  connectWaitMs?: number;
+  log?: (msg: string) => void;
+}
+
+const DAY_COUNTER_TTL_MS = 2 * 86_400_000;
+/** Extra life given to Redis' own expiries beyond the logical ones (a safety net, not the logic). */
+const SLACK_MS = 60_000;
+
+type Reply = unknown;
+const script = (SCRIPT: string, NUMBER_OF_KEYS: number) =>
+  defineScript({
+    SCRIPT,
+    NUMBER_OF_KEYS,
+    parseCommand(parser: CommandParser, keys: string[], args: string[]) {
+      for (const k of keys) parser.pushKey(k);
+      parser.push(...args);
+    },
+    transformReply: (reply: Reply) => reply as unknown as Reply,
+  });
+
+// KEYS: pending, settled, day counter, pause. ARGV: now, pending expiry, slot, has window, requests,
+// quota (-1: none), key ttl. The sets' own expiries (a safety net) are only ever extended.
+const ACQUIRE = `
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
+local quota = tonumber(ARGV[6])
+if quota >= 0 and used >= quota then return {0, 'daily', 0} end
+local paused = tonumber(redis.call('GET', KEYS[4]) or '0')
+if paused > now then return {0, 'paused', redis.call('GET', KEYS[4])} end
+if ARGV[4] == '1' then
+  local live = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+  if live >= tonumber(ARGV[5]) then
+    local s = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    local p = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+    return {0, 'window', 0, s, p}
+  end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[7]) then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+local n = redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ${DAY_COUNTER_TTL_MS})
+return {1, ARGV[3], n}
+`;
+
+// KEYS: pending, settled. ARGV: slot, free time ('' = no window: just remove), key ttl.
+const SETTLE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+end
+return 1
+`;
+
+// KEYS: pending, settled, the slot's day counter. ARGV: slot, now.
+const REFUND = `
+local r = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
+if r > 0 then
+  local v = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if v > 0 then redis.call('DECR', KEYS[3]) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
+return r
+`;
+
+// KEYS: pause. ARGV: until, ttl.
+const PAUSE = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1
+`;
+
+// KEYS: pending, settled, today's counter, pause. ARGV: now.
+const USAGE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local s = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local p = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+return {redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0', s, p}
+`;
+
+/** Shared Lua helpers of the cache scripts; P is the key prefix. */
+const CACHE_LIB = `
+local P = ARGV[1]
+local IDX, SZ, BYTES = P .. 'cidx', P .. 'csz', P .. 'cb'
+local function drop(canon)
+  local ek = P .. 'ce:' .. canon
+  local al = redis.call('HGET', ek, 'a')
+  if al then
+    for _, k in ipairs(cjson.decode(al)) do
+      if redis.call('GET', P .. 'ck:' .. k) == canon then redis.call('DEL', P .. 'ck:' .. k) end
+    end
+  end
+  redis.call('DEL', ek)
+  local sz = redis.call('HGET', SZ, canon)
+  if sz then
+    redis.call('DECRBY', BYTES, sz)
+    redis.call('HDEL', SZ, canon)
+  end
+  redis.call('ZREM', IDX, canon)
+end
+local function reconcile(now, n)
+  for _, c in ipairs(redis.call('ZRANGE', IDX, 0, n - 1)) do
+    local x = redis.call('HGET', P .. 'ce:' .. c, 'x')
+    if (not x) or tonumber(x) <= now then drop(c) end
+  end
+  if redis.call('ZCARD', IDX) == 0 then redis.call('DEL', BYTES, SZ) end
+end
+`;
+
+// KEYS: the alias key of the key asked. ARGV: prefix, now.
+const CACHE_GET = `
+local canon = redis.call('GET', KEYS[1])
+if not canon then return false end
+local h = redis.call('HMGET', ARGV[1] .. 'ce:' .. canon, 'b', 'f', 'n', 'x')
+if not h[1] or not h[4] then return false end
+if tonumber(h[4]) <= tonumber(ARGV[2]) then return false end
+return {h[1], h[2], h[3]}
+`;
+
+// KEYS: index. ARGV: prefix, now, expiresAt, ttl, size, maxBytes, body, fetchedAt, notFound, keys (JSON).
+const CACHE_SET = `${CACHE_LIB}
+local now = tonumber(ARGV[2])
+local size, maxb = tonumber(ARGV[5]), tonumber(ARGV[6])
+local keys = cjson.decode(ARGV[10])
+for _, k in ipairs(keys) do
+  local owner = redis.call('GET', P .. 'ck:' .. k)
+  if owner then drop(owner) end
+  if redis.call('ZSCORE', IDX, k) then drop(k) end
+end
+if size > maxb then return 0 end
+reconcile(now, 64)
+local bytes = tonumber(redis.call('GET', BYTES) or '0')
+while bytes + size > maxb do
+  local o = redis.call('ZRANGE', IDX, 0, 0)
+  if #o == 0 then
+    redis.call('DEL', BYTES, SZ)
+    break
+  end
+  drop(o[1])
+  bytes = tonumber(redis.call('GET', BYTES) or '0')
+end
+local canon = keys[1]
+local ek = P .. 'ce:' .. canon
+redis.call('HSET', ek, 'b', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'x', ARGV[3], 'a', ARGV[10])
+redis.call('PEXPIRE', ek, ARGV[4])
+for _, k in ipairs(keys) do redis.call('SET', P .. 'ck:' .. k, canon, 'PX', ARGV[4]) end
+local seq = redis.call('INCR', P .. 'cseq')
+redis.call('ZADD', IDX, seq, canon)
+redis.call('HSET', SZ, canon, size)
+redis.call('INCRBY', BYTES, size)
+local keep = tonumber(ARGV[4]) + 86400000
+for _, k in ipairs({IDX, SZ, BYTES, P .. 'cseq'}) do redis.call('PEXPIRE', k, keep) end
+return 1
+`;
+
+// KEYS: index. ARGV: prefix, now.
+const CACHE_STATS = `${CACHE_LIB}
+reconcile(tonumber(ARGV[2]), 64)
+return {redis.call('ZCARD', IDX), tonumber(redis.call('GET', BYTES) or '0')}
+`;
+
+// KEYS: lease. ARGV: owner, now, expiresAt, ttl.
+const LEASE = `
+local v = redis.call('HMGET', KEYS[1], 'o', 'x')
+if v[1] and v[1] ~= ARGV[1] and v[2] and tonumber(v[2]) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 'x', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
+// KEYS: lease. ARGV: owner.
+const RELEASE = `
+if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
+// KEYS: doc, index. ARGV: key, value, expiresAt ('' = none), ttl.
+const DOC_PUT = `
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'x', ARGV[3])
+if ARGV[3] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return 1
+`;
+
+// KEYS: doc. ARGV: now.
+const DOC_GET = `
+local v = redis.call('HMGET', KEYS[1], 'v', 'x')
+if not v[1] then return false end
+if v[2] and v[2] ~= '' and tonumber(v[2]) <= tonumber(ARGV[1]) then return false end
+return v[1]
+`;
+
+// KEYS: index. ARGV: doc key prefix, key prefix asked, now.
+const DOC_LIST = `
+local min, max = '-', '+'
+if ARGV[2] ~= '' then min, max = '[' .. ARGV[2], '(' .. ARGV[2] .. '\\255' end
+local out = {}
+for _, k in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], min, max)) do
+  local x = redis.call('HGET', ARGV[1] .. k, 'x')
+  if not x then
+    redis.call('ZREM', KEYS[1], k)
+  elseif x == '' or tonumber(x) > tonumber(ARGV[3]) then
+    out[#out + 1] = k
+  end
+end
+return out
+`;
+
+const SCRIPTS = {
+  vtbAcquire: script(ACQUIRE, 4),
+  vtbSettle: script(SETTLE, 2),
+  vtbRefund: script(REFUND, 3),
+  vtbPause: script(PAUSE, 1),
+  vtbUsage: script(USAGE, 4),
+  vtbCacheGet: script(CACHE_GET, 1),
+  vtbCacheSet: script(CACHE_SET, 1),
+  vtbCacheStats: script(CACHE_STATS, 1),
+  vtbLease: script(LEASE, 1),
+  vtbRelease: script(RELEASE, 1),
+  vtbDocPut: script(DOC_PUT, 2),
+  vtbDocGet: script(DOC_GET, 1),
+  vtbDocList: script(DOC_LIST, 1),
+};
+
+function makeClient(url: string, timeoutMs: number) {
+  return createClient({
+    url,
+    // Commands fail at once while disconnected instead of waiting for a reconnection.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: timeoutMs,
+      // Keep trying in the background, at most every 2 s; callers are never held by it.
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
+    },
+    commandOptions: { timeout: timeoutMs },
+    scripts: SCRIPTS,
+  });
+}
+
+type Client = ReturnType<typeof makeClient>;
+
+/** redis(s)://host:port/db, without user or password. */
+export function redisLocation(url: string): string {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '') || '0';
+  return `${u.protocol}//${u.hostname}:${u.port || '6379'}/${db}`;
+}
+
+/**
+ * Creates the client and waits (up to connectWaitMs) for a first connection. It answers either way:
+ * when Redis is not reachable yet, `connected` is false, calls fail fast and the client keeps
+ * connecting in the background (a ResilientStore answers from memory meanwhile).
+ */
+export async function openRedisStore(opts: RedisStoreOptions): Promise<RedisStore> {
+  const timeoutMs = opts.timeoutMs ?? 1500;
+  let location: string;
+  try {
+    location = redisLocation(opts.url);
+  } catch {
+    throw new StateUnavailableError('the Redis URL is not a valid URL');
+  }
+  let client: Client;
+  try {
+    client = makeClient(opts.url, timeoutMs);
+  } catch (err) {
+    throw new StateUnavailableError(
+      `the Redis client could not be created for ${location}: ${describeError(err)}`,
+    );
+  }
+  const store = new RedisStore(client, opts, location);
+  const ready = client.connect().then(
+    () => true,
+    () => false,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), opts.connectWaitMs ?? timeoutMs);
+  });
+  await Promise.race([ready, waited]);
+  clearTimeout(timer);
+  return store;
+}
+
+export class RedisStore implements StateStore {
+  readonly kind = 'redis' as const;
+  readonly location: string;
+  readonly #c: Client;
+  readonly #p: string;
+  readonly #maxBytes: number;
+  readonly #log: ((msg: string) => void) | undefined;
+  #lastError: string | undefined;
+  #closed = false;
+
+  constructor(client: Client, opts: RedisStoreOptions, location: string) {
+    this.#c = client;
+    this.location = location;
+    this.#p = `${opts.namespace ?? 'vtbrief'}:${opts.keyspace}:`;
+    this.#maxBytes = Math.max(0, Math.floor(opts.cacheMaxBytes));
+    this.#log = opts.log;
+    // Without a listener an 'error' event would end the process; one line per outage is enough.
+    client.on('error', (err: unknown) => {
+      const msg = describeError(err);
+      if (this.#lastError === undefined && !this.#closed) this.#log?.(`Redis at ${location}: ${msg}`);
+      this.#lastError = msg;
+    });
+    client.on('ready', () => {
+      if (this.#lastError !== undefined && !this.#closed)
+        this.#log?.(`Redis at ${location}: connected again`);
+      this.#lastError = undefined;
+    });
+  }
+
+  /** The key prefix (for tests and audits): every key this store writes starts with it. */
+  get prefix(): string {
+    return this.#p;
+  }
+
+  get connected(): boolean {
+    return this.#c.isReady;
+  }
+
+  health(): StoreHealth {
+    return {
+      kind: 'redis',
+      location: this.location,
+      shared: true,
+      ...(this.#c.isReady || this.#lastError === undefined ? {} : { reason: this.#lastError }),
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.#c.ping();
+  }
+
+  #slotKeys(): [string, string] {
+    return [`${this.#p}sp`, `${this.#p}ss`];
+  }
+
+  async acquire(a: AcquireRequest): Promise<Acquire> {
+    const { now } = a;
+    const day = utcDay(now);
+    const slot = newSlotId(day);
+    const lease = Math.max(0, Math.floor(a.leaseMs));
+    const w = a.window;
+    const ttl = Math.max(lease, w ? windowMs(w) : 0) + SLACK_MS;
+    const r = (await this.#c.vtbAcquire(
+      [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
+      [
+        String(now),
+        String(now + lease),
+        slot,
+        w ? '1' : '0',
+        String(w?.requests ?? 0),
+        String(a.dailyQuota ?? -1),
+        String(ttl),
+      ],
+    )) as unknown[];
+    if (Number(r[0]) === 1) return { granted: true, slot: String(r[1]), dayUsed: Number(r[2]) };
+    const reason = String(r[1]);
+    if (reason === 'daily') return { granted: false, reason: 'daily', retryAt: nextUtcMidnightMs(now) };
+    if (reason === 'paused') return { granted: false, reason: 'paused', retryAt: Number(r[2]) };
+    const retryAt =
+      (w && windowRetryAt(now, w, scores(r[3]), scores(r[4]))) ?? now + (w ? windowMs(w) : 1000);
+    return { granted: false, reason: 'window', retryAt };
+  }
+
+  async settle(slot: string, answeredAt: number, window?: WindowSpec): Promise<void> {
+    const wm = window ? windowMs(window) : 0;
+    await this.#c.vtbSettle(this.#slotKeys(), [
+      slot,
+      window ? String(answeredAt + wm) : '',
+      String(Math.max(wm, 1) + SLACK_MS),
+    ]);
+  }
+
+  async refund(slot: string, now: number): Promise<void> {
+    const day = slotDay(slot) ?? utcDay(now);
+    await this.#c.vtbRefund([...this.#slotKeys(), `${this.#p}d:${day}`], [slot, String(now)]);
+  }
+
+  async pause(until: number, now: number): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(until - now)) + SLACK_MS;
+    await this.#c.vtbPause([`${this.#p}pause`], [String(Math.ceil(until)), String(ttl)]);
+  }
+
+  async usage(now: number, window?: WindowSpec): Promise<Usage> {
+    const day = utcDay(now);
+    const r = (await this.#c.vtbUsage(
+      [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
+      [String(now)],
+    )) as unknown[];
+    const settled = scores(r[2]);
+    const pending = scores(r[3]);
+    const paused = Number(r[1]);
+    const nextFreeAt = window ? windowRetryAt(now, window, settled, pending) : undefined;
+    return {
+      windowUsed: settled.length + pending.length,
+      ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
+      dayUsed: Number(r[0]),
+      day,
+      ...(paused > now ? { pausedUntil: paused } : {}),
+    };
+  }
+
+  async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {
+    const r = (await this.#c.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)])) as
+      | unknown[]
+      | null;
+    if (!Array.isArray(r)) return undefined;
+    const out: CachedBody = { body: String(r[0]), fetchedAt: Number(r[1]) };
+    if (String(r[2]) === '1') out.notFound = true;
+    return out;
+  }
+
+  async cacheSet(keys: string[], value: CachedBody, ttlMs: number, now: number): Promise<void> {
+    const ks = cacheKeys(keys);
+    if (ks.length === 0 || ttlMs <= 0) return;
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    await this.#c.vtbCacheSet(
+      [`${this.#p}cidx`],
+      [
+        this.#p,
+        String(now),
+        String(now + ttlMs),
+        String(ttl),
+        String(entryBytes(value, ks)),
+        String(this.#maxBytes),
+        value.body,
+        String(value.fetchedAt),
+        value.notFound ? '1' : '0',
+        JSON.stringify(ks),
+      ],
+    );
+  }
+
+  async cacheStats(): Promise<CacheStats> {
+    const r = (await this.#c.vtbCacheStats([`${this.#p}cidx`], [this.#p, '0'])) as unknown[];
+    return { entries: Number(r[0]), bytes: Number(r[1]) };
+  }
+
+  async lease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    const r = await this.#c.vtbLease(
+      [`${this.#p}l:${key}`],
+      [owner, String(now), String(now + ttlMs), String(ttl)],
+    );
+    return Number(r) === 1;
+  }
+
+  async releaseLease(key: string, owner: string): Promise<void> {
+    await this.#c.vtbRelease([`${this.#p}l:${key}`], [owner]);
+  }
+
+  async docPut(key: string, value: string, ttlMs: number | undefined, now: number): Promise<void> {
+    await this.#c.vtbDocPut(
+      [`${this.#p}doc:${key}`, `${this.#p}didx`],
+      [
+        key,
+        value,
+        ttlMs === undefined ? '' : String(now + ttlMs),
+        String(Math.max(1, Math.ceil(ttlMs ?? 1))),
+      ],
+    );
+  }
+
+  async docGet(key: string, now: number): Promise<string | undefined> {
+    const r = await this.#c.vtbDocGet([`${this.#p}doc:${key}`], [String(now)]);
+    return r === null || r === undefined ? undefined : String(r);
+  }
+
+  async docDelete(key: string): Promise<void> {
+    await this.#c.multi().del(`${this.#p}doc:${key}`).zRem(`${this.#p}didx`, key).exec();
+  }
+
+  async docList(prefix: string, now: number): Promise<string[]> {
+    const r = (await this.#c.vtbDocList(
+      [`${this.#p}didx`],
+      [`${this.#p}doc:`, prefix, String(now)],
+    )) as unknown[];
+    return r.map(String);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      if (this.#c.isReady) await this.#c.close();
+      else this.#c.destroy();
+    } catch {
+      this.#c.destroy();
+    }
+  }
+}
+
+/** The scores of a flat [member, score, member, score, …] reply. */
+function scores(flat: unknown): number[] {
+  if (!Array.isArray(flat)) return [];
+  const out: number[] = [];
+  for (let i = 1; i < flat.length; i += 2) out.push(Number(flat[i]));
+  return out;
+}

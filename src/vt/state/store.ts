@@ -1,0 +1,215 @@
+/**
+ * The shared state of one VirusTotal key: what VirusTotal's accounting needs shared between every
+ * process on the key (the sliding window's slots, the day's count, a 429 pause), the response cache,
+ * leases (in-flight claims, job ownership) and small documents (batch jobs). Backends: memory (the
+ * reference semantics, one process), sqlite (one file shared by the processes of one machine) and
+ * redis (shared by machines). A store instance is opened for one keyspace (a hash of the API key);
+ * nothing stored names the key or lets it be read back, and two keyspaces never share anything.
+ *
+ * Every time is passed in (ms since epoch): the logic uses the caller's `now`, so tests can use fake
+ * clocks. Backends may also set real expiries (Redis PX) as a safety net.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+export type BackendKind = 'memory' | 'sqlite' | 'redis';
+
+export interface WindowSpec {
+  requests: number;
+  seconds: number;
+}
+
+export type Acquire =
+  | {
+      granted: true;
+      /** Pass it to settle() or refund(). Opaque; it encodes the UTC day it was counted against. */
+      slot: string;
+      /** Today's count (UTC) across every process, this request included. */
+      dayUsed: number;
+    }
+  | {
+      granted: false;
+      reason: 'window' | 'daily' | 'paused';
+      /** ms epoch: best estimate of when to try again (see acquire()). */
+      retryAt: number;
+    };
+
+export interface Usage {
+  /** Live slots (pending and settled) in the window, across every process. */
+  windowUsed: number;
+  /** When the window is full (with `window` given): the estimated time a slot frees. */
+  nextFreeAt?: number;
+  dayUsed: number;
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  /** Present while a pause is in force. */
+  pausedUntil?: number;
+}
+
+export interface CachedBody {
+  /** JSON text as received ('' for a not-found entry is fine). */
+  body: string;
+  fetchedAt: number;
+  notFound?: boolean;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+}
+
+/** What vt_quota and the logs say about the store. */
+export interface StoreHealth {
+  kind: BackendKind;
+  /** A file path or redis(s)://host:port/db, never a password. */
+  location: string;
+  /** False for memory: counts are this process's only. */
+  shared: boolean;
+  /** Set while a ResilientStore answers from its in-memory fallback. */
+  degradedSince?: number;
+  /** Why it is degraded (or why the requested backend could not be opened). */
+  reason?: string;
+}
+
+export interface AcquireRequest {
+  now: number;
+  window?: WindowSpec;
+  dailyQuota?: number;
+  /** A pending slot holds its place until settled or until now + leaseMs (a dead process frees it so). */
+  leaseMs: number;
+}
+
+export interface StateStore {
+  readonly kind: BackendKind;
+  /** Where it lives, for vt_quota and logs (a file path or redis host:port/db; never a password). */
+  readonly location: string;
+  /**
+   * Atomically, in this order: refused ('daily', retryAt = next 00:00 UTC) if `dailyQuota` is given
+   * and today's count >= quota; refused ('paused', retryAt = the pause's end) while paused; refused
+   * ('window') if `window` is given and live slots >= window.requests, retryAt = when the k-th slot is
+   * estimated to free (k = live - requests + 1): a settled slot at its recorded time, a pending one
+   * at min(its lease expiry, now + window). Otherwise records a pending slot (until settled or
+   * now + leaseMs) and increments today's count.
+   */
+  acquire(a: AcquireRequest): Promise<Acquire>;
+  /**
+   * VirusTotal answered at answeredAt: the slot now frees at answeredAt + window (recorded even if its
+   * lease had expired, since VirusTotal counted it). Without a window the slot is simply removed.
+   */
+  settle(slot: string, answeredAt: number, window?: WindowSpec): Promise<void>;
+  /** The request never reached VirusTotal: frees the slot and gives back its day's count (once). */
+  refund(slot: string, now: number): Promise<void>;
+  /** A 429 pause every process honours: paused until max(current, until). */
+  pause(until: number, now: number): Promise<void>;
+  usage(now: number, window?: WindowSpec): Promise<Usage>;
+  /** One entry per object under all its ids; undefined when missing or expired at `now`. */
+  cacheGet(key: string, now: number): Promise<CachedBody | undefined>;
+  /**
+   * Files `value` under keys[0] (canonical) and every alias in keys[1..], expiring at now + ttlMs.
+   * An older entry under any of these keys is replaced whole. The backend keeps the total size
+   * (entryBytes) within its bound by evicting the oldest-stored entries; an entry larger than the
+   * whole bound is not stored.
+   */
+  cacheSet(keys: string[], value: CachedBody, ttlMs: number, now: number): Promise<void>;
+  cacheStats(): Promise<CacheStats>;
+  /** Granted if free, expired at `now`, or already held by `owner` (then renewed to now + ttlMs). */
+  lease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Frees the lease if `owner` holds it; otherwise does nothing. */
+  releaseLease(key: string, owner: string): Promise<void>;
+  /** Small documents; ttlMs undefined = no expiry. */
+  docPut(key: string, value: string, ttlMs: number | undefined, now: number): Promise<void>;
+  docGet(key: string, now: number): Promise<string | undefined>;
+  docDelete(key: string): Promise<void>;
+  /** Keys (not values) of the live documents whose key starts with `prefix`, sorted. */
+  docList(prefix: string, now: number): Promise<string[]>;
+  /** Resolves when the backend answers and can be written (Redis: PING; SQLite: takes the write lock). */
+  ping(): Promise<void>;
+  health(): StoreHealth;
+  close(): Promise<void>;
+}
+
+const KEYSPACE_DOMAIN = 'vtbrief-state-v1\0';
+
+/**
+ * The name under which a key's state is stored: 32 hex characters of a domain-separated SHA-256.
+ * A VirusTotal key has 256 bits of entropy, so the hash cannot be turned back into the key.
+ */
+export function keyspace(apiKey: string): string {
+  return createHash('sha256')
+    .update(KEYSPACE_DOMAIN + apiKey)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export const DAY_MS = 86_400_000;
+
+/** YYYY-MM-DD (UTC) of a time. */
+export function utcDay(now: number): string {
+  return new Date(Math.floor(now / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
+export function nextUtcMidnightMs(now: number): number {
+  return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
+}
+
+export function windowMs(w: WindowSpec): number {
+  return w.seconds * 1000;
+}
+
+/** A fresh slot id; it carries the day it was counted against, so a refund gives back that day's count. */
+export function newSlotId(day: string): string {
+  return `${day}.${randomBytes(8).toString('hex')}`;
+}
+
+/** The UTC day a slot was counted against (undefined for an id that is not ours). */
+export function slotDay(slot: string): string | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})\./.exec(slot);
+  return m?.[1];
+}
+
+/**
+ * When the window is full: the estimated time the k-th slot frees (k = live - requests + 1).
+ * `settled` are recorded free times; a pending slot frees at min(lease expiry, now + window) at the
+ * earliest (its answer cannot come back before now). Undefined while a slot is free.
+ */
+export function windowRetryAt(
+  now: number,
+  w: WindowSpec,
+  settled: readonly number[],
+  pendingExpiries: readonly number[],
+): number | undefined {
+  const live = settled.length + pendingExpiries.length;
+  if (live < w.requests) return undefined;
+  const wm = windowMs(w);
+  const est = [...settled, ...pendingExpiries.map((e) => Math.min(e, now + wm))].sort((a, b) => a - b);
+  const k = Math.max(0, live - Math.max(1, w.requests));
+  return Math.max(now, est[Math.min(k, est.length - 1)] ?? now);
+}
+
+/** What an entry counts against the cache's bound: its body and its keys, in UTF-8 bytes. */
+export function entryBytes(value: CachedBody, keys: readonly string[]): number {
+  let n = Buffer.byteLength(value.body, 'utf8');
+  for (const k of keys) n += Buffer.byteLength(k, 'utf8');
+  return n;
+}
+
+/** The keys to file an entry under: canonical first, no duplicates, no empty strings. */
+export function cacheKeys(keys: readonly string[]): string[] {
+  return [...new Set(keys.filter((k) => k.length > 0))];
+}
+
+/** The store could not be opened; `reason` is fit for a log line and for vt_quota. */
+export class StateUnavailableError extends Error {
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = 'StateUnavailableError';
+    this.reason = reason;
+  }
+}
+
+/** A short, single-line description of an error for logs, without stack. */
+export function describeError(err: unknown): string {
+  const msg =
+    err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  return msg.replace(/\s+/g, ' ').slice(0, 300);
+}
