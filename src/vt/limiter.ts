@@ -63,6 +63,8 @@ interface Waiter {
   reject: (e: Error) => void;
   opts: AcquireOptions;
   onAbort?: () => void;
+  /** The latest time it may still be sent: its maximum wait from when it joined, or its deadline. */
+  until: number;
 }
 
 export interface LimiterStats {
@@ -249,7 +251,13 @@ export class RateLimiter {
     const daily = this.#dailyRefusal();
     if (daily) return Promise.reject(daily);
     return new Promise<Grant>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, opts };
+      const joined = this.#now();
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        opts,
+        until: Math.min(joined + this.#o.maxWaitMs, opts.deadline ?? Number.POSITIVE_INFINITY),
+      };
       if (opts.front) this.#queue.unshift(waiter);
       else this.#queue.push(waiter);
       const eta = this.#etaFor(opts.front ? 0 : this.#queue.length - 1);
@@ -488,9 +496,19 @@ export class RateLimiter {
   #waitFor(eta: number): void {
     this.#timer = setTimeout(() => this.#pump(), eta);
     this.#timer.unref?.();
-    this.#queue.forEach((w, i) => {
-      w.opts.onWait?.({ position: i + 1, etaMs: this.#etaFor(i) });
-    });
+    const now = this.#now();
+    // The estimate can grow after a waiter joined (other processes on the key took the window, or
+    // VirusTotal paused us): one that can no longer go within its wait is answered now, not left hanging.
+    for (const w of [...this.#queue]) {
+      const i = this.#queue.indexOf(w);
+      const etaMs = this.#etaFor(i);
+      if (now + etaMs > w.until) {
+        this.#remove(w);
+        w.reject(this.#tooLong(etaMs, Math.max(0, w.until - now)));
+        continue;
+      }
+      w.opts.onWait?.({ position: i + 1, etaMs });
+    }
   }
 
   #rejectAll(refusal: VtError): void {

@@ -1,0 +1,45 @@
+/** The limiter over a store shared with another process (issue 11): the store's refusals are waited for, within each caller's wait. */
+import { describe, expect, it } from 'vitest';
+import { VtError } from '../src/vt/errors.js';
+import { RateLimiter } from '../src/vt/limiter.js';
+import { MemoryStore } from '../src/vt/state/memory.js';
+
+const limiter = (store: MemoryStore, maxWaitMs: number) =>
+  new RateLimiter({
+    window: { requests: 2, seconds: 1 },
+    maxConcurrency: 4,
+    maxWaitMs,
+    shared: store,
+    leaseMs: 5_000,
+  });
+
+describe('RateLimiter with shared accounting', () => {
+  it('waits for slots another process holds, and counts its own in the store', async () => {
+    const store = new MemoryStore({ cacheMaxBytes: 1e6 });
+    const a = limiter(store, 5_000);
+    const b = limiter(store, 5_000);
+    await b.acquire();
+    await b.acquire();
+    const t0 = performance.now();
+    await a.acquire();
+    // Not before b's slots left the window (a second): the store, not a's own count, held it back.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(900);
+    const usage = await store.usage(Date.now(), { requests: 2, seconds: 1 });
+    expect(usage.dayUsed).toBe(3);
+  });
+
+  it('answers at once when the shared window makes the wait longer than the caller may wait', async () => {
+    const store = new MemoryStore({ cacheMaxBytes: 1e6 });
+    const a = limiter(store, 300);
+    const b = limiter(store, 5_000);
+    await b.acquire();
+    await b.acquire();
+    const t0 = performance.now();
+    const err = await a.acquire().catch((e: unknown) => e);
+    const ms = performance.now() - t0;
+    expect(err).toBeInstanceOf(VtError);
+    expect(err).toMatchObject({ kind: 'quota', quotaScope: 'rate' });
+    // Refused as soon as the store said when a slot frees, not after waiting for it.
+    expect(ms).toBeLessThan(300);
+  });
+});
