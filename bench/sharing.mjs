@@ -9,8 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'redis';
 import { RecordedApi } from '../dist/demo/recorded-api.js';
 import { openStateStore } from '../dist/vt/state/open.js';
+import { keyspace } from '../dist/vt/state/store.js';
 import { KEY, median, startClient } from './harness.mjs';
 
 const LATENCY_MS = 50;
@@ -64,7 +66,10 @@ export async function sharingCost() {
     const rows = [['memory', await measure('memory', key)]];
     rows.push(['sqlite', await measure(`sqlite:${join(dir, 'state.db')}`, key)]);
     const redis = process.env.VT_BENCH_REDIS_URL || process.env.VT_TEST_REDIS_URL;
-    if (redis) rows.push(['redis', await measure(redis, `${key}-redis`)]);
+    if (redis) {
+      rows.push(['redis', await measure(redis, `${key}-redis`)]);
+      await dropKeys(redis, `vtbrief:${keyspace(`${key}-redis`)}:`);
+    }
     const base = rows[0][1];
     const ratio = (v, b) => (v === undefined ? 'n/a' : `${(v / b).toFixed(2)}×`);
     const ms = (v) => (v === undefined ? 'n/a' : `${v.toFixed(2)} ms`);
@@ -95,5 +100,19 @@ export async function sharingCost() {
     return { markdown, figures };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Leaves the Redis it measured on as it found it: the run's keys go. */
+async function dropKeys(url, prefix) {
+  const c = createClient({ url });
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    for await (const keys of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await c.del(keys);
+    }
+  } finally {
+    c.destroy();
   }
 }
