@@ -56,6 +56,10 @@ export function redact(text: string, secrets: string[]): string {
 
 /** redact() applied to every string in a JSON-like value (keys included); the value itself is not changed. */
 export function redactDeep<T>(value: T, secrets: string[]): T {
+  // Every answer passes here: one look at its JSON tells whether any string could hold a secret (a
+  // secret in a string is in the JSON too, in the same forms), and the walk is only for those that may.
+  const json = JSON.stringify(value);
+  if (json === undefined || redact(json, secrets) === json) return value;
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return redact(v, secrets);
     if (Array.isArray(v)) return v.map(walk);
