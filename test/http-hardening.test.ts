@@ -14,68 +14,27 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { RecordedApi } from '../src/demo/recorded-api.js';
-import { createLogger } from '../src/log.js';
-import { createServer } from '../src/server/create-server.js';
-import { createRuntime } from '../src/server/runtime.js';
-import { type HttpOptions, type RunningHttp, startHttp } from '../src/transports/http.js';
 import { TEST_KEY } from './helpers/harness.js';
+import { type Limits, type RunningServer, startHttpServer } from './helpers/http-server.js';
 
 const ALICE = 'tok-alice-0123456789abcdef';
 const BOB = 'tok-bob-fedcba9876543210';
 const TOKENS = `${ALICE},${BOB}`;
 
-interface Running {
-  http: RunningHttp;
-  api: RecordedApi;
-  logs: string[];
-  close(): Promise<void>;
-}
+type Running = RunningServer;
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()?.();
 });
 
-type Limits = Partial<Omit<HttpOptions, 'createServer' | 'log'>>;
-
 async function start(
   env: Record<string, string> = {},
   host = '127.0.0.1',
   limits: Limits = {},
 ): Promise<Running> {
-  const api = await new RecordedApi({ apiKey: TEST_KEY }).start();
-  const config = loadConfig(
-    { VIRUSTOTAL_API_KEY: TEST_KEY, VIRUSTOTAL_API_URL: api.url, VT_RATE_LIMIT: 'off', ...env },
-    ['--transport', 'http', '--host', host, '--port', '0'],
-  );
-  const logs: string[] = [];
-  const log = createLogger({
-    secrets: [config.apiKey, ...config.http.authTokens],
-    level: 'debug',
-    write: (l) => logs.push(l),
-  });
-  const runtime = createRuntime(config, log);
-  const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
-  let http: RunningHttp;
-  try {
-    http = await startHttp({ ...config.http, ...limits, createServer: () => createServer(ctx), log });
-  } catch (err) {
-    await runtime.close();
-    await api.close();
-    throw err;
-  }
-  const r: Running = {
-    http,
-    api,
-    logs,
-    close: async () => {
-      await http.close();
-      await runtime.close();
-      await api.close();
-    },
-  };
+  const r = await startHttpServer(env, host, limits);
   cleanup.push(() => r.close());
   return r;
 }

@@ -7,20 +7,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { RecordedApi } from '../src/demo/recorded-api.js';
-import { createLogger } from '../src/log.js';
-import { createServer } from '../src/server/create-server.js';
-import { createRuntime } from '../src/server/runtime.js';
-import { HttpConfigError, type RunningHttp, startHttp } from '../src/transports/http.js';
+import { HttpConfigError } from '../src/transports/http.js';
 import { TEST_KEY } from './helpers/harness.js';
+import { type RunningServer, startHttpServer } from './helpers/http-server.js';
 
-interface Running {
-  http: RunningHttp;
-  api: RecordedApi;
-  logs: string[];
+interface Running extends RunningServer {
   bodies: string[];
-  close(): Promise<void>;
 }
 
 let running: Running | undefined;
@@ -30,37 +22,7 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string> = {}, host = '127.0.0.1'): Promise<Running> {
-  const api = await new RecordedApi({ apiKey: TEST_KEY }).start();
-  const config = loadConfig(
-    { VIRUSTOTAL_API_KEY: TEST_KEY, VIRUSTOTAL_API_URL: api.url, VT_RATE_LIMIT: 'off', ...env },
-    ['--transport', 'http', '--host', host, '--port', '0'],
-  );
-  const logs: string[] = [];
-  const log = createLogger({
-    secrets: [config.apiKey, ...config.http.authTokens],
-    level: 'debug',
-    write: (l) => logs.push(l),
-  });
-  const runtime = createRuntime(config, log);
-  const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
-  try {
-    const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
-    return {
-      http,
-      api,
-      logs,
-      bodies: [],
-      close: async () => {
-        await http.close();
-        await runtime.close();
-        await api.close();
-      },
-    };
-  } catch (err) {
-    await runtime.close();
-    await api.close();
-    throw err;
-  }
+  return { ...(await startHttpServer(env, host)), bodies: [] };
 }
 
 async function connect(r: Running, headers: Record<string, string> = {}): Promise<Client> {
