@@ -1,10 +1,11 @@
 /** Unit tests of the rate limiter's arithmetic and of the cache's aliasing and bounds, on a fake clock. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseRateLimit } from '../src/config.js';
+import { nextUtcMidnight } from '../src/util/time.js';
 import { aliasKeys, ResponseCache } from '../src/vt/cache.js';
 import { VtError } from '../src/vt/errors.js';
 import { cacheKey } from '../src/vt/gateway.js';
-import { nextUtcMidnight, RateLimiter } from '../src/vt/limiter.js';
+import { RateLimiter } from '../src/vt/limiter.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -10,6 +10,7 @@
  * This module imports nothing from MCP.
  */
 import { randomBytes } from 'node:crypto';
+import { DAY_MS } from '../util/time.js';
 import type { StateStore } from '../vt/state/store.js';
 
 /** Items per chunk document: small enough to rewrite on every result, few enough to read at once. */
@@ -104,7 +105,7 @@ export class TriageJobs {
   /** A running job stays while it runs; its documents live `keepMs` past the last write either way. */
   #ttl(status: JobStatus): number {
     // A running job's documents are renewed at every write; a week bounds one nobody ever finishes.
-    return status === 'running' ? Math.max(this.#keepMs, 7 * 86_400_000) : this.#keepMs;
+    return status === 'running' ? Math.max(this.#keepMs, 7 * DAY_MS) : this.#keepMs;
   }
 
   async create(items: JobItem[], notes: unknown): Promise<JobHeader> {

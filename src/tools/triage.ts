@@ -6,11 +6,17 @@
  * the job with `{job}` alone: nothing is sent twice.
  */
 import { z } from 'zod';
-import type { FailureWhy, ItemState, JobHeader, JobSnapshot } from '../jobs/triage-jobs.js';
+import {
+  type FailureWhy,
+  type ItemState,
+  isJobId,
+  type JobHeader,
+  type JobSnapshot,
+} from '../jobs/triage-jobs.js';
 import { clean, dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { joinMore, q } from '../summaries/text.js';
 import { byDanger, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';
-import { isoSeconds } from '../util/time.js';
+import { isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { notConfigured, VtError } from '../vt/errors.js';
 import { extractIndicators, type Indicator, nonPublicIp, parseIndicator } from '../vt/indicators.js';
 import type { ToolContext } from './context.js';
@@ -197,11 +203,10 @@ async function startJob(ctx: ToolContext, input: string[] | string): Promise<str
     const used = shared?.usage.dayUsed ?? ctx.vt.stats()?.limiter.day_used ?? 0;
     const left = Math.max(0, quota - used);
     if (items.length > left) {
-      const now = Date.now();
       notes.plan = {
         today: left,
         later: items.length - left,
-        resumesAt: Math.floor(now / 86_400_000 + 1) * 86_400_000,
+        resumesAt: nextUtcMidnight(Date.now()),
       };
     }
   }
@@ -502,11 +507,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The job's state as vt_triage {job} shows it (without waiting), for the vt://triage/{job} resource. */
 export async function triageStateText(ctx: ToolContext, id: string): Promise<string | undefined> {
-  const snap = isJobIdLike(id) ? await ctx.triage?.jobs.snapshot(id) : undefined;
+  const snap = isJobId(id) ? await ctx.triage?.jobs.snapshot(id) : undefined;
   return snap ? respondText(ctx, answerFor(ctx, snap, 0)) : undefined;
 }
-
-const isJobIdLike = (s: string) => /^[a-z0-9]{12}$/.test(s);
 
 /**
  * What the model reads when `indicators` breaks the input schema. The SDK sends it as

@@ -18,10 +18,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FormData } from 'undici';
 import type { Logger } from '../log.js';
+import { isoSeconds } from '../util/time.js';
 import { type CacheStats, keysFor, type ResponseCache } from './cache.js';
 import type { QueryValue, VtClient } from './client.js';
 import { notConfigured, VtError } from './errors.js';
-import { isoSeconds, type LimiterStats, type RateLimiter, type WaitInfo } from './limiter.js';
+import type { LimiterStats, RateLimiter, WaitInfo } from './limiter.js';
 import type { StateStore, StoreHealth, Usage } from './state/store.js';
 
 export interface FetchRequest {

@@ -4,6 +4,7 @@
  * a waiter learns its place and expected wait, and can give up (cancellation) at any time.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
+import { DAY_MS, isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { VtError } from './errors.js';
 import type { StateStore, Usage } from './state/store.js';
 
@@ -85,16 +86,6 @@ export interface LimiterInternals {
   open: number;
   /** Waiters for the window. */
   waiters: number;
-}
-
-const DAY_MS = 86_400_000;
-
-export function nextUtcMidnight(now: number): number {
-  return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
-}
-
-export function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**

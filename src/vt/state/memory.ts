@@ -3,6 +3,7 @@
  * and the fallback a ResilientStore answers from while the shared store is unavailable. Nothing is
  * shared with other processes and nothing outlives this one.
  */
+import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -11,7 +12,6 @@ import {
   cacheKeys,
   entryBytes,
   newSlotId,
-  nextUtcMidnightMs,
   type StateStore,
   type StoreHealth,
   slotDay,
@@ -81,7 +81,7 @@ export class MemoryStore implements StateStore {
     const day = utcDay(now);
     const used = this.#days.get(day) ?? 0;
     if (a.dailyQuota !== undefined && used >= a.dailyQuota) {
-      return { granted: false, reason: 'daily', retryAt: nextUtcMidnightMs(now) };
+      return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
     }
     if (this.#pausedUntil > now) return { granted: false, reason: 'paused', retryAt: this.#pausedUntil };
     if (a.window && this.#pending.size + this.#settled.size >= a.window.requests) {
@@ -249,7 +249,7 @@ export class MemoryStore implements StateStore {
     for (const [s, t] of this.#settled) if (t <= now) this.#settled.delete(s);
     if (this.#days.size > 3) {
       const today = utcDay(now);
-      const yesterday = utcDay(now - 86_400_000);
+      const yesterday = utcDay(now - DAY_MS);
       for (const d of this.#days.keys()) if (d !== today && d !== yesterday) this.#days.delete(d);
     }
   }

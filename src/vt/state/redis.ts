@@ -10,7 +10,9 @@
  * It never hangs a caller: commands fail at once while disconnected (no offline queue), every command
  * has a timeout, the connection is retried in the background with a capped backoff.
  */
+
 import { type CommandParser, createClient, defineScript } from 'redis';
+import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -20,7 +22,6 @@ import {
   describeError,
   entryBytes,
   newSlotId,
-  nextUtcMidnightMs,
   type StateStore,
   StateUnavailableError,
   type StoreHealth,
@@ -46,7 +47,7 @@ export interface RedisStoreOptions {
   log?: (msg: string) => void;
 }
 
-const DAY_COUNTER_TTL_MS = 2 * 86_400_000;
+const DAY_COUNTER_TTL_MS = 2 * DAY_MS;
 /** Extra life given to Redis' own expiries beyond the logical ones (a safety net, not the logic). */
 const SLACK_MS = 60_000;
 
@@ -408,7 +409,7 @@ export class RedisStore implements StateStore {
     )) as unknown[];
     if (Number(r[0]) === 1) return { granted: true, slot: String(r[1]), dayUsed: Number(r[2]) };
     const reason = String(r[1]);
-    if (reason === 'daily') return { granted: false, reason: 'daily', retryAt: nextUtcMidnightMs(now) };
+    if (reason === 'daily') return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
     if (reason === 'paused') return { granted: false, reason: 'paused', retryAt: Number(r[2]) };
     const retryAt =
       (w && windowRetryAt(now, w, scores(r[3]), scores(r[4]))) ?? now + (w ? windowMs(w) : 1000);

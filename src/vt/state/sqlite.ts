@@ -8,6 +8,7 @@
  * better-sqlite3 is synchronous: a call blocks the event loop for its duration, at most the busy
  * timeout when another process holds the write lock (transactions here last microseconds).
  */
+
 import {
   closeSync,
   constants,
@@ -21,17 +22,16 @@ import {
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import {
   type Acquire,
   type AcquireRequest,
   type CachedBody,
   type CacheStats,
   cacheKeys,
-  DAY_MS,
   describeError,
   entryBytes,
   newSlotId,
-  nextUtcMidnightMs,
   type StateStore,
   StateUnavailableError,
   type StoreHealth,
@@ -250,7 +250,7 @@ export class SqliteStore implements StateStore {
       const day = utcDay(now);
       const used = (s.dayUsed.get(ks, day) as number | undefined) ?? 0;
       if (a.dailyQuota !== undefined && used >= a.dailyQuota) {
-        return { granted: false, reason: 'daily', retryAt: nextUtcMidnightMs(now) };
+        return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
       }
       const paused = (s.pausedUntil.get(ks) as number | undefined) ?? 0;
       if (paused > now) return { granted: false, reason: 'paused', retryAt: paused };

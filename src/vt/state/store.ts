@@ -10,6 +10,7 @@
  * clocks. Backends may also set real expiries (Redis PX) as a safety net.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { DAY_MS } from '../../util/time.js';
 
 export type BackendKind = 'memory' | 'sqlite' | 'redis';
 
@@ -140,15 +141,9 @@ export function keyspace(apiKey: string): string {
     .slice(0, 32);
 }
 
-export const DAY_MS = 86_400_000;
-
 /** YYYY-MM-DD (UTC) of a time. */
 export function utcDay(now: number): string {
   return new Date(Math.floor(now / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
-}
-
-export function nextUtcMidnightMs(now: number): number {
-  return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
 }
 
 export function windowMs(w: WindowSpec): number {
