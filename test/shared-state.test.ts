@@ -10,21 +10,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { RecordedApi } from '../src/demo/recorded-api.js';
-import { createLogger } from '../src/log.js';
-import { createServer } from '../src/server/create-server.js';
-import { createRuntime, type Runtime } from '../src/server/runtime.js';
-import { type RunningHttp, startHttp } from '../src/transports/http.js';
 import { openStateStore } from '../src/vt/state/open.js';
 import type { ResilientStore } from '../src/vt/state/resilient.js';
 import { keyspace } from '../src/vt/state/store.js';
 import { textOf } from './helpers/harness.js';
 import { roundTripMs, vtWindow } from './helpers/limits.js';
+import { type Replica, startReplica } from './helpers/replica.js';
 import {
   cleanRedis,
   closedPort,
@@ -146,42 +141,20 @@ describe('two server processes on one SQLite file', () => {
   });
 });
 
-interface Replica {
-  runtime: Runtime;
-  http: RunningHttp;
-  client: Client;
-}
-
-/** An HTTP replica as index.ts builds one: its own limiter and cache, the state on `stateUrl`. */
+/** A replica on `stateUrl` at 4/2s, closed after the file. */
 async function replica(
   key: string,
   apiUrl: string,
   stateUrl: string,
   probeEveryMs = 5_000,
 ): Promise<Replica> {
-  const config = loadConfig(
-    { VIRUSTOTAL_API_KEY: key, VIRUSTOTAL_API_URL: apiUrl, VT_RATE_LIMIT: '4/2s', VT_STATE: stateUrl },
-    ['--transport', 'http', '--port', '0'],
-  );
-  const log = createLogger({ secrets: [key], level: 'warn', write: () => {} });
-  const { store } = await openStateStore(config.state, {
-    apiKey: key,
-    env: {},
-    cacheMaxBytes: config.cacheMaxMb * 1024 * 1024,
-    resilient: { probeEveryMs, timeoutMs: 500 },
-    redis: { timeoutMs: 500, connectWaitMs: 2_000 },
+  const r = await startReplica({
+    key,
+    apiUrl,
+    env: { VT_RATE_LIMIT: '4/2s', VT_STATE: stateUrl },
+    probeEveryMs,
   });
-  const runtime = createRuntime(config, log, { store });
-  const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
-  const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
-  const client = new Client({ name: 'vtbrief-replica-test', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
-  const r = { runtime, http, client };
-  cleanups.push(async () => {
-    await client.close().catch(() => {});
-    await http.close();
-    await runtime.close();
-  });
+  cleanups.push(() => r.close());
   return r;
 }
 

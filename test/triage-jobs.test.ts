@@ -9,19 +9,13 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { RecordedApi, type StandInRequest } from '../src/demo/recorded-api.js';
-import { createLogger } from '../src/log.js';
-import { createServer } from '../src/server/create-server.js';
-import { createRuntime, type Runtime } from '../src/server/runtime.js';
-import { type RunningHttp, startHttp } from '../src/transports/http.js';
-import { openStateStore } from '../src/vt/state/open.js';
 import { keyspace } from '../src/vt/state/store.js';
 import { startHarness, TEST_KEY, textOf } from './helpers/harness.js';
 import { roundTripMs, vtWindow } from './helpers/limits.js';
+import { type Replica, startReplica } from './helpers/replica.js';
 import { cleanRedis, REDIS_SKIP_REASON, REDIS_URL, randomApiKey, tempDir } from './helpers/state-backends.js';
 
 const ENTRY = new URL('../dist/index.js', import.meta.url).pathname;
@@ -189,36 +183,16 @@ describe('a server stopped half-way and started again on the same SQLite file', 
   }, 90_000);
 });
 
-interface Replica {
-  runtime: Runtime;
-  http: RunningHttp;
-  client: Client;
-}
-
+/** A replica on the Redis under test, each call answering within 3 s, with a short job lease. */
 async function replica(key: string, apiUrl: string): Promise<Replica> {
-  const config = loadConfig(
-    {
-      VIRUSTOTAL_API_KEY: key,
-      VIRUSTOTAL_API_URL: apiUrl,
-      VT_RATE_LIMIT: '4/2s',
-      VT_MAX_WAIT_SECONDS: '3',
-      VT_STATE: REDIS_URL as string,
-    },
-    ['--transport', 'http', '--port', '0'],
-  );
-  const log = createLogger({ secrets: [key], level: 'warn', write: () => {} });
-  const { store } = await openStateStore(config.state, { apiKey: key, env: {}, cacheMaxBytes: 8e6 });
-  const runtime = createRuntime(config, log, { store, jobs: { leaseMs: 1_500, scanEveryMs: 200 } });
-  const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
-  const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
-  const client = new Client({ name: 'vtbrief-jobs-replica', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
-  cleanups.push(async () => {
-    await client.close().catch(() => {});
-    await http.close();
-    await runtime.close();
+  const r = await startReplica({
+    key,
+    apiUrl,
+    env: { VT_RATE_LIMIT: '4/2s', VT_MAX_WAIT_SECONDS: '3', VT_STATE: REDIS_URL as string },
+    jobs: { leaseMs: 1_500, scanEveryMs: 200 },
   });
-  return { runtime, http, client };
+  cleanups.push(() => r.close());
+  return r;
 }
 
 describe.skipIf(!REDIS_URL)('two HTTP replicas on Redis', () => {
