@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { fitStructure } from '../src/tools/respond.js';
+import { fitStructure, pageStructured } from '../src/tools/respond.js';
 
 const size = (v: unknown) => JSON.stringify(v).length;
 const items = (n: number, width: number) => Array.from({ length: n }, (_, i) => `${i}`.padEnd(width, 'x'));
@@ -54,5 +54,27 @@ describe('fitStructure', () => {
     expect(out.id).toBe(s.id);
     expect(out.names?.length).toBeGreaterThanOrEqual(1);
     expect(schema.safeParse(out).success).toBe(true);
+  });
+});
+
+describe('a page cut to its text', () => {
+  it('says in the structure how many items the text had no room for', () => {
+    expect(pageStructured(['a', 'b', 'c'], 2, { next: 'c1', total: 9 })).toEqual({
+      items: ['a', 'b'],
+      next_cursor: 'c1',
+      total: 9,
+      truncated: { items: 1 },
+    });
+    expect(pageStructured(['a'], 1, {})).toEqual({ items: ['a'] });
+  });
+
+  it('fitStructure counts on from what the tool already left out', () => {
+    const s = {
+      items: Array.from({ length: 50 }, (_, i) => `item-${i}-${'x'.repeat(40)}`),
+      truncated: { items: 3 },
+    };
+    const fitted = fitStructure(s, 800) as typeof s;
+    expect(fitted.items.length).toBeLessThan(50);
+    expect(fitted.truncated.items).toBe(3 + (50 - fitted.items.length));
   });
 });

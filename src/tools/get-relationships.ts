@@ -14,7 +14,7 @@ import { VtError } from '../vt/errors.js';
 import type { Indicator } from '../vt/indicators.js';
 import { checkRelationship, relationshipAccess, suggestedRelationships } from '../vt/relationships.js';
 import { defineTool } from './define.js';
-import { textRoom } from './respond.js';
+import { pageStructured, textRoom } from './respond.js';
 import { cursorParam, indicatorParam, typeParam, wellFormed } from './schemas.js';
 import { parsePublicTarget } from './target.js';
 import {
@@ -185,13 +185,7 @@ export const getRelationshipsTool = defineTool({
         room,
       );
       return {
-        structured: {
-          // Only what the text shows: a pipeline pages on from the same place as the model.
-          items: items.slice(0, rendered.shown),
-          ...(page.next ? { next_cursor: page.next } : {}),
-          ...(page.total !== undefined ? { total: page.total } : {}),
-          found: true,
-        },
+        structured: { ...pageStructured(items, rendered.shown, page), found: true },
         text: () => rendered.text,
         source: res,
       };

@@ -138,8 +138,10 @@ export function fitStructure<S extends object>(
 ): S {
   if (JSON.stringify(s).length <= max) return s;
   const copy = structuredClone(s) as Record<string, unknown>;
+  // What the tool already left out (a page cut to its text) is counted on, not replaced.
+  const cut: Record<string, number> = { ...((copy.truncated as Record<string, number> | undefined) ?? {}) };
+  delete copy.truncated;
   const { lists, fields } = piecesOf(copy, opts.weights ?? {});
-  const cut: Record<string, number> = {};
   const excess = () =>
     JSON.stringify(Object.keys(cut).length > 0 ? { ...copy, truncated: cut } : copy).length - max;
 
@@ -213,5 +215,22 @@ export function errorResult(err: unknown, ctx: Ctx, tool: string): CallToolResul
   return {
     isError: true,
     content: [{ type: 'text', text: redact(ctx.demo ? `${DEMO_BANNER}\n${text}` : text, secretsOf(ctx)) }],
+  };
+}
+
+/**
+ * A page's structured part: the items the text shows (a pipeline pages on from the same place as the
+ * model), VirusTotal's cursor and total, and how many items of the page the text had no room for.
+ */
+export function pageStructured<T>(
+  items: T[],
+  shown: number,
+  page: { next?: string | undefined; total?: number | undefined },
+): { items: T[]; next_cursor?: string; total?: number; truncated?: Record<string, number> } {
+  return {
+    items: items.slice(0, shown),
+    ...(page.next ? { next_cursor: page.next } : {}),
+    ...(page.total !== undefined ? { total: page.total } : {}),
+    ...(shown < items.length ? { truncated: { items: items.length - shown } } : {}),
   };
 }

@@ -5,7 +5,7 @@ import { LINE_MAX, relatedItemSchema, renderPage, summarizeRelated } from '../su
 import { code, q } from '../summaries/text.js';
 import { VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
-import { textRoom } from './respond.js';
+import { pageStructured, textRoom } from './respond.js';
 import { cursorParam, wellFormed } from './schemas.js';
 import { invalidInput, nothingMatched, ToolError } from './wording.js';
 
@@ -116,11 +116,7 @@ export const searchTool = defineTool({
         room,
       );
       return {
-        structured: {
-          items: items.slice(0, rendered.shown),
-          ...(page.next ? { next_cursor: page.next } : {}),
-          ...(page.total !== undefined ? { total: page.total } : {}),
-        },
+        structured: pageStructured(items, rendered.shown, page),
         text: () => rendered.text,
         source: res,
       };
