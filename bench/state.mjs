@@ -7,46 +7,19 @@
  *
  *   node bench/state.mjs [--n 2000]
  *
- * It transpiles src/vt/state to a temp directory (no build needed) and removes it at the end.
+ * It imports the built state modules from dist/: run `npm run build` first.
  */
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import ts from 'typescript';
+import { MemoryStore } from '../dist/vt/state/memory.js';
+import { openRedisStore } from '../dist/vt/state/redis.js';
+import { openSqliteStore } from '../dist/vt/state/sqlite.js';
+import { keyspace } from '../dist/vt/state/store.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const argN = process.argv.indexOf('--n');
 const N = argN > 0 ? Number(process.argv[argN + 1]) : 2000;
 const WARMUP = Math.min(200, N);
-
-function compile() {
-  const dir = mkdtempSync(join(tmpdir(), 'vtbrief-bench-state-'));
-  mkdirSync(join(dir, 'state'));
-  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  const src = join(root, 'src/vt/state');
-  for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
-    const out = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-      fileName: f,
-    });
-    writeFileSync(join(dir, 'state', f.replace(/\.ts$/, '.js')), out.outputText);
-  }
-  return dir;
-}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -112,13 +85,8 @@ async function bench(store) {
   return { hit, hitParsed, acq };
 }
 
-const dir = compile();
 const tmp = mkdtempSync(join(tmpdir(), 'vtbrief-bench-db-'));
 try {
-  const { MemoryStore } = await import(pathToFileURL(join(dir, 'state/memory.js')).href);
-  const { openSqliteStore } = await import(pathToFileURL(join(dir, 'state/sqlite.js')).href);
-  const { openRedisStore } = await import(pathToFileURL(join(dir, 'state/redis.js')).href);
-  const { keyspace } = await import(pathToFileURL(join(dir, 'state/store.js')).href);
   const ks = keyspace(`bench-${process.pid}-${Date.now()}`);
   const results = {};
   const mem = new MemoryStore({ cacheMaxBytes: 64e6 });
@@ -156,6 +124,5 @@ try {
   }
   console.log('(µs figures are this machine in this run, for orientation only; the ratios are the result)');
 } finally {
-  rmSync(dir, { recursive: true, force: true });
   rmSync(tmp, { recursive: true, force: true });
 }

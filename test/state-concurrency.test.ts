@@ -28,8 +28,8 @@ const WINDOW = { requests: 10, seconds: 3600 };
 // The child: opens the store, waits for the common start time, then tries ATTEMPTS times as fast as it
 // can, settling each granted slot at once; prints how many it was granted.
 const CHILD = `
-import { openSqliteStore } from './state/sqlite.js';
-import { openRedisStore } from './state/redis.js';
+import { openSqliteStore } from './vt/state/sqlite.js';
+import { openRedisStore } from './vt/state/redis.js';
 const [backend, where, ks, startAt, attempts, requests, seconds, namespace] = process.argv.slice(2);
 const window = { requests: Number(requests), seconds: Number(seconds) };
 const store = backend === 'sqlite'

@@ -135,20 +135,23 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
  */
 export function compileStateModules(): { dir: string; remove: () => void } {
   const t = tempDir('state-js');
-  const src = join(repo, 'src/vt/state');
-  mkdirSync(join(t.dir, 'state'));
   writeFileSync(join(t.dir, 'package.json'), '{"type":"module"}\n');
   symlinkSync(join(repo, 'node_modules'), join(t.dir, 'node_modules'), 'dir');
-  for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
-    const out = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.ESNext,
-        target: ts.ScriptTarget.ES2022,
-        verbatimModuleSyntax: true,
-      },
-      fileName: f,
-    });
-    writeFileSync(join(t.dir, 'state', f.replace(/\.ts$/, '.js')), out.outputText);
+  // The state modules and what they import, in the same layout as src/ (vt/state, util).
+  for (const sub of ['vt/state', 'util']) {
+    const src = join(repo, 'src', sub);
+    mkdirSync(join(t.dir, sub), { recursive: true });
+    for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
+      const out = ts.transpileModule(readFileSync(join(src, f), 'utf8'), {
+        compilerOptions: {
+          module: ts.ModuleKind.ESNext,
+          target: ts.ScriptTarget.ES2022,
+          verbatimModuleSyntax: true,
+        },
+        fileName: f,
+      });
+      writeFileSync(join(t.dir, sub, f.replace(/\.ts$/, '.js')), out.outputText);
+    }
   }
   return t;
 }
