@@ -556,6 +556,65 @@ describe('untrusted text: invisible characters, quotes, markup, lines, caps (iss
     expect(wellFormed(truncate(`ab${'😀'.repeat(5)}`, 4))).toBe(true);
   });
 
+  it('capCodePoints cuts where a whole-string grapheme walk would, whatever the mix of characters', () => {
+    // The reference: walk every grapheme from the start (what capCodePoints did before it bounded its work).
+    const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+    const reference = (s: string, max: number): string => {
+      if ([...s].length <= max) return s;
+      const room = Math.max(0, max - 1);
+      let out = '';
+      for (const { segment } of segmenter.segment(s)) {
+        if ([...out].length + [...segment].length > room) break;
+        out += segment;
+      }
+      if (out === '' && room > 0) out = [...s].slice(0, room).join('');
+      return `${out}…`;
+    };
+    const parts = ['a', 'Z', ' ', '~', 'e\u0301', '😀', '🇫🇷', '👩‍💻', '\r\n', 'ß', '한', '\u0600', '\ud800'];
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const s = Array.from({ length: rnd(40) }, () => parts[rnd(parts.length)]).join('');
+      const max = 1 + rnd(30);
+      expect(capCodePoints(s, max), JSON.stringify([s, max])).toBe(reference(s, max));
+    }
+  });
+
+  it('a report with thousands of long exports costs about what one with a dozen does', () => {
+    const report = (n: number) => ({
+      type: 'file',
+      id: 'cd'.repeat(32),
+      attributes: {
+        pe_info: {
+          exports: Array.from(
+            { length: n },
+            (_, i) => `@System@Sysutils@${'LongMangledName'.repeat(6)}$${i}`,
+          ),
+        },
+      },
+    });
+    const medianMs = (o: unknown) => {
+      const times: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const t0 = performance.now();
+        summarizeReport(o, 'detailed');
+        times.push(performance.now() - t0);
+      }
+      return times.sort((a, b) => a - b)[7] as number;
+    };
+    const small = report(12);
+    const large = report(20_000);
+    medianMs(small);
+    medianMs(large);
+    const ratio = medianMs(large) / Math.max(medianMs(small), 0.01);
+    // Cleaning every export (then showing 15) made this ratio about 2,600.
+    expect(ratio).toBeLessThan(10);
+    expect(summarizeReport(large, 'detailed')).toMatchObject({ details: { pe_exports: expect.any(Array) } });
+  });
+
   it('the answer budget never splits a surrogate pair', () => {
     const names = Array.from({ length: 20 }, (_, i) => `${'😀'.repeat(60)}${i}`);
     const o = { type: 'file', id: 'ab'.repeat(32), attributes: { names, tags: names } };

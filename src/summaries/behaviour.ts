@@ -221,9 +221,7 @@ export function summarizeBehaviour(input: string, summary: unknown, trees: unkno
     arr(b.dns_lookups)
       .map((d) => obj(d))
       .filter((d): d is Json => !!d && !!clean(d.hostname))
-      .map((d) =>
-        compact({ host: clean(d.hostname, 100) as string, ips: strings(d.resolved_ips, 45).slice(0, 4) }),
-      )
+      .map((d) => compact({ host: clean(d.hostname, 100) as string, ips: strings(d.resolved_ips, 45, 4) }))
       .filter((d, i, all) => all.findIndex((x) => x.host === d.host) === i),
     CAPS.dns,
   );
@@ -328,8 +326,8 @@ export function summarizeBehaviour(input: string, summary: unknown, trees: unkno
   return compact({
     id: /^[0-9a-f]{64}$/i.test(input) ? input.toLowerCase() : undefined,
     input,
-    verdicts: strings(b.verdicts, 30).slice(0, 5),
-    verdict_labels: strings(b.verdict_labels, 40).slice(0, 5),
+    verdicts: strings(b.verdicts, 30, 5),
+    verdict_labels: strings(b.verdict_labels, 40, 5),
     verdict_confidence: num(b.verdict_confidence),
     tags: distinct(strings(b.tags, 40)).slice(0, 12),
     tactics: tree?.tactics,

@@ -208,10 +208,19 @@ export function guiLink(type: string, id: string): string {
   return `${GUI_BASE}/${path}/${encodeURIComponent(id)}`;
 }
 
-export function strings(v: unknown, max = 80): string[] {
-  return arr(v)
-    .map((x) => clean(x, max))
-    .filter((x): x is string => x !== undefined);
+/**
+ * The strings of a list, cleaned, empty ones dropped; at most `limit`, and cleaning stops there: a
+ * report's list can run to thousands of entries (14,035 exports in one recording) of which a summary
+ * shows a few.
+ */
+export function strings(v: unknown, max = 80, limit = Number.POSITIVE_INFINITY): string[] {
+  const out: string[] = [];
+  for (const x of arr(v)) {
+    if (out.length >= limit) break;
+    const c = clean(x, max);
+    if (c !== undefined) out.push(c);
+  }
+  return out;
 }
 
 /** Drops keys whose value is undefined, an empty array or an empty object, so answers omit what is missing. */

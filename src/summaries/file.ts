@@ -257,7 +257,7 @@ function detailsOf(a: Json): FileDetails {
     pe_sections_more: sections.length > 12 ? sections.length - 12 : undefined,
     pe_imports: imports.slice(0, 15),
     pe_imports_more: imports.length > 15 ? imports.length - 15 : undefined,
-    pe_exports: cap(strings(pe?.exports, 60), 15).items,
+    pe_exports: strings(pe?.exports, 60, 15),
     pe_resource_langs: obj(pe?.resource_langs)
       ? Object.keys(pe?.resource_langs as Json)
           .slice(0, 8)
@@ -302,7 +302,7 @@ export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSumma
       compact({
         sandbox: clean(v.sandbox_name, 40) ?? '?',
         category: clean(v.category, 30) ?? '?',
-        malware: strings(v.malware_names, 40).slice(0, 4),
+        malware: strings(v.malware_names, 40, 4),
       }),
     )
     .slice(0, L.sandboxes);
@@ -364,7 +364,7 @@ export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSumma
     times_submitted: num(a.times_submitted),
     reputation: num(a.reputation),
     votes: tv ? { harmless: num(tv.harmless) ?? 0, malicious: num(tv.malicious) ?? 0 } : undefined,
-    tags: strings(a.tags, 40).slice(0, L.tags),
+    tags: strings(a.tags, 40, L.tags),
     detection_labels: labels.items,
     detection_labels_more: labels.more || undefined,
     sandbox_verdicts: sandboxes,

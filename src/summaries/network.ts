@@ -70,7 +70,7 @@ export function analysisPart(a: Json, detail: Detail): AnalysisPart {
     categories,
     reputation: num(a.reputation),
     votes: tv ? { harmless: num(tv.harmless) ?? 0, malicious: num(tv.malicious) ?? 0 } : undefined,
-    tags: strings(a.tags, 40).slice(0, 12),
+    tags: strings(a.tags, 40, 12),
     last_analysis: isoDate(a.last_analysis_date),
   });
 }

@@ -101,7 +101,7 @@ const file = kind({
       file_type: clean(a.type_description, 40) ?? clean(a.type_tag, 20),
       ...detectionsOf(a),
       threat_label: clean(obj(a.popular_threat_classification)?.suggested_threat_label, 60),
-      name: clean(a.meaningful_name, 80) ?? strings(a.names, 80)[0],
+      name: clean(a.meaningful_name, 80) ?? strings(a.names, 80, 1)[0],
       first_seen: isoDay(a.first_submission_date),
       analysed: isoDay(a.last_analysis_date),
       ...contextOf(c),
@@ -137,7 +137,7 @@ const url = kind({
       url: clean(a.url, 200) ?? clean(arr(c.url)[0] ?? c.url, 200),
       ...detectionsOf(a),
       // VirusTotal's consensus names only: one engine's label is not a threat label.
-      threat_label: strings(a.threat_names, 60)[0],
+      threat_label: strings(a.threat_names, 60, 1)[0],
       first_seen: isoDay(a.first_submission_date),
       last_seen: isoDay(a.last_submission_date ?? a.last_analysis_date),
       analysed: isoDay(a.last_analysis_date),
@@ -260,7 +260,7 @@ const comment = kind({
       date: isoDay(a.date),
       author: clean(obj(obj(o.relationships?.author)?.data)?.id ?? a.author, 40),
       text: clean(a.text, TEXT_MAX),
-      tags: strings(a.tags, 30).slice(0, 5),
+      tags: strings(a.tags, 30, 5),
       votes: votes ? { positive: num(votes.positive) ?? 0, negative: num(votes.negative) ?? 0 } : undefined,
     });
   },

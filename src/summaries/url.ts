@@ -61,7 +61,7 @@ export function summarizeUrl(data: Json, detail: Detail = 'concise'): UrlSummary
     content_sha256: clean(a.last_http_response_content_sha256, 64),
     redirection_chain: chain.slice(0, chainCap),
     redirection_more: chain.length > chainCap ? chain.length - chainCap : undefined,
-    threat_names: strings(a.threat_names, 60).slice(0, 8),
+    threat_names: strings(a.threat_names, 60, 8),
     targeted_brands: [...new Set(Object.values(obj(a.targeted_brand) ?? {}).map((b) => clean(b, 60)))].filter(
       (b): b is string => !!b,
     ),

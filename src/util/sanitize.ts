@@ -61,25 +61,38 @@ export function isWellFormed(s: string): boolean {
 
 const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
 
-function codePoints(s: string): number {
+/** The number of code points in `s`, counting no further than `limit` (a cap needs no more). */
+function codePointsUpTo(s: string, limit: number): number {
   let n = 0;
-  for (const _ of s) n++;
+  for (let i = 0; i < s.length && n < limit; i++, n++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
   return n;
 }
+
+// Printable ASCII: between two of these there is always a grapheme boundary.
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * At most `max` code points, the last one "…" when something was cut. The cut falls between graphemes
  * (an emoji and its modifier, a letter and its accent stay together) unless a single grapheme is longer
- * than the room, and never inside a surrogate pair.
+ * than the room, and never inside a surrogate pair. The work is bounded by `max`, not by the length of
+ * `s`: a report can hold thousands of long strings of which a summary shows a few.
  */
 export function capCodePoints(s: string, max: number): string {
   if (s.length <= max) return s; // UTF-16 units ≥ code points: short enough already.
-  if (codePoints(s) <= max) return s;
+  if (codePointsUpTo(s, max + 1) <= max) return s;
   const room = Math.max(0, max - 1);
+  // Fast path: printable ASCII up to and including the first character cut off.
+  if (PRINTABLE_ASCII.test(s.slice(0, room + 1))) return `${s.slice(0, room)}…`;
   let out = '';
   let n = 0;
   for (const { segment } of graphemes.segment(s)) {
-    const k = codePoints(segment);
+    const k = codePointsUpTo(segment, Number.POSITIVE_INFINITY);
     if (n + k > room) break;
     out += segment;
     n += k;
