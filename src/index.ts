@@ -15,6 +15,8 @@ import { VERSION } from './version.js';
 import { openStateStore } from './vt/state/open.js';
 
 const DEMO_KEY = 'demo-key-not-a-real-virustotal-key';
+/** How long closing (lookups in flight, job leases, the state store) may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(argv: string[]): Promise<void> {
   const cli = parseCli(argv);
@@ -80,11 +82,24 @@ async function main(argv: string[]): Promise<void> {
     log.info(`vtbrief ${VERSION} serving on stdio`);
   }
 
-  async function shutdown(): Promise<void> {
-    for (const close of closers) await close().catch(() => {});
-    await runtime.close().catch(() => {});
-    await recorded?.close().catch(() => {});
-    process.exit(0);
+  // Once stdin closes nothing else holds the event loop open (the limiter's and the runner's timers
+  // are unref'd), and Node would exit half-way through closing: lookups in flight unwritten, the triage
+  // job's lease kept until it lapses (15 s) so that the next server could not take the job over. This
+  // timer holds the process until closing is done, and bounds how long that may take.
+  let stopping: Promise<void> | undefined;
+  function shutdown(): Promise<void> {
+    stopping ??= (async () => {
+      const grace = setTimeout(() => {
+        log.warn(`closing took over ${SHUTDOWN_GRACE_MS / 1000} s: exiting anyway`);
+        process.exit(0);
+      }, SHUTDOWN_GRACE_MS);
+      for (const close of closers) await close().catch(() => {});
+      await runtime.close().catch(() => {});
+      await recorded?.close().catch(() => {});
+      clearTimeout(grace);
+      process.exit(0);
+    })();
+    return stopping;
   }
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
