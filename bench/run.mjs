@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { fmt, KEY, median, startClient } from './harness.mjs';
+import { describeMemory, serverMemory } from './memory.mjs';
 import { sharingCost } from './sharing.mjs';
 import { answerSizes, fixedCost, reportSizes, sizeTables } from './sizes.mjs';
 
@@ -104,8 +105,11 @@ async function mediation() {
   return { markdown, figures };
 }
 
-/** 50 concurrent HTTP clients doing 20 calls each against cached data, on a server in its own process. */
-async function httpLoad() {
+/**
+ * 50 concurrent HTTP clients doing 20 calls each against cached data, on a server in its own process
+ * (`nodeArgs` go to node before the script).
+ */
+export async function httpLoad(nodeArgs = []) {
   const { spawn } = await import('node:child_process');
   const { readFileSync } = await import('node:fs');
   const { StreamableHTTPClientTransport } = await import(
@@ -114,7 +118,7 @@ async function httpLoad() {
   const port = 30_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(
     process.execPath,
-    [`${root}dist/index.js`, '--demo', '--transport', 'http', '--port', String(port)],
+    [...nodeArgs, `${root}dist/index.js`, '--demo', '--transport', 'http', '--port', String(port)],
     {
       stdio: ['ignore', 'ignore', 'ignore'],
       env: { ...process.env, VT_MCP_CLIENT_RATE: '0', VT_STATE: 'memory' },
@@ -191,6 +195,35 @@ async function httpLoad() {
   return { markdown, figures };
 }
 
+/**
+ * Peak memory of the bin over 20,000 distinct lookups, cache off and at the default 64 MB (issue 9,
+ * item 11: within about 1.5× the setting over the baseline). bench/memory.mjs runs it alone.
+ */
+async function memory() {
+  const lookups = 20_000;
+  const cacheMb = 64;
+  const off = await serverMemory({ lookups });
+  const on = await serverMemory({ lookups, cacheMb });
+  const MB = 1024 * 1024;
+  const figures = {
+    memoryLookups: lookups,
+    memoryCacheMb: cacheMb,
+    memoryOffMb: (off.peak - off.baseline) / MB,
+    memoryOnMb: (on.peak - on.baseline) / MB,
+    memoryBaselineMb: on.baseline / MB,
+  };
+  const markdown = [
+    `## Memory: ${fmt(lookups)} distinct file reports through the bin (stdio, 8 calls in flight)`,
+    '',
+    'Peak resident set (VmHWM) less the resident set after a warm-up of 200 lookups, on the server process.',
+    '',
+    `- ${describeMemory('cache off', off)}`,
+    `- ${describeMemory(`cache ${cacheMb} MB (the default)`, on, cacheMb)}`,
+    '',
+  ].join('\n');
+  return { markdown, figures };
+}
+
 async function main() {
   const arg = (name) => {
     const i = process.argv.indexOf(name);
@@ -204,6 +237,7 @@ async function main() {
   const med = await mediation();
   const http = await httpLoad();
   const sharing = await sharingCost();
+  const mem = await memory();
   const run = {
     node: process.version,
     date: new Date().toISOString().slice(0, 10),
@@ -220,7 +254,8 @@ async function main() {
     med.markdown,
     http.markdown,
     sharing.markdown,
-    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...http.figures, ...sharing.figures }) })} -->`,
+    mem.markdown,
+    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...http.figures, ...sharing.figures, ...mem.figures }) })} -->`,
     '',
   ].join('\n');
   process.stdout.write(text);

@@ -289,6 +289,12 @@ async function measurementsSection() {
         `(${fmt(t.httpIdleMb)} MB before the load).`,
       '  ',
     ),
+    wrap(
+      `- **Memory**: ${fmt(t.memoryLookups)} distinct lookups through the bin raise its peak resident set ` +
+        `${fmt(t.memoryOnMb)} MB above the warmed-up baseline at the default ${fmt(t.memoryCacheMb)} MB cache ` +
+        `(${x(t.memoryOnMb / t.memoryCacheMb)} the setting), and ${fmt(t.memoryOffMb)} MB with the cache off.`,
+      '  ',
+    ),
   ].join('\n');
 }
 

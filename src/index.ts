@@ -8,6 +8,7 @@ import { ConfigError, helpText, loadConfig, parseCli } from './config.js';
 import { RecordedApi } from './demo/recorded-api.js';
 import { createLogger } from './log.js';
 import { createServer } from './server/create-server.js';
+import { fixHeapGrowth } from './server/heap.js';
 import { createRuntime } from './server/runtime.js';
 import { HttpConfigError, startHttp } from './transports/http.js';
 import { GuardedStdioTransport } from './transports/stdio.js';
@@ -30,6 +31,11 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = loadConfig(process.env, argv);
   const log = createLogger({ secrets: [config.apiKey, ...config.http.authTokens] });
+  const growth = fixHeapGrowth();
+  log.info(
+    `memory: response cache up to ${config.cacheMaxMb} MB; V8 heap growth ` +
+      (growth === undefined ? "as set on node's command line" : `${growth}% past live data`),
+  );
 
   let recorded: RecordedApi | undefined;
   if (config.demo) {
