@@ -5,6 +5,7 @@
 import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indicatorProblemText } from '../src/tools/wording.js';
 import { extractIndicators, nonPublicIp, parseIndicator } from '../src/vt/indicators.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 
@@ -54,7 +55,7 @@ describe('parseIndicator (property)', () => {
         (s, type) => {
           const r = parseIndicator(s, type);
           if (!r.ok) {
-            expect(r.reason.length).toBeGreaterThan(0);
+            expect(indicatorProblemText(r.problem).length).toBeGreaterThan(0);
             return;
           }
           const id = r.indicator.id;
@@ -161,7 +162,7 @@ const hex4 = (a: string): [string, string] => {
 };
 const idOf = (ip: string) => {
   const r = parseIndicator(ip, 'ip_address');
-  if (!r.ok) throw new Error(r.reason);
+  if (!r.ok) throw new Error(indicatorProblemText(r.problem));
   return r.indicator.id;
 };
 

@@ -3,6 +3,7 @@
  * defanged forms, the type override, and rejections that explain themselves.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indicatorProblemText } from '../src/tools/wording.js';
 import {
   canonicalUrl,
   extractIndicators,
@@ -18,15 +19,16 @@ import { type Harness, startHarness, textOf } from './helpers/harness.js';
 /** Parses and insists on success, so each test reads as "this input means that". */
 function ok(raw: string, type?: IndicatorType): Indicator {
   const r = parseIndicator(raw, type);
-  if (!r.ok) throw new Error(`expected ${JSON.stringify(raw)} to parse, got: ${r.reason}`);
+  if (!r.ok) throw new Error(`expected ${JSON.stringify(raw)} to parse, got: ${JSON.stringify(r.problem)}`);
   return r.indicator;
 }
 
+/** The sentence a rejected input gets (the facts from src/vt, worded by tools/wording.ts). */
 function reasonFor(raw: string, type?: IndicatorType): string {
   const r = parseIndicator(raw, type);
   if (r.ok)
     throw new Error(`expected ${JSON.stringify(raw)} to be rejected, got ${JSON.stringify(r.indicator)}`);
-  return r.reason;
+  return indicatorProblemText(r.problem);
 }
 
 /** VT's URL id, derived independently of urlId(): standard base64, made URL-safe, padding dropped. */
@@ -283,7 +285,15 @@ describe('rejections name the accepted forms', () => {
   it('an indicator of another type than asked for is named for what it is', () => {
     const r = parseIndicator('github.com', 'file');
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.reason).toBe('"github.com" is a domain, not an MD5, SHA-1 or SHA-256 hash.');
+    expect(!r.ok && r.problem).toEqual({
+      kind: 'other_type',
+      shown: 'github.com',
+      actual: 'domain',
+      wanted: 'file',
+    });
+    expect(reasonFor('github.com', 'file')).toBe(
+      '"github.com" is a domain, not an MD5, SHA-1 or SHA-256 hash.',
+    );
   });
 
   it('an email address is refused, pointing at its domain', () => {

@@ -17,7 +17,7 @@ import { defineTool } from './define.js';
 import { readFileForUpload } from './local-file.js';
 import { progressFor } from './progress.js';
 import type { Answer } from './respond.js';
-import { invalidInput, ToolError } from './wording.js';
+import { indicatorProblemText, invalidInput, ToolError } from './wording.js';
 
 const WRITE = {
   readOnlyHint: false,
@@ -59,7 +59,7 @@ export const submitUrlTool = defineTool({
   annotations: WRITE,
   async handler(args, ctx, extra) {
     const parsed = parseIndicator(args.url, 'url');
-    if (!parsed.ok) throw invalidInput(parsed.reason);
+    if (!parsed.ok) throw invalidInput(indicatorProblemText(parsed.problem));
     const url = parsed.indicator.value;
     const shownUrl = clean(url, URL_SHOWN_MAX) ?? '';
     const asked = await confirmSubmission(

@@ -1,6 +1,6 @@
 /** Reading the object a tool is about: indicators parsed (and non-public addresses refused) before any request. */
 import { type Indicator, type IndicatorType, nonPublicIp, parseIndicator } from '../vt/indicators.js';
-import { invalidInput } from './wording.js';
+import { indicatorProblemText, invalidInput } from './wording.js';
 
 /**
  * parseIndicator, plus VT's own URL ids: relationship and search answers name URLs by the SHA-256
@@ -13,7 +13,7 @@ export function parseTarget(raw: string, type?: IndicatorType): Indicator {
     return { type: 'url', id, value: id, collection: 'urls' };
   }
   const parsed = parseIndicator(raw, type);
-  if (!parsed.ok) throw invalidInput(parsed.reason);
+  if (!parsed.ok) throw invalidInput(indicatorProblemText(parsed.problem));
   return parsed.indicator;
 }
 

@@ -5,14 +5,54 @@
  */
 import type { Config } from '../config.js';
 import { code } from '../summaries/text.js';
+import { stripUnsafe } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
 import { VtError } from '../vt/errors.js';
-import type { Indicator, IndicatorType } from '../vt/indicators.js';
+import type { Indicator, IndicatorProblem, IndicatorType } from '../vt/indicators.js';
 import {
   type RelationshipAccess,
   type RelationshipCheck,
   suggestedRelationships,
 } from '../vt/relationships.js';
+
+const ACCEPTED_FORMS =
+  'a file hash (MD5, SHA-1 or SHA-256), a URL (with or without http://), a domain (IDN allowed), ' +
+  'or an IPv4/IPv6 address; defanged forms such as hxxp://evil[.]com or 1.2.3[.]4 are accepted';
+
+/** What each type is called when an input turned out to be one. */
+const KIND_NAMES: Record<IndicatorType, string> = {
+  file: 'a file hash',
+  url: 'a URL',
+  domain: 'a domain',
+  ip_address: 'an IP address',
+};
+
+/** What was asked for, when an input is not it. */
+const WANTED_NAMES: Record<IndicatorType, string> = {
+  file: 'an MD5, SHA-1 or SHA-256 hash',
+  ip_address: 'an IPv4 or IPv6 address',
+  domain: 'a domain name',
+  url: 'an http, https or ftp URL',
+};
+
+/** Why an input is not an indicator, and what to give instead. */
+export function indicatorProblemText(p: IndicatorProblem): string {
+  const quoted = (shown: string) => `"${stripUnsafe(shown)}"`;
+  switch (p.kind) {
+    case 'empty':
+      return `The indicator is empty. Give ${ACCEPTED_FORMS}.`;
+    case 'too_long':
+      return `The indicator is longer than ${p.max.toLocaleString('en-US')} characters; that is not an indicator. Give ${ACCEPTED_FORMS}.`;
+    case 'other_type':
+      return `${quoted(p.shown)} is ${KIND_NAMES[p.actual]}, not ${WANTED_NAMES[p.wanted]}.`;
+    case 'partial_hash':
+      return `${quoted(p.shown)} has ${p.digits} hex digits, not a whole hash (MD5 has 32, SHA-1 40, SHA-256 64). Was it cut off?`;
+    case 'email':
+      return `${quoted(p.shown)} is an email address; VirusTotal has no lookups for those. Look up its domain, ${p.domain}.`;
+    case 'unrecognised':
+      return `${quoted(p.shown)} is not ${p.wanted ? WANTED_NAMES[p.wanted] : 'a recognised indicator'}. Accepted: ${ACCEPTED_FORMS}.`;
+  }
+}
 
 /** What the wording depends on besides the error: demo mode, and the limits in force. */
 interface WordingContext {

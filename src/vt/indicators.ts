@@ -5,7 +5,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
-import { stripUnsafe } from '../util/sanitize.js';
 
 export type IndicatorType = 'file' | 'url' | 'domain' | 'ip_address';
 
@@ -21,11 +20,25 @@ export interface Indicator {
   hashKind?: 'md5' | 'sha1' | 'sha256';
 }
 
-type ParseResult = { ok: true; indicator: Indicator } | { ok: false; reason: string };
+/**
+ * Why an input is not an indicator, as facts (tools/wording.ts words them). `shown` is the input as
+ * given, cut to 80 characters; untrusted, so wording cleans it.
+ */
+export type IndicatorProblem =
+  | { kind: 'empty' }
+  | { kind: 'too_long'; max: number }
+  /** Read as `actual` when the caller asked for `wanted`. */
+  | { kind: 'other_type'; shown: string; actual: IndicatorType; wanted: IndicatorType }
+  /** Hex digits of no hash's length (24 or more): probably a hash cut off. */
+  | { kind: 'partial_hash'; shown: string; digits: number }
+  | { kind: 'email'; shown: string; domain: string }
+  /** Nothing recognised; `wanted` is the type asked for, if any. */
+  | { kind: 'unrecognised'; shown: string; wanted?: IndicatorType };
 
-const ACCEPTED_FORMS =
-  'a file hash (MD5, SHA-1 or SHA-256), a URL (with or without http://), a domain (IDN allowed), ' +
-  'or an IPv4/IPv6 address; defanged forms such as hxxp://evil[.]com or 1.2.3[.]4 are accepted';
+type ParseResult = { ok: true; indicator: Indicator } | { ok: false; problem: IndicatorProblem };
+
+/** The longest input read as an indicator. */
+const MAX_INDICATOR_CHARS = 8192;
 
 /** Undoes the usual ways analysts defang indicators. */
 export function refang(raw: string): string {
@@ -144,71 +157,50 @@ function looksLikeUrl(s: string): boolean {
  * is reduced to its host; a domain given as a URL becomes http://domain/).
  */
 export function parseIndicator(raw: string, type?: IndicatorType): ParseResult {
-  if (typeof raw !== 'string' || raw.trim() === '') {
-    return { ok: false, reason: `The indicator is empty. Give ${ACCEPTED_FORMS}.` };
-  }
-  if (raw.length > 8192) {
-    return {
-      ok: false,
-      reason: `The indicator is longer than 8,192 characters; that is not an indicator. Give ${ACCEPTED_FORMS}.`,
-    };
+  if (typeof raw !== 'string' || raw.trim() === '') return { ok: false, problem: { kind: 'empty' } };
+  if (raw.length > MAX_INDICATOR_CHARS) {
+    return { ok: false, problem: { kind: 'too_long', max: MAX_INDICATOR_CHARS } };
   }
   const s = refang(raw);
   const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
-  const quoted = `"${stripUnsafe(shown)}"`;
-  const fail = (what: string): ParseResult => {
-    // Say what it is when it is something else, rather than listing every accepted form.
+  const fail = (): ParseResult => {
+    // What it is when it is something else, rather than every accepted form.
     const actual = type ? detect(s) : undefined;
-    if (actual && actual.type !== type) {
-      return { ok: false, reason: `${quoted} is ${KIND_NAMES[actual.type]}, not ${what}.` };
+    if (type && actual && actual.type !== type) {
+      return { ok: false, problem: { kind: 'other_type', shown, actual: actual.type, wanted: type } };
     }
     if (/^[0-9a-f]+$/i.test(s) && s.length >= 24 && !HASH_KINDS[s.length]) {
-      return {
-        ok: false,
-        reason: `${quoted} has ${s.length} hex digits, not a whole hash (MD5 has 32, SHA-1 40, SHA-256 64). Was it cut off?`,
-      };
+      return { ok: false, problem: { kind: 'partial_hash', shown, digits: s.length } };
     }
     const email = /^[^\s@/:]+@([^\s@/:]+\.[a-z]{2,63})$/i.exec(s);
-    if (email) {
-      return {
-        ok: false,
-        reason: `${quoted} is an email address; VirusTotal has no lookups for those. Look up its domain, ${email[1]}.`,
-      };
-    }
-    return { ok: false, reason: `${quoted} is not ${what}. Accepted: ${ACCEPTED_FORMS}.` };
+    if (email) return { ok: false, problem: { kind: 'email', shown, domain: email[1] as string } };
+    return { ok: false, problem: { kind: 'unrecognised', shown, ...(type ? { wanted: type } : {}) } };
   };
 
   let found: Indicator | undefined;
   switch (type) {
     case 'file':
       found = parseHash(s);
-      return found ? { ok: true, indicator: found } : fail('an MD5, SHA-1 or SHA-256 hash');
+      return found ? { ok: true, indicator: found } : fail();
     case 'ip_address':
       found = parseIp(s);
-      return found ? { ok: true, indicator: found } : fail('an IPv4 or IPv6 address');
+      return found ? { ok: true, indicator: found } : fail();
     case 'domain': {
       found = parseDomain(s);
       if (!found && looksLikeUrl(s)) {
         const url = canonicalUrl(s);
         if (url) found = parseDomain(new URL(url).hostname);
       }
-      return found ? { ok: true, indicator: found } : fail('a domain name');
+      return found ? { ok: true, indicator: found } : fail();
     }
     case 'url':
       found = parseUrl(s);
-      return found ? { ok: true, indicator: found } : fail('an http, https or ftp URL');
+      return found ? { ok: true, indicator: found } : fail();
     default:
       found = detect(s);
-      return found ? { ok: true, indicator: found } : fail('a recognised indicator');
+      return found ? { ok: true, indicator: found } : fail();
   }
 }
-
-const KIND_NAMES: Record<IndicatorType, string> = {
-  file: 'a file hash',
-  url: 'a URL',
-  domain: 'a domain',
-  ip_address: 'an IP address',
-};
 
 /** The type an already refanged string reads as, with no hint given. */
 function detect(s: string): Indicator | undefined {
