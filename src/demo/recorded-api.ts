@@ -67,9 +67,33 @@ const COLLECTIONS: Record<string, string> = {
   ip_address: 'ip_addresses',
 };
 
+/**
+ * Recordings as parsed, by path, shared by every stand-in in the process and frozen, so that none can
+ * change one under another (pages and overviews are new objects around them). Parsing all 7.7 MB again
+ * for each stand-in and each routed request was most of what a test's stand-in cost.
+ */
+const parsedRecordings = new Map<string, unknown>();
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
+
+function readRecording(path: string): unknown {
+  let parsed = parsedRecordings.get(path);
+  if (parsed === undefined) {
+    parsed = deepFreeze(JSON.parse(readFileSync(path, 'utf8')) as unknown);
+    parsedRecordings.set(path, parsed);
+  }
+  return parsed;
+}
+
 /** The routes of a fixtures folder's manifest.json (the bundled recordings by default). */
 export function manifestRoutes(dir: string = BUNDLED_FIXTURES): Route[] {
-  return (JSON.parse(readFileSync(`${dir}/manifest.json`, 'utf8')) as { routes: Route[] }).routes;
+  return (readRecording(`${dir}/manifest.json`) as { routes: Route[] }).routes;
 }
 
 export class RecordedApi {
@@ -93,7 +117,7 @@ export class RecordedApi {
     // Sorted: which of two equally rich recordings of one object answers must not depend on the disk.
     const names = readdirSync(this.#dir).filter((n) => n.endsWith('.json') && n !== 'manifest.json');
     for (const name of names.sort()) {
-      this.#indexObjects(JSON.parse(readFileSync(`${this.#dir}/${name}`, 'utf8')));
+      this.#indexObjects(readRecording(`${this.#dir}/${name}`));
     }
   }
 
@@ -271,7 +295,7 @@ export class RecordedApi {
   }
 
   #load(file: string, pick?: string): Json {
-    const body = JSON.parse(readFileSync(`${this.#dir}/${file}`, 'utf8')) as Json;
+    const body = readRecording(`${this.#dir}/${file}`) as Json;
     if (pick !== undefined) return { data: body[pick] ?? [] };
     return 'data' in body ? body : { data: body };
   }

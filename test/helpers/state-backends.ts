@@ -157,13 +157,25 @@ export function compileStateModules(): { dir: string; remove: () => void } {
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
+/**
+ * A port nothing listens on, for a server of our own to take (or for a refused connection). Chosen
+ * below Linux's ephemeral range (32768 up): a port the kernel hands out for port 0 may next be taken
+ * as the local port of an outgoing connection, or sit in TIME_WAIT after one, and a redis-server
+ * started on it then fails to bind (seen under the full suite's load).
+ */
 export async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const addr = srv.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const srv = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((r) => srv.close(() => r()));
+      return port;
+    }
+  }
 }
 
 export function redisServerPath(): string | undefined {
