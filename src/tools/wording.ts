@@ -48,7 +48,7 @@ export function indicatorProblemText(p: IndicatorProblem): string {
     case 'partial_hash':
       return `${quoted(p.shown)} has ${p.digits} hex digits, not a whole hash (MD5 has 32, SHA-1 40, SHA-256 64). Was it cut off?`;
     case 'email':
-      return `${quoted(p.shown)} is an email address; VirusTotal has no lookups for those. Look up its domain, ${p.domain}.`;
+      return `${quoted(p.shown)} is an email address; VirusTotal has no lookups for those. Look up its domain, ${stripUnsafe(p.domain)}.`;
     case 'unrecognised':
       return `${quoted(p.shown)} is not ${p.wanted ? WANTED_NAMES[p.wanted] : 'a recognised indicator'}. Accepted: ${ACCEPTED_FORMS}.`;
   }
