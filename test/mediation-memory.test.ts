@@ -11,15 +11,13 @@
  * measurement, peak RSS of the bin over 20,000 lookups at the default 64 MB, is bench/memory.mjs; it
  * runs here with VTBRIEF_MEASURE=1.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { nthHash, startMemoryStandIn } from '../bench/memory.mjs';
 import { loadConfig } from '../src/config.js';
-import { RecordedApi } from '../src/demo/recorded-api.js';
 import { createLogger } from '../src/log.js';
 import { HEAP_GROWING_PERCENT } from '../src/server/heap.js';
 import { createRuntime } from '../src/server/runtime.js';
@@ -36,38 +34,8 @@ function getGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-type Json = Record<string, unknown>;
-
-/** Recorded file reports of ordinary size (the few very large ones would make the run lumpy). */
-const templates = (new RecordedApi().objects('file') as Json[])
-  .map((o) => JSON.stringify(o))
-  .filter((t) => t.length < 150_000);
-
 const ROOT = new URL('..', import.meta.url).pathname;
-
-/** bench/memory-stand-in.cjs, started: the n-th distinct report at /files/<n in 64 hex digits>. */
-async function startStandIn(): Promise<{ url: string; close: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'vtbrief-memory-'));
-  const file = join(dir, 'templates.json');
-  writeFileSync(file, JSON.stringify(templates));
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bench/memory-stand-in.cjs'), file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`stand-in exited with ${code}`)));
-    child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-  });
-  return {
-    url: `http://127.0.0.1:${port}/api/v3`,
-    close: () => {
-      child.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const nth = (n: number) => `/files/${n.toString(16).padStart(64, '0')}`;
+const nth = (n: number) => `/files/${nthHash(n)}`;
 
 interface MemoryRun {
   baselineRss: number;
@@ -87,7 +55,7 @@ interface MemoryRun {
 /** `cacheMb` undefined: the cache off (VT_CACHE_TTL_SECONDS=0), for the memory the same load takes without it. */
 async function lookups(cacheMb: number | undefined, count: number): Promise<MemoryRun> {
   const gc = getGc();
-  const api = await startStandIn();
+  const api = await startMemoryStandIn();
   const config = loadConfig(
     {
       VIRUSTOTAL_API_URL: api.url,
