@@ -89,19 +89,17 @@ export async function inVirtualTime<T>(work: () => Promise<T>, opts: VirtualTime
   }
 }
 
-/**
- * Every test of the file (or describe block) in virtual time. `closeFirst` closes what the test built
- * before the clock stops (or register this before the afterEach that closes the servers: after-hooks
- * of one block run in reverse order).
- */
-export function virtualTimeForEachTest(
-  opts: VirtualTimeOptions & { closeFirst?: () => Promise<void> } = {},
+/** Virtual time started by one hook and stopped, after `closeFirst`, by its partner. */
+function virtualTimeBetween(
+  start: (fn: () => void) => void,
+  end: (fn: () => Promise<void>) => void,
+  opts: VirtualTimeOptions & { closeFirst?: () => Promise<void> },
 ): void {
   let stop: (() => Promise<void>) | undefined;
-  beforeEach(() => {
+  start(() => {
     stop = startVirtualTime(opts);
   });
-  afterEach(async () => {
+  end(async () => {
     try {
       await opts.closeFirst?.();
     } finally {
@@ -112,22 +110,22 @@ export function virtualTimeForEachTest(
 }
 
 /**
+ * Every test of the file (or describe block) in virtual time. `closeFirst` closes what the test built
+ * before the clock stops (or register this before the afterEach that closes the servers: after-hooks
+ * of one block run in reverse order).
+ */
+export function virtualTimeForEachTest(
+  opts: VirtualTimeOptions & { closeFirst?: () => Promise<void> } = {},
+): void {
+  virtualTimeBetween(beforeEach, afterEach, opts);
+}
+
+/**
  * One virtual clock for every test of a block, concurrent ones included: it starts before the first
  * test and stops after the last, once `closeFirst` has closed what the tests built.
  */
 export function virtualTimeForAllTests(
   opts: VirtualTimeOptions & { closeFirst?: () => Promise<void> } = {},
 ): void {
-  let stop: (() => Promise<void>) | undefined;
-  beforeAll(() => {
-    stop = startVirtualTime(opts);
-  });
-  afterAll(async () => {
-    try {
-      await opts.closeFirst?.();
-    } finally {
-      await stop?.();
-      stop = undefined;
-    }
-  });
+  virtualTimeBetween(beforeAll, afterAll, opts);
 }
