@@ -90,6 +90,19 @@ describe('redact()', () => {
     expect(redact(text, [KEY, HEX_KEY])).toBe(text);
   });
 
+  // A cut-off key is found in the lowercased text and cut at the same index in the original: both
+  // case foldings (the fast one, and ASCII-only where İ lowercases to two characters) must keep them.
+  it.each([
+    ['after non-ASCII capitals', 'ÉCHO Ünïcode Ω: '],
+    ['after an İ, which lowercases to two characters', 'İİİ İSTANBUL: '],
+  ])('cuts a cut-off piece of the key in either case %s', (_name, before) => {
+    const piece = KEY.slice(3, 27);
+    for (const form of [piece, piece.toLowerCase(), piece.toUpperCase()]) {
+      const out = redact(`${before}${form} (end)`, [KEY]);
+      expect(out).toBe(`${before}${REDACTED} (end)`);
+    }
+  });
+
   it('cuts short secrets (tokens) only as they are', () => {
     expect(redact('token=abcd1234 and a b c d 1 2 3 4', ['abcd1234'])).toBe(
       `token=${REDACTED} and a b c d 1 2 3 4`,

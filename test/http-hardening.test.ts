@@ -11,10 +11,11 @@ import { request } from 'node:http';
 import { createServer as createNetServer, connect as netConnect, type Socket } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
+import { testClient } from './helpers/client.js';
 import { TEST_KEY } from './helpers/harness.js';
 import { type Limits, type RunningServer, startHttpServer } from './helpers/http-server.js';
 
@@ -75,7 +76,7 @@ function raw(
 }
 
 async function sdkClient(url: string, token?: string): Promise<Client> {
-  const client = new Client({ name: 'http-hardening-test', version: '0' });
+  const client = testClient({ name: 'http-hardening-test', version: '0' });
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   cleanup.push(() => client.close());

@@ -3,11 +3,12 @@
  * HTTP, many concurrent clients, and the fake key kept out of every HTTP answer and log line.
  */
 import { request } from 'node:http';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpConfigError } from '../src/transports/http.js';
+import { testClient } from './helpers/client.js';
 import { TEST_KEY } from './helpers/harness.js';
 import { type RunningServer, startHttpServer } from './helpers/http-server.js';
 
@@ -26,7 +27,7 @@ async function start(env: Record<string, string> = {}, host = '127.0.0.1'): Prom
 }
 
 async function connect(r: Running, headers: Record<string, string> = {}): Promise<Client> {
-  const client = new Client({ name: 'http-test', version: '0' });
+  const client = testClient({ name: 'http-test', version: '0' });
   const transport = new StreamableHTTPClientTransport(new URL(r.http.url), {
     requestInit: { headers },
     // Keep every body the server sent, to look for the key afterwards.

@@ -132,9 +132,9 @@ function describeRun(label: string, r: MemoryRun, cacheMb: number | undefined): 
 }
 
 describe('VT_CACHE_MAX_MB bounds memory', () => {
-  it('6,000 distinct reports, 32 MB cache: retains ≤ 1.5× the setting and adds ≤ 1.5× to the peak', async () => {
-    const cacheMb = 32;
-    const count = 6_000; // about 130 MB of reports: the cache is filled and emptied four times over
+  it('3,000 distinct reports, 16 MB cache: retains ≤ 1.5× the setting and adds ≤ 1.5× to the peak', async () => {
+    const cacheMb = 16;
+    const count = 3_000; // about 65 MB of reports: the cache is filled and emptied four times over
     // Both runs with the heap growth the bin fixes (src/server/heap.ts): left to V8, when it collects
     // decides the peaks more than the cache does (a fresh-clone run saw +74 MB off and +182 MB on).
     // The flag is process-wide; 0 gives V8 its own growth back.
@@ -144,9 +144,9 @@ describe('VT_CACHE_MAX_MB bounds memory', () => {
     try {
       // The same load with the cache off: what parsing and the connection pool take anyway.
       off = await lookups(undefined, count);
-      console.log(describeRun('6,000 lookups', off, undefined));
+      console.log(describeRun('3,000 lookups', off, undefined));
       r = await lookups(cacheMb, count);
-      console.log(describeRun('6,000 lookups', r, cacheMb));
+      console.log(describeRun('3,000 lookups', r, cacheMb));
     } finally {
       setFlagsFromString('--heap-growing-percent=0');
     }
@@ -157,9 +157,10 @@ describe('VT_CACHE_MAX_MB bounds memory', () => {
     // What stays after a full collection: the setting, plus 4 MB for the rest of the run.
     expect(r.retained).toBeLessThan(1.5 * cacheMb * MB + 4 * MB);
     // What the cache adds to the peak: entries it dropped must not linger until V8's next full
-    // collection (parsed objects left in the old generation added about 3× the setting). 16 MB of
-    // slack for when the collector happens to run.
-    expect(r.peakHeld - off.peakHeld).toBeLessThan(1.5 * cacheMb * MB + 16 * MB);
+    // collection (parsed objects left in the old generation added about 3× the setting, which would
+    // be 48 MB here). 8 MB of slack for when the collector happens to run: the difference seen is
+    // 12–16 MB, against a bound of 32.
+    expect(r.peakHeld - off.peakHeld).toBeLessThan(1.5 * cacheMb * MB + 8 * MB);
   }, 180_000);
 
   it('an evicted entry gives its memory back at the next young-generation collection', async () => {

@@ -14,7 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createClient } from 'redis';
@@ -23,6 +23,7 @@ import { RecordedApi } from '../src/demo/recorded-api.js';
 import { openStateStore } from '../src/vt/state/open.js';
 import type { ResilientStore } from '../src/vt/state/resilient.js';
 import { keyspace } from '../src/vt/state/store.js';
+import { testClient } from './helpers/client.js';
 import { textOf } from './helpers/harness.js';
 import { roundTripMs, vtWindow } from './helpers/limits.js';
 import { type Replica, startReplica } from './helpers/replica.js';
@@ -63,7 +64,7 @@ async function stdioServer(env: Record<string, string>): Promise<Client> {
     env: { PATH: process.env.PATH ?? '', ...env },
     stderr: 'pipe',
   });
-  const client = new Client({ name: 'vtbrief-shared-state-test', version: '0.0.0' });
+  const client = testClient({ name: 'vtbrief-shared-state-test', version: '0.0.0' });
   await client.connect(transport);
   return client;
 }

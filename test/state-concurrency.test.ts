@@ -47,8 +47,8 @@ process.stdout.write(JSON.stringify({ granted, refused }));
 `;
 
 let compiled: { dir: string; remove: () => void };
-beforeAll(() => {
-  compiled = compileStateModules();
+beforeAll(async () => {
+  compiled = await compileStateModules();
   writeFileSync(join(compiled.dir, 'child.mjs'), CHILD);
 });
 afterAll(() => compiled?.remove());

@@ -7,9 +7,9 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testClient } from './helpers/client.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = `${ROOT}dist/index.js`;
@@ -83,7 +83,7 @@ describe('stdio: a message over the size limit', () => {
       (transport.stderr as Stream | null)?.on('data', (d: Buffer) => {
         err += d.toString('utf8');
       });
-      const client = new Client({ name: 'stdio-limits-test', version: '0' });
+      const client = testClient({ name: 'stdio-limits-test', version: '0' });
       await client.connect(transport);
       cleanup.push(() => client.close());
 

@@ -6,12 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { type CallToolResult, CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ENV_OPTIONS } from '../src/config.js';
 import { RecordedApi, type StandInRequest, send } from '../src/demo/recorded-api.js';
+import { testClient } from './helpers/client.js';
 import { TEST_KEY, textOf } from './helpers/harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,7 +45,7 @@ async function spawnServer(args: string[], env: Record<string, string>): Promise
   (transport.stderr as Stream | null)?.on('data', (d: Buffer) => {
     err += d.toString('utf8');
   });
-  const client = new Client({ name: 'vtbrief-stdio-test', version: '0.0.0' });
+  const client = testClient({ name: 'vtbrief-stdio-test', version: '0.0.0' });
   await client.connect(transport);
   open.push(client);
   return { client, stderr: () => err };

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import {
   type CallToolResult,
@@ -24,6 +24,7 @@ import { RecordedApi } from '../src/demo/recorded-api.js';
 import { createLogger } from '../src/log.js';
 import { createServer } from '../src/server/create-server.js';
 import { createRuntime } from '../src/server/runtime.js';
+import { testClient } from './helpers/client.js';
 import { TEST_KEY, textOf } from './helpers/harness.js';
 import { sleep } from './helpers/limits.js';
 
@@ -74,7 +75,7 @@ async function start(capabilities: ClientCapabilities, answer?: Answer): Promise
   const log = createLogger({ secrets: [config.apiKey], level: 'debug', write: () => {} });
   const runtime = createRuntime(config, log);
   const server = createServer({ vt: runtime.gateway, config, log, demo: false, triage: runtime.triage });
-  const client = new Client({ name: 'vtbrief-confirm-tests', version: '0.0.0' }, { capabilities });
+  const client = testClient({ name: 'vtbrief-confirm-tests', version: '0.0.0' }, { capabilities });
   const posts = () => api.requests.filter((r) => r.method === 'POST').length;
   const asked: Setup['asked'] = [];
   if (answer) {

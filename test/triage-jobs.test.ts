@@ -13,12 +13,12 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RecordedApi, type StandInRequest } from '../src/demo/recorded-api.js';
 import { keyspace } from '../src/vt/state/store.js';
+import { testClient } from './helpers/client.js';
 import { type Harness, startHarness, TEST_KEY, textOf } from './helpers/harness.js';
 import { roundTripMs, vtWindow } from './helpers/limits.js';
 import { type Replica, startReplica } from './helpers/replica.js';
@@ -183,7 +183,7 @@ describe('a server stopped half-way and started again on the same SQLite file', 
       VT_STATE: `sqlite:${join(tmp.dir, 'state.db')}`,
     };
     const connect = async () => {
-      const c = new Client({ name: 'vtbrief-jobs-test', version: '0.0.0' });
+      const c = testClient({ name: 'vtbrief-jobs-test', version: '0.0.0' });
       await c.connect(
         new StdioClientTransport({ command: process.execPath, args: [ENTRY], env, stderr: 'pipe' }),
       );

@@ -2,7 +2,7 @@
  * Test harness: the stand-in VT API on 127.0.0.1 plus an MCP client linked in memory to a server
  * built exactly as index.ts builds it. Every tool test goes through the real protocol.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { type CallToolResult, CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -10,6 +10,7 @@ import { RecordedApi, type RecordedApiOptions } from '../../src/demo/recorded-ap
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server/create-server.js';
 import { createRuntime, type Runtime } from '../../src/server/runtime.js';
+import { testClient } from './client.js';
 
 export const TEST_KEY = 'TESTKEY-0123456789abcdef-do-not-leak-0123456789abcdef-XYZ';
 
@@ -84,7 +85,7 @@ export async function startHarness(
     triage: runtime.triage,
   });
   const [clientT, serverT] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'vtbrief-tests', version: '0.0.0' });
+  const client = testClient({ name: 'vtbrief-tests', version: '0.0.0' });
   await server.connect(serverT);
   await client.connect(clientT);
   return {

@@ -2,7 +2,7 @@
  * An HTTP replica as index.ts builds one on a shared state store: its own limiter, cache and triage
  * runner, the state at `VT_STATE`, a client connected over Streamable HTTP. For the multi-replica tests.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -10,6 +10,7 @@ import { createServer } from '../../src/server/create-server.js';
 import { createRuntime, type Runtime } from '../../src/server/runtime.js';
 import { type RunningHttp, startHttp } from '../../src/transports/http.js';
 import { openStateStore } from '../../src/vt/state/open.js';
+import { testClient } from './client.js';
 
 export interface Replica {
   runtime: Runtime;
@@ -45,7 +46,7 @@ export async function startReplica(opts: {
   const runtime = createRuntime(config, log, { store, ...(opts.jobs ? { jobs: opts.jobs } : {}) });
   const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
   const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
-  const client = new Client({ name: 'vtbrief-replica-test', version: '0.0.0' });
+  const client = testClient({ name: 'vtbrief-replica-test', version: '0.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
   return {
     runtime,

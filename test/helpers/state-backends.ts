@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
-import ts from 'typescript';
 import { MemoryStore } from '../../src/vt/state/memory.js';
 import { openRedisStore, type RedisStore } from '../../src/vt/state/redis.js';
 import { openSqliteStore } from '../../src/vt/state/sqlite.js';
@@ -131,9 +130,12 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Transpiles src/vt/state/*.ts to JavaScript in a temp directory (ESM, node_modules linked to the
- * repo's), so child processes can import the real modules without a build.
+ * repo's), so child processes can import the real modules without a build. TypeScript is loaded here
+ * and not at the top: it is a 9 MB module (over a second of CPU to load), and most files that use
+ * these helpers never transpile anything.
  */
-export function compileStateModules(): { dir: string; remove: () => void } {
+export async function compileStateModules(): Promise<{ dir: string; remove: () => void }> {
+  const { default: ts } = await import('typescript');
   const t = tempDir('state-js');
   writeFileSync(join(t.dir, 'package.json'), '{"type":"module"}\n');
   symlinkSync(join(repo, 'node_modules'), join(t.dir, 'node_modules'), 'dir');
