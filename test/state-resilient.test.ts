@@ -38,6 +38,19 @@ async function until(cond: () => boolean, limitMs: number): Promise<void> {
   }
 }
 
+/** Holds this thread for `ms`, as a long synchronous task or a garbage collection would. */
+function stall(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
+}
+
+/** The port a redis-server of ours was started on. */
+function portOf(server: ChildProcess): number {
+  return Number(server.spawnargs[server.spawnargs.indexOf('--port') + 1]);
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t = performance.now();
   const value = await fn();
@@ -306,6 +319,85 @@ describe('ResilientStore and Redis', () => {
       expect(logs.some((l) => l.includes('answers again'))).toBe(true);
     });
 
+    it('a stall of this process longer than the time limit is not taken for a dead store', {
+      timeout: 40_000,
+    }, async () => {
+      if (!server) server = await startRedisServer(bin as string, await closedPort());
+      const url = `redis://127.0.0.1:${portOf(server)}/2`;
+      const logs: string[] = [];
+      const { store } = await openStateStore(url, {
+        apiKey: randomApiKey(),
+        env: {},
+        cacheMaxBytes: 1e6,
+        log: (m) => logs.push(m),
+        resilient: { timeoutMs: 200, probeEveryMs: 60_000 },
+        redis: { timeoutMs: 200, connectWaitMs: 3_000 },
+      });
+      toClose.push(store);
+      const r = store as ResilientStore;
+      const bare = await openRedisStore({
+        url,
+        keyspace: keyspace(randomApiKey()),
+        cacheMaxBytes: 1e6,
+        timeoutMs: 200,
+      });
+      toClose.push(bare);
+      expect((await r.acquire({ now: Date.now(), leaseMs: 1_000 })).granted).toBe(true);
+      // Both calls are sent, then this process is held for three time limits, as a long synchronous
+      // task or a collection would hold it; Redis answers meanwhile.
+      const calls = [r.usage(Date.now()), bare.usage(Date.now())];
+      stall(600);
+      const [viaResilient, viaBare] = await Promise.allSettled(calls);
+      expect(viaResilient?.status).toBe('fulfilled');
+      expect(viaBare?.status).toBe('fulfilled');
+      expect(r.degradedSince).toBeUndefined();
+      expect(logs).toEqual([]);
+    });
+
+    it('a stall while the first connection is made does not start the store degraded', {
+      timeout: 40_000,
+    }, async () => {
+      if (!server) server = await startRedisServer(bin as string, await closedPort());
+      // The stall starts once the connection attempt is under way (after open's own awaits).
+      setTimeout(() => stall(600), 0);
+      const bare = await openRedisStore({
+        url: `redis://127.0.0.1:${portOf(server)}/2`,
+        keyspace: keyspace(randomApiKey()),
+        cacheMaxBytes: 1e6,
+        timeoutMs: 200,
+        connectWaitMs: 200,
+      });
+      toClose.push(bare);
+      expect(bare.connected).toBe(true);
+    });
+
+    it('the Redis store alone gives up on a server that stops answering within its time limit', {
+      timeout: 40_000,
+    }, async () => {
+      if (!server) server = await startRedisServer(bin as string, await closedPort());
+      const bare = await openRedisStore({
+        url: `redis://127.0.0.1:${portOf(server)}/2`,
+        keyspace: keyspace(randomApiKey()),
+        cacheMaxBytes: 1e6,
+        timeoutMs: 300,
+      });
+      toClose.push(bare);
+      expect((await bare.usage(Date.now())).windowUsed).toBe(0);
+      server.kill('SIGSTOP');
+      try {
+        const hung = await timed(() =>
+          bare.usage(Date.now()).then(
+            () => 'answered',
+            (e: Error) => e.name,
+          ),
+        );
+        expect(hung.value).toBe('TimeoutError');
+        expect(hung.ms).toBeLessThan(300 * 5);
+      } finally {
+        server.kill('SIGCONT');
+      }
+    });
+
     it('a server that stops answering (SIGSTOP) costs one time limit, then memory answers', {
       timeout: 40_000,
     }, async () => {
@@ -313,8 +405,7 @@ describe('ResilientStore and Redis', () => {
         const port = await closedPort();
         server = await startRedisServer(bin as string, port);
       }
-      const port = Number(server.spawnargs[server.spawnargs.indexOf('--port') + 1]);
-      const { store } = await openStateStore(`redis://127.0.0.1:${port}/1`, {
+      const { store } = await openStateStore(`redis://127.0.0.1:${portOf(server)}/1`, {
         apiKey: randomApiKey(),
         env: {},
         cacheMaxBytes: 1e6,

@@ -8,10 +8,13 @@
  * the scripts touch keys they build from that prefix, which a cluster would not allow.
  *
  * It never hangs a caller: commands fail at once while disconnected (no offline queue), every command
- * has a timeout, the connection is retried in the background with a capped backoff.
+ * has a time limit, the connection is retried in the background with a capped backoff. The limits are
+ * ours (util/deadline.ts): node-redis' own timers fire before a reply that came during a stall of this
+ * process is read, so they are only a backstop for a server that never answers.
  */
 
 import { type CommandParser, createClient, defineScript } from 'redis';
+import { withinDeadline } from '../../util/deadline.js';
 import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import {
   type Acquire,
@@ -40,7 +43,7 @@ export interface RedisStoreOptions {
   cacheMaxBytes: number;
   /** First key segment; tests use their own. Default "vtbrief". */
   namespace?: string;
-  /** Per command and per connection attempt (ms). Default 1500. */
+  /** Time limit of each command (ms). Default 1500. */
   timeoutMs?: number;
   /** How long open waits for the first connection before answering anyway (ms). Default timeoutMs. */
   connectWaitMs?: number;
@@ -48,6 +51,12 @@ export interface RedisStoreOptions {
 }
 
 const DAY_COUNTER_TTL_MS = 2 * DAY_MS;
+/**
+ * node-redis' own command and connection timeouts. A stall of this process longer than these would
+ * fail a command that was answered; they only free what a server that never answers leaves pending.
+ */
+const BACKSTOP_COMMAND_MS = 30_000;
+const BACKSTOP_CONNECT_MS = 10_000;
 /** Extra life given to Redis' own expiries beyond the logical ones (a safety net, not the logic). */
 const SLACK_MS = 60_000;
 
@@ -273,18 +282,18 @@ const SCRIPTS = {
   vtbDocList: script(DOC_LIST, 1),
 };
 
-function makeClient(url: string, timeoutMs: number) {
+function makeClient(url: string) {
   return createClient({
     url,
     // Commands fail at once while disconnected instead of waiting for a reconnection.
     disableOfflineQueue: true,
     socket: {
-      connectTimeout: timeoutMs,
+      connectTimeout: BACKSTOP_CONNECT_MS,
       // Keep trying in the background, at most every 2 s; callers are never held by it.
       reconnectStrategy: (retries: number) =>
         Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
     },
-    commandOptions: { timeout: timeoutMs },
+    commandOptions: { timeout: BACKSTOP_COMMAND_MS },
     scripts: SCRIPTS,
   });
 }
@@ -313,23 +322,14 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<RedisStor
   }
   let client: Client;
   try {
-    client = makeClient(opts.url, timeoutMs);
+    client = makeClient(opts.url);
   } catch (err) {
     throw new StateUnavailableError(
       `the Redis client could not be created for ${location}: ${describeError(err)}`,
     );
   }
-  const store = new RedisStore(client, opts, location);
-  const ready = client.connect().then(
-    () => true,
-    () => false,
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), opts.connectWaitMs ?? timeoutMs);
-  });
-  await Promise.race([ready, waited]);
-  clearTimeout(timer);
+  const store = new RedisStore(client, { ...opts, timeoutMs }, location);
+  await withinDeadline(client.connect(), opts.connectWaitMs ?? timeoutMs).catch(() => {});
   return store;
 }
 
@@ -340,11 +340,13 @@ export class RedisStore implements StateStore {
   readonly #p: string;
   readonly #maxBytes: number;
   readonly #log: ((msg: string) => void) | undefined;
+  readonly #timeoutMs: number;
   #lastError: string | undefined;
   #closed = false;
 
-  constructor(client: Client, opts: RedisStoreOptions, location: string) {
+  constructor(client: Client, opts: RedisStoreOptions & { timeoutMs: number }, location: string) {
     this.#c = client;
+    this.#timeoutMs = opts.timeoutMs;
     this.location = location;
     this.#p = `${opts.namespace ?? 'vtbrief'}:${opts.keyspace}:`;
     this.#maxBytes = Math.max(0, Math.floor(opts.cacheMaxBytes));
@@ -360,6 +362,11 @@ export class RedisStore implements StateStore {
         this.#log?.(`Redis at ${location}: connected again`);
       this.#lastError = undefined;
     });
+  }
+
+  /** A command within this store's time limit. */
+  #cmd<T>(command: Promise<T>): Promise<T> {
+    return withinDeadline(command, this.#timeoutMs);
   }
 
   /** The key prefix (for tests and audits): every key this store writes starts with it. */
@@ -381,7 +388,7 @@ export class RedisStore implements StateStore {
   }
 
   async ping(): Promise<void> {
-    await this.#c.ping();
+    await this.#cmd(this.#c.ping());
   }
 
   #slotKeys(): [string, string] {
@@ -395,17 +402,19 @@ export class RedisStore implements StateStore {
     const lease = Math.max(0, Math.floor(a.leaseMs));
     const w = a.window;
     const ttl = Math.max(lease, w ? windowMs(w) : 0) + SLACK_MS;
-    const r = (await this.#c.vtbAcquire(
-      [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
-      [
-        String(now),
-        String(now + lease),
-        slot,
-        w ? '1' : '0',
-        String(w?.requests ?? 0),
-        String(a.dailyQuota ?? -1),
-        String(ttl),
-      ],
+    const r = (await this.#cmd(
+      this.#c.vtbAcquire(
+        [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
+        [
+          String(now),
+          String(now + lease),
+          slot,
+          w ? '1' : '0',
+          String(w?.requests ?? 0),
+          String(a.dailyQuota ?? -1),
+          String(ttl),
+        ],
+      ),
     )) as unknown[];
     if (Number(r[0]) === 1) return { granted: true, slot: String(r[1]), dayUsed: Number(r[2]) };
     const reason = String(r[1]);
@@ -418,28 +427,29 @@ export class RedisStore implements StateStore {
 
   async settle(slot: string, answeredAt: number, window?: WindowSpec): Promise<void> {
     const wm = window ? windowMs(window) : 0;
-    await this.#c.vtbSettle(this.#slotKeys(), [
-      slot,
-      window ? String(answeredAt + wm) : '',
-      String(Math.max(wm, 1) + SLACK_MS),
-    ]);
+    await this.#cmd(
+      this.#c.vtbSettle(this.#slotKeys(), [
+        slot,
+        window ? String(answeredAt + wm) : '',
+        String(Math.max(wm, 1) + SLACK_MS),
+      ]),
+    );
   }
 
   async refund(slot: string, now: number): Promise<void> {
     const day = slotDay(slot) ?? utcDay(now);
-    await this.#c.vtbRefund([...this.#slotKeys(), `${this.#p}d:${day}`], [slot, String(now)]);
+    await this.#cmd(this.#c.vtbRefund([...this.#slotKeys(), `${this.#p}d:${day}`], [slot, String(now)]));
   }
 
   async pause(until: number, now: number): Promise<void> {
     const ttl = Math.max(1, Math.ceil(until - now)) + SLACK_MS;
-    await this.#c.vtbPause([`${this.#p}pause`], [String(Math.ceil(until)), String(ttl)]);
+    await this.#cmd(this.#c.vtbPause([`${this.#p}pause`], [String(Math.ceil(until)), String(ttl)]));
   }
 
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
     const day = utcDay(now);
-    const r = (await this.#c.vtbUsage(
-      [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
-      [String(now)],
+    const r = (await this.#cmd(
+      this.#c.vtbUsage([...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`], [String(now)]),
     )) as unknown[];
     const settled = scores(r[2]);
     const pending = scores(r[3]);
@@ -455,7 +465,7 @@ export class RedisStore implements StateStore {
   }
 
   async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {
-    const r = (await this.#c.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)])) as
+    const r = (await this.#cmd(this.#c.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)]))) as
       | unknown[]
       | null;
     if (!Array.isArray(r)) return undefined;
@@ -468,66 +478,68 @@ export class RedisStore implements StateStore {
     const ks = cacheKeys(keys);
     if (ks.length === 0 || ttlMs <= 0) return;
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    await this.#c.vtbCacheSet(
-      [`${this.#p}cidx`],
-      [
-        this.#p,
-        String(now),
-        String(now + ttlMs),
-        String(ttl),
-        String(entryBytes(value, ks)),
-        String(this.#maxBytes),
-        value.body,
-        String(value.fetchedAt),
-        value.notFound ? '1' : '0',
-        JSON.stringify(ks),
-      ],
+    await this.#cmd(
+      this.#c.vtbCacheSet(
+        [`${this.#p}cidx`],
+        [
+          this.#p,
+          String(now),
+          String(now + ttlMs),
+          String(ttl),
+          String(entryBytes(value, ks)),
+          String(this.#maxBytes),
+          value.body,
+          String(value.fetchedAt),
+          value.notFound ? '1' : '0',
+          JSON.stringify(ks),
+        ],
+      ),
     );
   }
 
   async cacheStats(): Promise<CacheStats> {
-    const r = (await this.#c.vtbCacheStats([`${this.#p}cidx`], [this.#p, '0'])) as unknown[];
+    const r = (await this.#cmd(this.#c.vtbCacheStats([`${this.#p}cidx`], [this.#p, '0']))) as unknown[];
     return { entries: Number(r[0]), bytes: Number(r[1]) };
   }
 
   async lease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    const r = await this.#c.vtbLease(
-      [`${this.#p}l:${key}`],
-      [owner, String(now), String(now + ttlMs), String(ttl)],
+    const r = await this.#cmd(
+      this.#c.vtbLease([`${this.#p}l:${key}`], [owner, String(now), String(now + ttlMs), String(ttl)]),
     );
     return Number(r) === 1;
   }
 
   async releaseLease(key: string, owner: string): Promise<void> {
-    await this.#c.vtbRelease([`${this.#p}l:${key}`], [owner]);
+    await this.#cmd(this.#c.vtbRelease([`${this.#p}l:${key}`], [owner]));
   }
 
   async docPut(key: string, value: string, ttlMs: number | undefined, now: number): Promise<void> {
-    await this.#c.vtbDocPut(
-      [`${this.#p}doc:${key}`, `${this.#p}didx`],
-      [
-        key,
-        value,
-        ttlMs === undefined ? '' : String(now + ttlMs),
-        String(Math.max(1, Math.ceil(ttlMs ?? 1))),
-      ],
+    await this.#cmd(
+      this.#c.vtbDocPut(
+        [`${this.#p}doc:${key}`, `${this.#p}didx`],
+        [
+          key,
+          value,
+          ttlMs === undefined ? '' : String(now + ttlMs),
+          String(Math.max(1, Math.ceil(ttlMs ?? 1))),
+        ],
+      ),
     );
   }
 
   async docGet(key: string, now: number): Promise<string | undefined> {
-    const r = await this.#c.vtbDocGet([`${this.#p}doc:${key}`], [String(now)]);
+    const r = await this.#cmd(this.#c.vtbDocGet([`${this.#p}doc:${key}`], [String(now)]));
     return r === null || r === undefined ? undefined : String(r);
   }
 
   async docDelete(key: string): Promise<void> {
-    await this.#c.multi().del(`${this.#p}doc:${key}`).zRem(`${this.#p}didx`, key).exec();
+    await this.#cmd(this.#c.multi().del(`${this.#p}doc:${key}`).zRem(`${this.#p}didx`, key).exec());
   }
 
   async docList(prefix: string, now: number): Promise<string[]> {
-    const r = (await this.#c.vtbDocList(
-      [`${this.#p}didx`],
-      [`${this.#p}doc:`, prefix, String(now)],
+    const r = (await this.#cmd(
+      this.#c.vtbDocList([`${this.#p}didx`], [`${this.#p}doc:`, prefix, String(now)]),
     )) as unknown[];
     return r.map(String);
   }

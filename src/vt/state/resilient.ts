@@ -1,6 +1,7 @@
 /**
  * Keeps the server answering when the shared store fails (Redis down, the SQLite file locked,
- * corrupt or read-only): every call to the shared store has a time limit; the first failure switches
+ * corrupt or read-only): every call to the shared store has a time limit (one that a stall of this
+ * process does not trip: util/deadline.ts); the first failure switches
  * to an in-memory store, logs once and records since when; the shared store is probed in the
  * background (and when a call comes after the probe interval) and used again once it answers.
  *
@@ -15,6 +16,7 @@
  * better-sqlite3 is synchronous: its calls cannot be cut short by the time limit; its busy timeout
  * bounds them instead.
  */
+import { withinDeadline } from '../../util/deadline.js';
 import { MemoryStore } from './memory.js';
 import {
   type Acquire,
@@ -48,23 +50,6 @@ const FALLBACK = 'm:';
 const MAX_REPLAY = 512;
 
 type Replay = (s: StateStore) => Promise<void>;
-
-class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
-    this.name = 'TimeoutError';
-  }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(ms)), ms);
-  });
-  // The late outcome of a call given up on must not surface as an unhandled rejection.
-  p.catch(() => {});
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 export class ResilientStore implements StateStore {
   readonly kind: StateStore['kind'];
@@ -124,7 +109,7 @@ export class ResilientStore implements StateStore {
     // One probe at a time, until its recovery (replays included) is done.
     this.#probing = (async () => {
       try {
-        await withTimeout(
+        await withinDeadline(
           callSafely((s) => s.ping(), this.#primary),
           this.#timeoutMs,
         );
@@ -281,7 +266,7 @@ export class ResilientStore implements StateStore {
     }
     try {
       return {
-        value: await withTimeout(callSafely(onPrimary, this.#primary), this.#timeoutMs),
+        value: await withinDeadline(callSafely(onPrimary, this.#primary), this.#timeoutMs),
         primary: true,
       };
     } catch (err) {
@@ -294,7 +279,7 @@ export class ResilientStore implements StateStore {
   async #onPrimaryOrQueue(op: Replay): Promise<void> {
     if (this.#degradedSince === undefined) {
       try {
-        await withTimeout(callSafely(op, this.#primary), this.#timeoutMs);
+        await withinDeadline(callSafely(op, this.#primary), this.#timeoutMs);
         return;
       } catch (err) {
         this.#degrade(describeError(err));
@@ -324,7 +309,7 @@ export class ResilientStore implements StateStore {
     this.#replay = [];
     for (const op of queued) {
       try {
-        await withTimeout(callSafely(op, this.#primary), this.#timeoutMs);
+        await withinDeadline(callSafely(op, this.#primary), this.#timeoutMs);
       } catch {
         // Best effort: a slot not settled frees by its lease.
       }
