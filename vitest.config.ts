@@ -10,13 +10,15 @@ const perFileCpu = process.env.VTBRIEF_CPU_LOG
       pool: 'forks' as const,
       isolate: true,
       maxWorkers: 1,
-      setupFiles: ['test/helpers/cpu-per-file.ts'],
+      setupFiles: ['test/helpers/one-utc-day.ts', 'test/helpers/cpu-per-file.ts'],
     }
   : {};
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // A file never straddles 00:00 UTC: see the helper.
+    setupFiles: ['test/helpers/one-utc-day.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Worker threads that keep their module cache from one file to the next: the SDK, zod and undici

@@ -33,6 +33,11 @@ class CompiledOnce implements jsonSchemaValidator {
 
 const shared = new CompiledOnce();
 
+/** The compiled validator of a JSON Schema, shared as the test clients share theirs. */
+export function compiledValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+  return shared.getValidator<T>(schema);
+}
+
 export function testClient(info: Implementation, options: ClientOptions = {}): Client {
   return new Client(info, { jsonSchemaValidator: shared, ...options });
 }

@@ -4,9 +4,9 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { JsonSchemaType } from '@modelcontextprotocol/sdk/validation/types.js';
 import { type RequestHook, type StandInRequest, send } from '../../src/demo/recorded-api.js';
+import { compiledValidator } from './client.js';
 
 /** Text no answer may ever show: it stands for whatever else an upstream body carries. */
 export const RAW_BODY_MARKER = 'RAW-UPSTREAM-BODY-7f3a9c';
@@ -54,7 +54,8 @@ export async function outputSchemaOf(client: Client, tool: string): Promise<Outp
   const { tools } = await client.listTools();
   const t = tools.find((x) => x.name === tool);
   if (!t?.outputSchema) throw new Error(`${tool} is not listed with an outputSchema`);
-  const validate = new AjvJsonSchemaValidator().getValidator(t.outputSchema as JsonSchemaType);
+  // Compiled once per schema, as the test clients' own validators are (helpers/client.ts).
+  const validate = compiledValidator(t.outputSchema as JsonSchemaType);
   return (structured) => validate(structured);
 }
 
