@@ -1,6 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
+/** Setup files of every run; a file never straddles 00:00 UTC (see the helper). */
+const setupFiles = ['test/helpers/one-utc-day.ts'];
+
 /**
  * scripts/test-cpu.mjs sets VTBRIEF_CPU_LOG to measure the CPU of each test file: one file per
  * process, one process at a time, so that a process's CPU is its file's (test/helpers/cpu-per-file.ts).
@@ -10,15 +13,14 @@ const perFileCpu = process.env.VTBRIEF_CPU_LOG
       pool: 'forks' as const,
       isolate: true,
       maxWorkers: 1,
-      setupFiles: ['test/helpers/one-utc-day.ts', 'test/helpers/cpu-per-file.ts'],
+      setupFiles: [...setupFiles, 'test/helpers/cpu-per-file.ts'],
     }
   : {};
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // A file never straddles 00:00 UTC: see the helper.
-    setupFiles: ['test/helpers/one-utc-day.ts'],
+    setupFiles,
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Worker threads that keep their module cache from one file to the next: the SDK, zod and undici

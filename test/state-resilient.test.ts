@@ -270,6 +270,11 @@ describe('ResilientStore and Redis', () => {
     afterAll(async () => {
       if (server) await killAndWait(server);
     });
+    /** The server left running by an earlier test, or a new one when a test failed without it. */
+    async function running(): Promise<ChildProcess> {
+      server ??= await startRedisServer(bin as string, await closedPort());
+      return server;
+    }
 
     it('answers throughout, shows degraded mode, and resumes shared accounting', {
       timeout: 40_000,
@@ -322,8 +327,7 @@ describe('ResilientStore and Redis', () => {
     it('a stall of this process longer than the time limit is not taken for a dead store', {
       timeout: 40_000,
     }, async () => {
-      if (!server) server = await startRedisServer(bin as string, await closedPort());
-      const url = `redis://127.0.0.1:${portOf(server)}/2`;
+      const url = `redis://127.0.0.1:${portOf(await running())}/2`;
       const logs: string[] = [];
       const { store } = await openStateStore(url, {
         apiKey: randomApiKey(),
@@ -357,11 +361,11 @@ describe('ResilientStore and Redis', () => {
     it('a stall while the first connection is made does not start the store degraded', {
       timeout: 40_000,
     }, async () => {
-      if (!server) server = await startRedisServer(bin as string, await closedPort());
+      const port = portOf(await running());
       // The stall starts once the connection attempt is under way (after open's own awaits).
       setTimeout(() => stall(600), 0);
       const bare = await openRedisStore({
-        url: `redis://127.0.0.1:${portOf(server)}/2`,
+        url: `redis://127.0.0.1:${port}/2`,
         keyspace: keyspace(randomApiKey()),
         cacheMaxBytes: 1e6,
         timeoutMs: 200,
@@ -374,16 +378,16 @@ describe('ResilientStore and Redis', () => {
     it('the Redis store alone gives up on a server that stops answering within its time limit', {
       timeout: 40_000,
     }, async () => {
-      if (!server) server = await startRedisServer(bin as string, await closedPort());
+      const stopped = await running();
       const bare = await openRedisStore({
-        url: `redis://127.0.0.1:${portOf(server)}/2`,
+        url: `redis://127.0.0.1:${portOf(stopped)}/2`,
         keyspace: keyspace(randomApiKey()),
         cacheMaxBytes: 1e6,
         timeoutMs: 300,
       });
       toClose.push(bare);
       expect((await bare.usage(Date.now())).windowUsed).toBe(0);
-      server.kill('SIGSTOP');
+      stopped.kill('SIGSTOP');
       try {
         const hung = await timed(() =>
           bare.usage(Date.now()).then(
@@ -394,18 +398,15 @@ describe('ResilientStore and Redis', () => {
         expect(hung.value).toBe('TimeoutError');
         expect(hung.ms).toBeLessThan(300 * 5);
       } finally {
-        server.kill('SIGCONT');
+        stopped.kill('SIGCONT');
       }
     });
 
     it('a server that stops answering (SIGSTOP) costs one time limit, then memory answers', {
       timeout: 40_000,
     }, async () => {
-      if (!server) {
-        const port = await closedPort();
-        server = await startRedisServer(bin as string, port);
-      }
-      const { store } = await openStateStore(`redis://127.0.0.1:${portOf(server)}/1`, {
+      const stopped = await running();
+      const { store } = await openStateStore(`redis://127.0.0.1:${portOf(stopped)}/1`, {
         apiKey: randomApiKey(),
         env: {},
         cacheMaxBytes: 1e6,
@@ -415,7 +416,7 @@ describe('ResilientStore and Redis', () => {
       toClose.push(store);
       const r = store as ResilientStore;
       expect((await r.acquire({ now: Date.now(), leaseMs: 1_000 })).granted).toBe(true);
-      server.kill('SIGSTOP');
+      stopped.kill('SIGSTOP');
       try {
         const hung = await timed(() => r.acquire({ now: Date.now(), leaseMs: 1_000 }));
         expect(hung.value.granted).toBe(true);
@@ -424,7 +425,7 @@ describe('ResilientStore and Redis', () => {
         const fast = await timed(() => r.cacheGet('/x', Date.now()));
         expect(fast.ms).toBeLessThan(300);
       } finally {
-        server.kill('SIGCONT');
+        stopped.kill('SIGCONT');
       }
       await until(() => r.degradedSince === undefined, 20_000);
       const back = await r.acquire({ now: Date.now(), leaseMs: 1_000 });

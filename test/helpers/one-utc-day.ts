@@ -15,6 +15,7 @@ import { nextUtcMidnight } from '../../src/util/time.js';
 const LAST_MINUTE_MS = 60_000;
 
 beforeAll(async () => {
-  const left = nextUtcMidnight(Date.now()) - Date.now();
+  const now = Date.now();
+  const left = nextUtcMidnight(now) - now;
   if (left < LAST_MINUTE_MS) await new Promise((r) => setTimeout(r, left + 100));
 }, LAST_MINUTE_MS + 10_000);
