@@ -112,7 +112,7 @@ describe('manifest.json (Claude Desktop bundle)', () => {
     });
     expect(manifest.user_config.api_key).toMatchObject({ sensitive: true, required: true });
     expect(manifest.user_config.rate_limit.required).toBe(false);
-    expect(manifest.compatibility.runtimes.node).toBe('>=20');
+    expect(manifest.compatibility.runtimes.node).toBe('>=22.13.0');
     expect(manifest.tools.map((t: { name: string }) => t.name)).toEqual(
       [...READ_TOOLS, ...SUBMISSION_TOOLS].map((t) => t.name),
     );

@@ -3,6 +3,7 @@
  * at VT_TEST_REDIS_URL; skipped with a printed reason when it is not set, failing when it is set and
  * Redis does not answer). Times are a fake clock passed to every call.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { keyspace, type StateStore, utcDay, type WindowSpec } from '../src/vt/state/store.js';
 import {
@@ -246,8 +247,10 @@ for (const make of [memoryBackend, sqliteBackend, redisBackend]) {
       expect(await s.cacheGet('/ip_addresses/10.0.0.1', T0 + 10)).toBeUndefined();
       expect(await s.cacheGet('/ip_addresses/10.0.0.2', T0 + 10)).toBeUndefined();
       for (const i of [3, 4, 5]) expect(await s.cacheGet(`/ip_addresses/10.0.0.${i}`, T0 + 10)).toBeDefined();
-      // Larger than the whole bound: not stored, nothing else evicted.
-      await s.cacheSet(['/ip_addresses/big'], { body: 'y'.repeat(1_001), fetchedAt: T0 }, 60_000, T0 + 11);
+      // Larger than the whole bound (even deflated: random bytes do not compress): not stored, nothing
+      // else evicted.
+      const big = randomBytes(1_200).toString('base64');
+      await s.cacheSet(['/ip_addresses/big'], { body: big, fetchedAt: T0 }, 60_000, T0 + 11);
       expect(await s.cacheGet('/ip_addresses/big', T0 + 12)).toBeUndefined();
       expect(await s.cacheStats()).toMatchObject({ entries: 3 });
     });

@@ -3,8 +3,8 @@
  * (a canary) appears in no byte of the database, its -wal or -shm files, nor in any Redis key or value.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openRedisStore } from '../src/vt/state/redis.js';
@@ -75,9 +75,8 @@ describe('SQLite file', () => {
       }
       expect(existsSync(`${path}-wal`)).toBe(true);
       await s.close();
-      const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
-      const db = new Database(path, { readonly: true });
-      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const db = new DatabaseSync(path, { readOnly: true });
+      expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
       db.close();
     } finally {
       t.remove();

@@ -164,16 +164,18 @@ describe('openStateStore', () => {
     }
   });
 
-  it('falls back to memory, saying why, when the SQLite driver cannot be loaded', async () => {
+  it('falls back to memory, saying why, on a Node without node:sqlite', async () => {
     const logs: string[] = [];
     const { store, fellBack } = await openStateStore(`sqlite:${join(t.dir, 'nodriver.db')}`, {
       apiKey: randomApiKey(),
       env: {},
       cacheMaxBytes: 1e6,
       log: (m) => logs.push(m),
-      sqlite: { driverModule: 'better-sqlite3-that-is-not-installed' },
+      sqlite: { driver: null },
     });
-    expect(fellBack).toMatch(/SQLite driver .* could not be loaded/);
+    expect(fellBack).toMatch(
+      /^this Node \(v[\d.]+\) has no built-in SQLite \(node:sqlite, Node 22\.13 or later\)$/,
+    );
     expect(store.kind).toBe('memory');
     expect(store.health().reason).toBe(fellBack);
     expect(logs.join('\n')).toContain(fellBack);

@@ -5,8 +5,8 @@
  * behind a switch, Redis at a closed port, and a redis-server of our own that is killed and restarted.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/vt/state/memory.js';
 import { openStateStore } from '../src/vt/state/open.js';
@@ -166,8 +166,7 @@ describe('ResilientStore around a real SQLite store behind a switch', () => {
     const r = store as ResilientStore;
     const now = Date.now();
     expect((await r.acquire({ now, window: W, leaseMs: 60_000 })).granted).toBe(true);
-    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
-    const other = new Database(path);
+    const other = new DatabaseSync(path);
     other.exec('BEGIN IMMEDIATE');
     try {
       const a = await r.acquire({ now, window: W, leaseMs: 60_000 });

@@ -424,8 +424,9 @@ export class RateLimiter {
         this.#waitFor(eta);
         return;
       }
-      if (this.#o.shared) {
-        // The store decides across processes: ask it, and carry on when it answers.
+      if (this.#o.shared && (this.#o.window || this.#o.dailyQuota !== undefined)) {
+        // The store decides across processes: ask it, and carry on when it answers. With neither a
+        // window nor a daily cap there is nothing to decide, and nothing is written per request.
         this.#pumping = true;
         void this.#pumpShared();
         return;

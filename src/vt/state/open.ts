@@ -8,7 +8,7 @@ import { homedir as osHomedir } from 'node:os';
 import { posix, win32 } from 'node:path';
 import { MemoryStore } from './memory.js';
 import { ResilientStore } from './resilient.js';
-import { openSqliteStore } from './sqlite.js';
+import { openSqliteStore, type SqliteDriver } from './sqlite.js';
 import { describeError, keyspace, type StateStore, StateUnavailableError } from './store.js';
 
 export type StateSpec =
@@ -125,7 +125,8 @@ export interface OpenStateOptions extends PathContext {
   /** The ResilientStore's settings; false for the bare backend (tests). */
   resilient?: false | { timeoutMs?: number; probeEveryMs?: number };
   redis?: { namespace?: string; timeoutMs?: number; connectWaitMs?: number };
-  sqlite?: { busyTimeoutMs?: number; driverModule?: string };
+  /** driver: null stands for a Node without node:sqlite (tests). */
+  sqlite?: { busyTimeoutMs?: number; driver?: SqliteDriver | null };
 }
 
 export interface OpenedState {
@@ -170,7 +171,7 @@ export async function openStateStore(spec: string | undefined, opts: OpenStateOp
         ownDirectory: parsed.isDefault,
         platform: opts.platform ?? process.platform,
         ...(opts.sqlite?.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.sqlite.busyTimeoutMs } : {}),
-        ...(opts.sqlite?.driverModule !== undefined ? { driverModule: opts.sqlite.driverModule } : {}),
+        ...(opts.sqlite?.driver !== undefined ? { driver: opts.sqlite.driver } : {}),
       });
       return { store: wrap(store) };
     } catch (err) {

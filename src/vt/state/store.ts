@@ -180,9 +180,12 @@ export function windowRetryAt(
   return Math.max(now, est[Math.min(k, est.length - 1)] ?? now);
 }
 
-/** What an entry counts against the cache's bound: its body and its keys, in UTF-8 bytes. */
-export function entryBytes(value: CachedBody, keys: readonly string[]): number {
-  let n = Buffer.byteLength(value.body, 'utf8');
+/**
+ * What an entry counts against the cache's bound: its body as stored (the text, or what a store that
+ * compresses keeps: `storedBodyBytes`) and its keys, in bytes.
+ */
+export function entryBytes(value: CachedBody, keys: readonly string[], storedBodyBytes?: number): number {
+  let n = storedBodyBytes ?? Buffer.byteLength(value.body, 'utf8');
   for (const k of keys) n += Buffer.byteLength(k, 'utf8');
   return n;
 }

@@ -1,0 +1,191 @@
+/**
+ * What the embedded store does beyond the contract every backend keeps: it runs on Node's built-in
+ * SQLite, commits an answer's writes together, keeps bodies compressed (the bound counting what is
+ * stored), reads a file of the previous schema, and on Node 22 hides only Node's SQLite warning.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore, type SqliteStore } from '../src/vt/state/sqlite.js';
+import { keyspace } from '../src/vt/state/store.js';
+import { randomApiKey, tempDir } from './helpers/state-backends.js';
+
+const t = tempDir('sqlite');
+afterAll(() => t.remove());
+
+const T0 = Date.UTC(2031, 0, 1, 12);
+const W = { requests: 4, seconds: 60 };
+/** A real recorded report: about 150 KB of VirusTotal JSON. */
+const REPORT = readFileSync('fixtures/vt/file_report_azul_too_many_feature_values.json', 'utf8');
+
+let n = 0;
+function open(cacheMaxBytes = 64 * 1024 * 1024, label = 'store'): { s: SqliteStore; path: string } {
+  const path = join(t.dir, `${label}-${++n}.db`);
+  return { s: openSqliteStore({ path, keyspace: keyspace(randomApiKey()), cacheMaxBytes }), path };
+}
+
+describe('SQLite store on node:sqlite', () => {
+  it('commits an answer (settle, cache entry, lease release) in one transaction', async () => {
+    const { s } = open();
+    try {
+      expect(await s.lease('fetch:/files/x', 'me', 10_000, T0)).toBe(true);
+      const a = await s.acquire({ now: T0, window: W, dailyQuota: 500, leaseMs: 60_000 });
+      if (!a.granted) throw new Error('not granted');
+      const before = s.transactions;
+      // As the gateway does when an answer arrives: three writes, none awaited before the next.
+      await Promise.all([
+        s.settle(a.slot, T0 + 50, W),
+        s.cacheSet(['/files/x', '/files/y'], { body: REPORT, fetchedAt: T0 }, 60_000, T0),
+        s.releaseLease('fetch:/files/x', 'me'),
+      ]);
+      expect(s.transactions - before).toBe(1);
+      // All three are there: the slot is settled, the entry cached under both ids, the lease free.
+      const u = await s.usage(T0 + 100, W);
+      expect(u).toMatchObject({ windowUsed: 1, dayUsed: 1 });
+      expect((await s.cacheGet('/files/y', T0 + 1))?.body).toBe(REPORT);
+      expect(await s.lease('fetch:/files/x', 'someone else', 10_000, T0 + 1)).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a read sees the writes queued before it, and the next call that writes carries them', async () => {
+    const { s } = open();
+    try {
+      const put = s.docPut('job:1', '{"a":1}', undefined, T0);
+      // Not awaited: the read still sees it.
+      expect(await s.docGet('job:1', T0)).toBe('{"a":1}');
+      await put;
+      const before = s.transactions;
+      const del = s.docDelete('job:1');
+      const a = await s.acquire({ now: T0, window: W, leaseMs: 60_000 });
+      await del;
+      expect(a.granted).toBe(true);
+      expect(s.transactions - before).toBe(1);
+      expect(await s.docGet('job:1', T0)).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a write that cannot be committed rejects its promise (another process holds the lock)', async () => {
+    const path = join(t.dir, 'locked.db');
+    const s = openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6, busyTimeoutMs: 30 });
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await expect(s.docPut('job:2', '{}', undefined, T0)).rejects.toThrow(/locked|busy/i);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await s.docPut('job:2', '{}', undefined, T0);
+    expect(await s.docGet('job:2', T0)).toBe('{}');
+    await s.close();
+  });
+
+  it('stores bodies compressed, counts the stored bytes against the bound, and gives back the text', async () => {
+    const { s, path } = open(3 * REPORT.length);
+    try {
+      // Twenty reports of this size would be nearly seven times the bound as text.
+      for (let i = 0; i < 20; i++) {
+        const body = REPORT.replace('"data"', `"data${i}"`);
+        await s.cacheSet([`/files/${i}`], { body, fetchedAt: T0 }, 60_000, T0);
+      }
+      const stats = await s.cacheStats();
+      expect(stats.entries).toBe(20);
+      expect(stats.bytes).toBeLessThan(3 * REPORT.length);
+      expect((await s.cacheGet('/files/7', T0 + 1))?.body).toBe(REPORT.replace('"data"', '"data7"'));
+      // The file holds the compressed bodies: well under the text of one of them per entry.
+      await s.close();
+      expect(statSync(path).size + walSize(path)).toBeLessThan(5 * REPORT.length);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a damaged body is a miss, not a crash', async () => {
+    const { s, path } = open();
+    await s.cacheSet(['/files/z'], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
+    const db = new DatabaseSync(path);
+    db.exec(`UPDATE cache SET body = x'00ff00ff'`);
+    db.close();
+    expect(await s.cacheGet('/files/z', T0 + 1)).toBeUndefined();
+    await s.close();
+  });
+
+  it("opens a file of the previous schema: keeps the day's count and the documents, drops the cache", async () => {
+    const path = join(t.dir, 'v1.db');
+    const ks = keyspace(randomApiKey());
+    const day = new Date(T0).toISOString().slice(0, 10);
+    const db = new DatabaseSync(path);
+    db.exec(`
+      PRAGMA journal_mode = WAL;
+      CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('schema', '1');
+      CREATE TABLE days (ks TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (ks, day)) WITHOUT ROWID;
+      CREATE TABLE docs (ks TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
+        PRIMARY KEY (ks, key)) WITHOUT ROWID;
+      CREATE TABLE cache (ks TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, fetched_at INTEGER NOT NULL,
+        not_found INTEGER NOT NULL, expires_at INTEGER NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (ks, key));
+      CREATE TABLE cache_keys (ks TEXT NOT NULL, k TEXT NOT NULL, canon TEXT NOT NULL, PRIMARY KEY (ks, k)) WITHOUT ROWID;
+      CREATE TABLE cache_totals (ks TEXT PRIMARY KEY, entries INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+    `);
+    db.prepare('INSERT INTO days VALUES (?, ?, 7)').run(ks, day);
+    db.prepare(`INSERT INTO docs VALUES (?, 'job:old', '{"kept":true}', NULL)`).run(ks);
+    db.prepare(`INSERT INTO cache VALUES (?, '/files/old', '{}', ?, 0, ?, 10)`).run(ks, T0, T0 + 1e9);
+    db.prepare(`INSERT INTO cache_keys VALUES (?, '/files/old', '/files/old')`).run(ks);
+    db.close();
+
+    const s = openSqliteStore({ path, keyspace: ks, cacheMaxBytes: 1e6 });
+    try {
+      expect((await s.usage(T0, W)).dayUsed).toBe(7);
+      expect(await s.docGet('job:old', T0)).toBe('{"kept":true}');
+      expect(await s.cacheGet('/files/old', T0)).toBeUndefined();
+      await s.cacheSet(['/files/new'], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
+      expect((await s.cacheGet('/files/new', T0))?.body).toBe(REPORT);
+    } finally {
+      await s.close();
+    }
+    const check = new DatabaseSync(path, { readOnly: true });
+    expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema'`).get()).toEqual({ v: '2' });
+    check.close();
+  });
+
+  it('refuses a file of a newer schema, saying which', () => {
+    const path = join(t.dir, 'v9.db');
+    const db = new DatabaseSync(path);
+    db.exec(`CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema', '9');`);
+    db.close();
+    expect(() => openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6 })).toThrow(
+      /has state schema 9, this version reads 2/,
+    );
+  });
+
+  it("hides Node's SQLite experimental warning and no other warning", () => {
+    // A child process of the Node running the tests (22 prints the warning, 24 does not): loads the
+    // store's driver as the server does, then emits a warning of its own.
+    const sqliteModule = pathToFileURL(join(process.cwd(), 'dist', 'vt', 'state', 'sqlite.js')).href;
+    const script = `
+      const { loadNodeSqlite } = await import(${JSON.stringify(sqliteModule)});
+      const { DatabaseSync } = loadNodeSqlite();
+      new DatabaseSync(':memory:').close();
+      process.emitWarning('a warning of our own', 'ExperimentalWarning');
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/SQLite is an experimental feature/);
+    expect(r.stderr).toMatch(/ExperimentalWarning: a warning of our own/);
+  });
+});
+
+function walSize(path: string): number {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+}
