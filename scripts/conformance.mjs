@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Runs the MCP conformance suite's server scenarios that fit any server against vtbrief over
- * Streamable HTTP (demo data, loopback). The suite needs Node 22; npx fetches the `node` package
- * from the npm registry for it, so this machine's Node 20 stays as it is.
+ * Streamable HTTP (demo data, loopback). The suite runs on the Node that runs this script (22 or
+ * later, as the package itself needs: scripts/use-node.sh puts it on PATH).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -50,8 +50,6 @@ for (const scenario of SCENARIOS) {
     'npx',
     [
       '-y',
-      '-p',
-      'node@22',
       '-p',
       '@modelcontextprotocol/conformance@0.1.16',
       '-c',

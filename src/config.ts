@@ -210,7 +210,7 @@ export const OPTIONS = {
   cacheMaxMb: option({
     env: ['VT_CACHE_MAX_MB'],
     default: '64',
-    help: 'Upper bound on the cached responses, in MB of response bytes (kept outside the JS heap) plus per-entry overhead; least recently used goes first.',
+    help: 'Upper bound on the cached responses, in MB of response bytes (kept outside the JS heap) plus per-entry overhead; least recently used goes first. The shared store (SQLite, Redis) has the same bound, counted on the bodies as stored (compressed, several times smaller).',
     format: 'number',
     parse: int('VT_CACHE_MAX_MB', 1, 16_384, 64),
   }),

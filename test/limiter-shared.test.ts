@@ -1,4 +1,4 @@
-/** The limiter over a store shared with another process (issue 11): the store's refusals are waited for, within each caller's wait. */
+/** The limiter over a store shared with another process: the store's refusals are waited for, within each caller's wait. */
 import { describe, expect, it } from 'vitest';
 import { VtError } from '../src/vt/errors.js';
 import { RateLimiter } from '../src/vt/limiter.js';
@@ -41,5 +41,34 @@ describe('RateLimiter with shared accounting', () => {
     expect(err).toMatchObject({ kind: 'quota', quotaScope: 'rate' });
     // Refused as soon as the store said when a slot frees, not after waiting for it.
     expect(ms).toBeLessThan(300);
+  });
+
+  it('with neither a window nor a daily cap, writes nothing to the store per request', async () => {
+    const store = new MemoryStore({ cacheMaxBytes: 1e6 });
+    let calls = 0;
+    const counted = new Proxy(store, {
+      get(target, name, receiver) {
+        const v = Reflect.get(target, name, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (name === 'acquire' || name === 'settle' || name === 'refund') calls++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const free = new RateLimiter({ maxConcurrency: 4, maxWaitMs: 1_000, shared: counted, leaseMs: 5_000 });
+    for (let i = 0; i < 5; i++) await free.run(async () => i);
+    expect(calls).toBe(0);
+    // With a cap, each request is counted in the store.
+    const capped = new RateLimiter({
+      dailyQuota: 100,
+      maxConcurrency: 4,
+      maxWaitMs: 1_000,
+      shared: counted,
+      leaseMs: 5_000,
+    });
+    for (let i = 0; i < 5; i++) await capped.run(async () => i);
+    expect(calls).toBe(10);
+    expect((await store.usage(Date.now())).dayUsed).toBe(5);
   });
 });

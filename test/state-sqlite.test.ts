@@ -158,7 +158,9 @@ describe('SQLite store on node:sqlite', () => {
   it('refuses a file of a newer schema, saying which', () => {
     const path = join(t.dir, 'v9.db');
     const db = new DatabaseSync(path);
-    db.exec(`CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema', '9');`);
+    db.exec(
+      `CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID; INSERT INTO meta VALUES ('schema', '9');`,
+    );
     db.close();
     expect(() => openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6 })).toThrow(
       /has state schema 9, this version reads 2/,

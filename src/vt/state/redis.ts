@@ -13,9 +13,10 @@
  * process is read, so they are only a backstop for a server that never answers.
  */
 
-import { type CommandParser, createClient, defineScript } from 'redis';
+import { type CommandParser, createClient, defineScript, RESP_TYPES } from 'redis';
 import { withinDeadline } from '../../util/deadline.js';
 import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
+import { packBody, unpackBody } from './packed-body.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -65,7 +66,7 @@ const script = (SCRIPT: string, NUMBER_OF_KEYS: number) =>
   defineScript({
     SCRIPT,
     NUMBER_OF_KEYS,
-    parseCommand(parser: CommandParser, keys: string[], args: string[]) {
+    parseCommand(parser: CommandParser, keys: string[], args: Array<string | Buffer>) {
       for (const k of keys) parser.pushKey(k);
       parser.push(...args);
     },
@@ -171,13 +172,14 @@ end
 const CACHE_GET = `
 local canon = redis.call('GET', KEYS[1])
 if not canon then return false end
-local h = redis.call('HMGET', ARGV[1] .. 'ce:' .. canon, 'b', 'f', 'n', 'x')
+local h = redis.call('HMGET', ARGV[1] .. 'ce:' .. canon, 'b', 'f', 'n', 'x', 'e')
 if not h[1] or not h[4] then return false end
 if tonumber(h[4]) <= tonumber(ARGV[2]) then return false end
-return {h[1], h[2], h[3]}
+return {h[1], h[2], h[3], h[5] or '0'}
 `;
 
-// KEYS: index. ARGV: prefix, now, expiresAt, ttl, size, maxBytes, body, fetchedAt, notFound, keys (JSON).
+// KEYS: index. ARGV: prefix, now, expiresAt, ttl, size, maxBytes, body (as stored: packed-body.ts),
+// fetchedAt, notFound, keys (JSON), the body's encoding.
 const CACHE_SET = `${CACHE_LIB}
 local now = tonumber(ARGV[2])
 local size, maxb = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -201,7 +203,7 @@ while bytes + size > maxb do
 end
 local canon = keys[1]
 local ek = P .. 'ce:' .. canon
-redis.call('HSET', ek, 'b', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'x', ARGV[3], 'a', ARGV[10])
+redis.call('HSET', ek, 'b', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'x', ARGV[3], 'a', ARGV[10], 'e', ARGV[11])
 redis.call('PEXPIRE', ek, ARGV[4])
 for _, k in ipairs(keys) do redis.call('SET', P .. 'ck:' .. k, canon, 'PX', ARGV[4]) end
 local seq = redis.call('INCR', P .. 'cseq')
@@ -337,6 +339,8 @@ export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
   readonly location: string;
   readonly #c: Client;
+  /** The same connection, answering bulk strings as Buffers (for cached bodies). */
+  readonly #bytes: ReturnType<Client['withTypeMapping']>;
   readonly #p: string;
   readonly #maxBytes: number;
   readonly #log: ((msg: string) => void) | undefined;
@@ -346,6 +350,7 @@ export class RedisStore implements StateStore {
 
   constructor(client: Client, opts: RedisStoreOptions & { timeoutMs: number }, location: string) {
     this.#c = client;
+    this.#bytes = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     this.#timeoutMs = opts.timeoutMs;
     this.location = location;
     this.#p = `${opts.namespace ?? 'vtbrief'}:${opts.keyspace}:`;
@@ -465,11 +470,19 @@ export class RedisStore implements StateStore {
   }
 
   async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {
-    const r = (await this.#cmd(this.#c.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)]))) as
+    // The body comes back as bytes (it may be compressed), so every string of the reply does.
+    const r = (await this.#cmd(this.#bytes.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)]))) as
       | unknown[]
       | null;
-    if (!Array.isArray(r)) return undefined;
-    const out: CachedBody = { body: String(r[0]), fetchedAt: Number(r[1]) };
+    if (!Array.isArray(r) || !(r[0] instanceof Uint8Array)) return undefined;
+    let body: string;
+    try {
+      body = unpackBody(r[0], Number(String(r[3] ?? '0')));
+    } catch {
+      // A damaged entry is a miss: the answer is fetched again and stored anew.
+      return undefined;
+    }
+    const out: CachedBody = { body, fetchedAt: Number(String(r[1])) };
     if (String(r[2]) === '1') out.notFound = true;
     return out;
   }
@@ -478,6 +491,7 @@ export class RedisStore implements StateStore {
     const ks = cacheKeys(keys);
     if (ks.length === 0 || ttlMs <= 0) return;
     const ttl = Math.max(1, Math.ceil(ttlMs));
+    const packed = packBody(value.body);
     await this.#cmd(
       this.#c.vtbCacheSet(
         [`${this.#p}cidx`],
@@ -486,12 +500,13 @@ export class RedisStore implements StateStore {
           String(now),
           String(now + ttlMs),
           String(ttl),
-          String(entryBytes(value, ks)),
+          String(entryBytes(value, ks, packed.data.byteLength)),
           String(this.#maxBytes),
-          value.body,
+          Buffer.from(packed.data.buffer, packed.data.byteOffset, packed.data.byteLength),
           String(value.fetchedAt),
           value.notFound ? '1' : '0',
           JSON.stringify(ks),
+          String(packed.encoding),
         ],
       ),
     );

@@ -13,7 +13,7 @@
  * written meanwhile stay readable (looked up in the fallback when the shared store has none).
  * Settles and refunds of shared-store slots that fail are queued (bounded) and replayed on return.
  *
- * better-sqlite3 is synchronous: its calls cannot be cut short by the time limit; its busy timeout
+ * node:sqlite is synchronous: its calls cannot be cut short by the time limit; its busy timeout
  * bounds them instead.
  */
 import { withinDeadline } from '../../util/deadline.js';
@@ -41,7 +41,10 @@ export interface ResilientOptions {
   log?: (msg: string) => void;
   /** Wall clock for degradedSince and probe spacing. Default Date.now. */
   clock?: () => number;
-  /** Start degraded, with this reason (e.g. Redis was not reachable at start). */
+  /**
+   * Start degraded, with this reason (e.g. Redis was not reachable at start). Not logged here: the
+   * opener reports it in its start line.
+   */
   initialFailure?: string;
 }
 
@@ -78,7 +81,7 @@ export class ResilientStore implements StateStore {
     this.#probeEveryMs = opts.probeEveryMs ?? 5000;
     this.#log = opts.log ?? (() => {});
     this.#clock = opts.clock ?? Date.now;
-    if (opts.initialFailure !== undefined) this.#degrade(opts.initialFailure);
+    if (opts.initialFailure !== undefined) this.#degrade(opts.initialFailure, { quiet: true });
   }
 
   /** When the store switched to its in-memory fallback (wall clock ms); undefined while healthy. */
@@ -114,7 +117,7 @@ export class ResilientStore implements StateStore {
           this.#timeoutMs,
         );
       } catch (err) {
-        this.#reason = describeError(err);
+        this.#reason = this.#why(err);
         return;
       }
       await this.#recover();
@@ -270,7 +273,7 @@ export class ResilientStore implements StateStore {
         primary: true,
       };
     } catch (err) {
-      this.#degrade(describeError(err));
+      this.#degrade(this.#why(err));
       return { value: await onFallback(this.#fallback), primary: false };
     }
   }
@@ -282,20 +285,35 @@ export class ResilientStore implements StateStore {
         await withinDeadline(callSafely(op, this.#primary), this.#timeoutMs);
         return;
       } catch (err) {
-        this.#degrade(describeError(err));
+        this.#degrade(this.#why(err));
       }
     }
     if (this.#replay.length >= MAX_REPLAY) this.#replay.shift();
     this.#replay.push(op);
   }
 
-  #degrade(reason: string): void {
+  /**
+   * Why a call failed: the primary's own account when it has one (Redis: the connection's last error,
+   * such as "connect ECONNREFUSED", where the call only says "The client is offline"), else the error.
+   */
+  #why(err: unknown): string {
+    try {
+      const own = this.#primary.health().reason;
+      if (own) return own;
+    } catch {
+      // The call's own error, then.
+    }
+    return describeError(err);
+  }
+
+  #degrade(reason: string, opts: { quiet?: boolean } = {}): void {
     if (this.#closed) return;
     this.#reason = reason;
     if (this.#degradedSince !== undefined) return;
     this.#degradedSince = this.#clock();
     this.#lastProbe = this.#degradedSince;
-    this.#log(
+    if (!opts.quiet)
+      this.#log(
       `shared state (${this.kind} at ${this.location}) unavailable: ${reason}. ` +
         "Answering from this process's memory until the store is back; meanwhile limits count this process only.",
     );
