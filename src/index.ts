@@ -4,16 +4,32 @@
  * or Streamable HTTP. A missing key is not fatal: the tools are listed and each call explains how
  * to set the key (a crash at start would leave the user with an unexplained red dot).
  */
-import { ConfigError, helpText, loadConfig, parseCli } from './config.js';
-import { RecordedApi } from './demo/recorded-api.js';
-import { createLogger } from './log.js';
-import { createServer } from './server/create-server.js';
-import { fixHeapGrowth } from './server/heap.js';
-import { createRuntime } from './server/runtime.js';
-import { HttpConfigError, startHttp } from './transports/http.js';
-import { GuardedStdioTransport } from './transports/stdio.js';
-import { VERSION } from './version.js';
-import { openStateStore } from './vt/state/open.js';
+import module from 'node:module';
+import type { HttpConfigError as HttpConfigErrorClass } from './transports/http.js';
+
+// Node's module compile cache (Node 22.1+; absent before, hence `?.`): V8's compiled code of every module
+// loaded after this call is kept on disk and reused by the next start, which then skips most of the parsing
+// and compiling that dominate a cold start. ES modules imported statically are evaluated before this
+// module's body runs, so the modules below are imported dynamically, after the cache is on. The directory
+// is NODE_COMPILE_CACHE when set, else Node's default under os.tmpdir(): never the package's own, which
+// may be read-only. NODE_DISABLE_COMPILE_CACHE=1 turns it off. A failure (no writable directory) only
+// means no cache: Node reports it in the returned status, never as an exception, and the start goes on.
+try {
+  module.enableCompileCache?.();
+} catch {
+  // An older or unusual Node: start without the cache.
+}
+
+const { ConfigError, helpText, loadConfig, parseCli } = await import('./config.js');
+const { createLogger } = await import('./log.js');
+const { createServer } = await import('./server/create-server.js');
+const { fixHeapGrowth } = await import('./server/heap.js');
+const { createRuntime } = await import('./server/runtime.js');
+const { GuardedStdioTransport } = await import('./transports/stdio.js');
+const { VERSION } = await import('./version.js');
+const { openStateStore, StateSpecError, stateStartLine } = await import('./vt/state/open.js');
+// The demo's stand-in and the HTTP transport are loaded only by the runs that use them.
+let HttpConfigError: typeof HttpConfigErrorClass | undefined;
 
 const DEMO_KEY = 'demo-key-not-a-real-virustotal-key';
 /** How long closing (lookups in flight, job leases, the state store) may take before the process exits anyway. */
@@ -37,8 +53,9 @@ async function main(argv: string[]): Promise<void> {
       (growth === undefined ? "as set on node's command line" : `${growth}% past live data`),
   );
 
-  let recorded: RecordedApi | undefined;
+  let recorded: import('./demo/recorded-api.js').RecordedApi | undefined;
   if (config.demo) {
+    const { RecordedApi } = await import('./demo/recorded-api.js');
     recorded = await new RecordedApi().start();
     config.apiUrl = recorded.url;
     config.apiKey = DEMO_KEY;
@@ -58,18 +75,19 @@ async function main(argv: string[]): Promise<void> {
       })
     : undefined;
   if (opened) {
-    const h = opened.store.health();
-    log.info(
-      `state: ${h.kind}${h.shared ? ` at ${h.location}, shared by every process on this key` : ', this process only'}` +
-        (opened.fellBack ? ` (${config.state} could not be used: ${opened.fellBack})` : ''),
-    );
+    // One line, naming the real cause when the state is this process's memory instead of what VT_STATE names.
+    const line = stateStartLine(opened);
+    if (opened.fellBack !== undefined || opened.store.health().degradedSince !== undefined) log.warn(line);
+    else log.info(line);
   }
   const runtime = createRuntime(config, log, opened ? { store: opened.store } : {});
   const ctx = { vt: runtime.gateway, config, log, demo: config.demo, triage: runtime.triage };
   const closers: Array<() => Promise<unknown>> = [];
 
   if (config.transport === 'http') {
-    const http = await startHttp({ ...config.http, createServer: () => createServer(ctx), log });
+    const transport = await import('./transports/http.js');
+    HttpConfigError = transport.HttpConfigError;
+    const http = await transport.startHttp({ ...config.http, createServer: () => createServer(ctx), log });
     closers.push(http.close);
     log.info(`vtbrief ${VERSION} serving Streamable HTTP at ${http.url}`);
     if (/^(0\.0\.0\.0|::|\[::\])$/.test(config.http.host)) {
@@ -112,7 +130,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  const known = err instanceof ConfigError || err instanceof HttpConfigError;
+  // A configuration error is one line that says what to change (StateSpecError: VT_STATE names Redis in an
+  // installation without its client, among others), not a crash.
+  const known =
+    err instanceof ConfigError ||
+    (HttpConfigError !== undefined && err instanceof HttpConfigError) ||
+    err instanceof StateSpecError;
   const msg = known ? err.message : `failed to start: ${err instanceof Error ? err.message : err}`;
   process.stderr.write(`vtbrief: ${msg}\n`);
   process.exit(2);

@@ -223,7 +223,9 @@ describe('ResilientStore and Redis', () => {
     expect(fellBack).toBeUndefined();
     expect(store.kind).toBe('redis');
     expect(store.health().degradedSince).toBeTypeOf('number');
-    expect(store.health().reason).toMatch(/not reachable/);
+    // The real cause, not just "not reachable"; the caller's start line reports it (no line of its own).
+    expect(store.health().reason).toBe(`not reachable: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(logs).toEqual([]);
     const now = Date.now();
     const run = await timed(async () => {
       for (let i = 0; i < 10; i++) {
@@ -237,7 +239,9 @@ describe('ResilientStore and Redis', () => {
     expect(run.ms).toBeLessThan(TIMEOUT * 5);
     expect((await store.usage(now, W)).windowUsed).toBe(3);
     expect(await store.cacheGet('/k/3', now)).toEqual({ body: '{}', fetchedAt: now });
-    expect(logs.join('\n')).toMatch(/unavailable/);
+    // A probe that fails keeps naming the connection's error, not the client's "The client is offline".
+    await (store as ResilientStore).probe();
+    expect(store.health().reason).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
     expect(logs.join('\n')).not.toMatch(/password/);
   });
 

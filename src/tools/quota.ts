@@ -32,11 +32,19 @@ type ServerFigures = z.infer<typeof serverSchema>;
 const sharedSchema = z.object({
   backend: z.enum(['memory', 'sqlite', 'redis']),
   location: z.string(),
-  /** Its counts are shared: every process on the key counts against the same window and day. */
+  /**
+   * The counts below are shared: every process on the key counts against the same window and day.
+   * False while the state is this process's memory (degraded_since), whatever the backend.
+   */
   shared: z.boolean(),
-  /** Answering from this process's memory since then: the backend is unavailable. */
+  /** This process has counted on its own, in its memory, since then (the backend is unavailable). */
   degraded_since: dateTimeSchema.optional(),
   degraded_reason: z.string().optional(),
+  /**
+   * With degraded_since: true, the backend is tried again every few seconds and used once it answers;
+   * false, memory replaced it at start for the life of this process (fixed by a restart).
+   */
+  retrying: z.boolean().optional(),
   window_used: n,
   day_used: n,
   paused_until: dateTimeSchema.optional(),
@@ -101,23 +109,53 @@ function serverFigures(stats: GatewayStats): ServerFigures {
 
 type SharedStats = NonNullable<Awaited<ReturnType<ToolContext['vt']['sharedStats']>>>;
 
-/** The shared state's figures, when there is state beyond this process's memory to speak of. */
+/**
+ * The shared state's figures, when there is state beyond this process's memory to speak of: a shared
+ * store, one that is unavailable (this process counts alone meanwhile), or memory that replaced it.
+ */
 function sharedFigures(st: SharedStats): SharedFigures | undefined {
   const { health: h, usage: u } = st;
-  if (!h.shared && h.degradedSince === undefined) return undefined;
+  const degraded = h.degradedSince !== undefined;
+  if (!h.shared && !degraded) return undefined;
+  // While degraded the counts come from this process's memory, however shared the backend is.
+  const shared = h.shared && !degraded;
   return {
     backend: h.kind,
     location: clean(h.location, 200) ?? h.kind,
-    shared: h.shared,
-    ...(h.degradedSince !== undefined ? { degraded_since: isoSeconds(h.degradedSince) } : {}),
-    ...(h.reason ? { degraded_reason: clean(h.reason, 200) } : {}),
+    shared,
+    ...(h.degradedSince !== undefined
+      ? { degraded_since: isoSeconds(h.degradedSince), retrying: h.kind !== 'memory' }
+      : {}),
+    ...(degraded && h.reason ? { degraded_reason: clean(h.reason, 300) } : {}),
     window_used: u.windowUsed,
     day_used: u.dayUsed,
     ...(u.pausedUntil !== undefined && u.pausedUntil > Date.now()
       ? { paused_until: isoSeconds(u.pausedUntil) }
       : {}),
-    ...(h.shared ? { cache: { entries: st.cache.entries, bytes: st.cache.bytes } } : {}),
+    ...(shared ? { cache: { entries: st.cache.entries, bytes: st.cache.bytes } } : {}),
   };
+}
+
+/**
+ * The state line when this process counts alone: since when, why, and whether that ends by itself
+ * (a backend retried in the background) or takes a restart (memory chosen at start).
+ */
+function degradedLine(st: SharedFigures, server: boolean): string {
+  const these = server ? 'The counts above' : 'These counts';
+  if (st.retrying === false) {
+    return (
+      `State: this process's memory since ${st.degraded_since}` +
+      `${st.degraded_reason ? `, because ${st.degraded_reason}` : ''}. ${these} are this process's only: ` +
+      'other processes on this key are not in them (VirusTotal counts every use of the key), and a restart ' +
+      'loses them and the triage jobs. Not retried: once the cause is fixed, restart the server.'
+    );
+  }
+  return (
+    `State: ${st.backend} at ${st.location} is unavailable since ${st.degraded_since}` +
+    `${st.degraded_reason ? ` (${st.degraded_reason})` : ''}. ${these} are this process's only: other ` +
+    "processes' lookups on this key are not in them (VirusTotal counts every use of the key). It is " +
+    'retried every few seconds and used again once it answers.'
+  );
 }
 
 /** Quota names as keys: letters, digits and underscores only. */
@@ -178,31 +216,30 @@ function render(s: QuotaOutput, maxChars: number): string {
           ? `; ${plural(u.unreachable, 'attempt')} never reached VirusTotal (not counted against the limits).`
           : '.'),
     );
-    t.line(
-      s.state?.shared
-        ? 'The counts above are this process only; the state line counts every process on the key, and VirusTotal counts every use of the key.'
-        : 'These counts are this process only; VirusTotal counts every use of the key.',
-    );
+    if (!s.state?.degraded_since) {
+      t.line(
+        s.state?.shared
+          ? 'The counts above are this process only; the state line counts every process on the key, and VirusTotal counts every use of the key.'
+          : 'These counts are this process only; VirusTotal counts every use of the key.',
+      );
+    }
   }
   if (s.state) {
     const st = s.state;
     const w = s.server?.limiter.window;
     const d = s.server?.limiter.daily;
+    // Shared, or this process's alone: never both in one answer.
     t.line(
-      `State: ${st.backend} at ${st.location}` +
-        (st.shared
-          ? `, shared by every process on this key: ${st.window_used}${w ? `/${w.requests}` : ''} in the rate window, ` +
-            `${fmtInt(st.day_used)}${d ? `/${fmtInt(d.quota)}` : ''} lookups today` +
-            `${st.cache ? `; shared cache ${plural(st.cache.entries, 'answer')}` : ''}` +
-            `${st.paused_until ? `; paused until ${st.paused_until}` : ''}.`
-          : '.'),
+      st.degraded_since
+        ? degradedLine(st, s.server !== undefined)
+        : `State: ${st.backend} at ${st.location}` +
+            (st.shared
+              ? `, shared by every process on this key: ${st.window_used}${w ? `/${w.requests}` : ''} in the rate window, ` +
+                `${fmtInt(st.day_used)}${d ? `/${fmtInt(d.quota)}` : ''} lookups today` +
+                `${st.cache ? `; shared cache ${plural(st.cache.entries, 'answer')}` : ''}` +
+                `${st.paused_until ? `; paused until ${st.paused_until}` : ''}.`
+              : '.'),
     );
-    if (st.degraded_since) {
-      t.line(
-        `The shared state is unavailable since ${st.degraded_since}${st.degraded_reason ? ` (${st.degraded_reason})` : ''}: ` +
-          "this process counts on its own until it is back, so other processes' lookups are not in these counts.",
-      );
-    }
   }
   if (s.virustotal)
     t.line(`VirusTotal's counters for this key: ${describeVt(s.virustotal) || 'none given'}.`);

@@ -23,7 +23,7 @@ import type { ToolContext } from './context.js';
 import { defineTool, type Extra } from './define.js';
 import { progressFor } from './progress.js';
 import { respondText, textRoom } from './respond.js';
-import { errorText, invalidInput, triageNotFoundNote } from './wording.js';
+import { errorText, invalidInput, jobNotFoundText, triageNotFoundNote } from './wording.js';
 
 /** Indicators in one job: the schema's list limit, and the cap on what is mined from a text. */
 export const MAX_TRIAGE = 1000;
@@ -145,10 +145,10 @@ export const triageTool = defineTool({
     if (args.indicators !== undefined) {
       id = await startJob(ctx, args.indicators);
     } else if (!(await service.jobs.header(id as string))) {
-      throw invalidInput(
-        `No triage job ${id}: it never existed, or it finished more than ${ctx.config.triageKeepHours} h ago ` +
-          'and was removed. Start it again with `indicators`.',
-      );
+      // Where jobs are kept (shared, this process's memory, or a shared store unavailable now) decides
+      // what an unknown id means; the store's own failure leaves the plain wording.
+      const state = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
+      throw invalidInput(jobNotFoundText(id as string, ctx.config.triageKeepHours, state));
     }
     const jobId = id as string;
     if (args.cancel) await cancelJob(ctx, jobId);

@@ -14,6 +14,7 @@ import {
   type RelationshipCheck,
   suggestedRelationships,
 } from '../vt/relationships.js';
+import type { StoreHealth } from '../vt/state/store.js';
 
 const ACCEPTED_FORMS =
   'a file hash (MD5, SHA-1 or SHA-256), a URL (with or without http://), a domain (IDN allowed), ' +
@@ -130,6 +131,37 @@ export function triageNotFoundNote(ctx: Pick<WordingContext, 'demo'>): string {
   return ctx.demo
     ? 'NOT FOUND means the demo recordings hold nothing on it; run vtbrief with a key and without --demo to ask VirusTotal.'
     : 'NOT FOUND means VirusTotal has never seen it; that is not evidence that it is safe.';
+}
+
+/**
+ * A triage job id the server does not find. What that means depends on where jobs are kept: in a
+ * shared store it is gone or never was; in this process's memory a restart of the server loses it;
+ * in a shared store that is unavailable now it may well be there, unreadable until the store answers.
+ * Starting the job again spends every lookup again, so the model is told which of these it is first.
+ */
+export function jobNotFoundText(id: string, keepHours: number, state: StoreHealth | undefined): string {
+  const why = state?.reason ? stripUnsafe(state.reason).slice(0, 300) : undefined;
+  const again =
+    'Starting it again with `indicators` looks every indicator up again, spending those lookups again.';
+  if (state?.kind === 'memory') {
+    return (
+      `No triage job ${id} in this server. It keeps triage jobs in this process's memory` +
+      `${why ? `, because ${why}` : ''}, so a restart of the server loses them: the job may have been lost ` +
+      `with a restart, or it finished more than ${keepHours} h ago and was removed, or it never existed. ${again}`
+    );
+  }
+  if (state?.degradedSince !== undefined) {
+    return (
+      `No triage job ${id} can be read now: the shared state (${state.kind} at ${stripUnsafe(state.location)}) is ` +
+      `unavailable since ${isoSeconds(state.degradedSince)}${why ? ` (${why})` : ''}, and jobs kept there cannot be ` +
+      'read until it answers again (it is retried every few seconds). Ask for this job again in a minute. ' +
+      again
+    );
+  }
+  return (
+    `No triage job ${id}: it never existed, or it finished more than ${keepHours} h ago and was removed. ` +
+    'Start it again with `indicators`.'
+  );
 }
 
 // --- Failures ----------------------------------------------------------------------------------------

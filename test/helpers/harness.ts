@@ -10,6 +10,7 @@ import { RecordedApi, type RecordedApiOptions } from '../../src/demo/recorded-ap
 import { createLogger } from '../../src/log.js';
 import { createServer } from '../../src/server/create-server.js';
 import { createRuntime, type Runtime } from '../../src/server/runtime.js';
+import type { StateStore } from '../../src/vt/state/store.js';
 import { testClient } from './client.js';
 
 export const TEST_KEY = 'TESTKEY-0123456789abcdef-do-not-leak-0123456789abcdef-XYZ';
@@ -57,7 +58,14 @@ async function standIn(options: RecordedApiOptions, reusable: boolean): Promise<
 const reused = new WeakMap<RecordedApi, RecordedApiOptions>();
 
 export async function startHarness(
-  opts: { env?: Record<string, string>; api?: RecordedApiOptions; demo?: boolean; noKey?: boolean } = {},
+  opts: {
+    env?: Record<string, string>;
+    api?: RecordedApiOptions;
+    demo?: boolean;
+    noKey?: boolean;
+    /** The key's state store, as index.ts passes what openStateStore() opened (closed with the harness). */
+    store?: StateStore;
+  } = {},
 ): Promise<Harness> {
   const reusable =
     opts.api?.hook === undefined &&
@@ -76,7 +84,7 @@ export async function startHarness(
   const logs: string[] = [];
   const log = createLogger({ secrets: [config.apiKey], level: 'debug', write: (l) => logs.push(l) });
   // Built as index.ts builds it: the mediated gateway with limiter and cache.
-  const runtime = createRuntime(config, log);
+  const runtime = createRuntime(config, log, opts.store ? { store: opts.store } : {});
   const server = createServer({
     vt: runtime.gateway,
     config,

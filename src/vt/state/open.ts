@@ -2,14 +2,22 @@
  * VT_STATE → a StateStore. `sqlite` (the default) is one file in the user's cache directory, or
  * `sqlite:/path/to/file.db`; `redis://host:port/db` or `rediss://…`; `memory`. A shared store comes
  * wrapped in a ResilientStore (answers from memory while it is unavailable). When the SQLite driver
- * or file cannot be opened, the answer is a memory store and `fellBack` says why.
+ * or file cannot be opened, the answer is a memory store and `fellBack` says why, in plain words;
+ * stateStartLine() is the one line the server logs about it at start. VT_STATE=redis://… in an
+ * installation without the Redis client is a configuration error, not a fallback.
  */
 import { homedir as osHomedir } from 'node:os';
 import { posix, win32 } from 'node:path';
 import { MemoryStore } from './memory.js';
 import { ResilientStore } from './resilient.js';
 import { openSqliteStore, type SqliteDriver } from './sqlite.js';
-import { describeError, keyspace, type StateStore, StateUnavailableError } from './store.js';
+import {
+  describeError,
+  keyspace,
+  type StateStore,
+  StateUnavailableError,
+  type StoreHealth,
+} from './store.js';
 
 export type StateSpec =
   | { kind: 'memory' }
@@ -124,32 +132,162 @@ export interface OpenStateOptions extends PathContext {
   log?: (msg: string) => void;
   /** The ResilientStore's settings; false for the bare backend (tests). */
   resilient?: false | { timeoutMs?: number; probeEveryMs?: number };
-  redis?: { namespace?: string; timeoutMs?: number; connectWaitMs?: number };
+  redis?: {
+    namespace?: string;
+    timeoutMs?: number;
+    connectWaitMs?: number;
+    /** Loads the Redis store's module (tests stand in an installation without the `redis` package). */
+    load?: () => Promise<typeof import('./redis.js')>;
+  };
   /** driver: null stands for a Node without node:sqlite (tests). */
   sqlite?: { busyTimeoutMs?: number; driver?: SqliteDriver | null };
 }
 
 export interface OpenedState {
   store: StateStore;
-  /** Why the requested backend could not be opened (the store is then memory). */
+  /** The backend VT_STATE names. */
+  requested: StateSpec['kind'];
+  /** Why the requested backend could not be opened (the store is then memory, for the process's life). */
   fellBack?: string;
 }
 
 /**
- * Opens the store VT_STATE asks for. A bad spec throws StateSpecError (the config layer reports it);
- * a backend that cannot be opened gives memory with `fellBack`. Redis not reachable at start is not
- * a fallback: the store starts degraded (health().degradedSince) and moves to Redis when it answers.
+ * Memory in place of the store VT_STATE names, for the life of this process: health() says why and
+ * since when (degradedSince), as a ResilientStore's does, but nothing is retried (kind 'memory' tells
+ * the two apart): what failed at start (a Node without node:sqlite, a file that cannot be opened)
+ * stays failed until someone fixes it and restarts the server.
+ */
+class FallbackMemoryStore extends MemoryStore {
+  readonly #since: number;
+  constructor(cacheMaxBytes: number, reason: string) {
+    super({ cacheMaxBytes, reason });
+    this.#since = Date.now();
+  }
+  override health(): StoreHealth {
+    return { ...super.health(), degradedSince: this.#since };
+  }
+}
+
+/** redis(s)://host:port/db, without user or password (the Redis module may be the thing missing). */
+function redisLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}:${u.port || '6379'}/${u.pathname.replace(/^\//, '') || '0'}`;
+  } catch {
+    return 'redis://…';
+  }
+}
+
+/**
+ * The `redis` package (or one of its own, or our module that imports it) is not installed: the
+ * Claude Desktop bundle leaves it out on purpose. Any other failure to load is something else.
+ */
+function isRedisClientMissing(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || typeof e.message !== 'string') return false;
+  return /['"](?:redis|@redis\/[^'"]+)['"]|[/\\]redis\.js['"]/.test(e.message);
+}
+
+/**
+ * The error of VT_STATE=redis://… without the Redis client. Replicas that each fell back to their own
+ * memory would each spend the key's whole quota: the server refuses to start instead, and says how to
+ * get a server that has the client. Names the URL's host, port and database only, never a password.
+ */
+export function redisClientMissingMessage(url: string): string {
+  return (
+    `VT_STATE=${redisLocation(url)} needs the Redis client, which this installation does not include ` +
+    "(the Claude Desktop bundle runs one user's server on SQLite: leave VT_STATE unset); " +
+    'to run replicas on Redis, run the npm package: npx -y vtbrief'
+  );
+}
+
+/** SQLite's primary result codes that say why a file could not be opened (node:sqlite's errcode). */
+const SQLITE_CAUSES: Record<number, string> = {
+  5: 'another process holds its lock (database is locked)',
+  6: 'another connection holds its lock (database table is locked)',
+  8: 'it is read-only to this process (attempt to write a readonly database)',
+  10: 'the disk could not be read or written (disk I/O error)',
+  11: 'it is damaged (database disk image is malformed)',
+  13: 'the disk is full (database or disk is full)',
+  14: 'SQLite cannot open it (unable to open database file)',
+  26: 'it is not a SQLite database (file is not a database)',
+};
+
+/** File-system error codes met while preparing the file and its directory. */
+const FS_CAUSES: Record<string, string> = {
+  EACCES: 'permission denied: this user may not read and write it, or create it in its directory',
+  EPERM: 'permission denied: this user may not read and write it, or create it in its directory',
+  EROFS: 'it is on a read-only file system',
+  EISDIR: 'that path is a directory',
+  ENOTDIR: 'a part of its path is a file, not a directory',
+  ENOSPC: 'the disk is full',
+  ENAMETOOLONG: 'its path is too long',
+};
+
+/**
+ * Why a SQLite state file could not be opened, in words a user can act on; undefined when the error
+ * is none of the known causes (the opener's own reason is used then).
+ */
+function sqliteFileCause(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errcode?: unknown; message?: unknown } | undefined;
+  if (e === null || typeof e !== 'object') return undefined;
+  if (typeof e.code === 'string' && FS_CAUSES[e.code]) return FS_CAUSES[e.code];
+  if (typeof e.errcode === 'number' && SQLITE_CAUSES[e.errcode & 0xff])
+    return SQLITE_CAUSES[e.errcode & 0xff];
+  const schema = /state schema (\S+), this version reads (\S+)/.exec(
+    typeof e.message === 'string' ? e.message : '',
+  );
+  if (schema) {
+    const [, found = '', reads = ''] = schema;
+    return Number(found) > Number(reads)
+      ? `a newer vtbrief wrote it (state schema ${found}; this version reads ${reads}): update vtbrief, or give this one another file`
+      : `it has state schema ${found}, which this version does not read (it reads ${reads})`;
+  }
+  return undefined;
+}
+
+/**
+ * The one line the server logs at start about its state: where it is and who shares it, or, when it
+ * is this process's memory instead, why, and whether it is retried.
+ */
+export function stateStartLine(opened: OpenedState): string {
+  const h = opened.store.health();
+  if (opened.fellBack !== undefined) {
+    const wanted = opened.requested === 'redis' ? 'Redis' : 'the SQLite file';
+    return (
+      `state: memory, this process only: ${opened.fellBack}. The quota counts, the cache and triage jobs are not ` +
+      `shared with other processes and a restart loses them; not retried: once that is fixed, a restart uses ${wanted}.`
+    );
+  }
+  if (h.kind === 'memory') {
+    return 'state: memory, this process only: the quota counts, the cache and triage jobs are not shared, and a restart loses them.';
+  }
+  if (h.degradedSince !== undefined) {
+    return (
+      `state: ${h.kind} at ${h.location} is unavailable (${h.reason ?? 'no answer'}): this process counts on its own, ` +
+      "in memory, until it answers (retried in the background), so other processes' lookups on this key are not in its counts."
+    );
+  }
+  return `state: ${h.kind} at ${h.location}, shared by every process on this key.`;
+}
+
+/**
+ * Opens the store VT_STATE asks for. A bad spec throws StateSpecError (the config layer reports it),
+ * and so does VT_STATE=redis://… in an installation without the Redis client; a backend that cannot
+ * be opened gives memory with `fellBack` (logged by the caller: stateStartLine()). Redis not
+ * reachable at start is not a fallback: the store starts degraded (health().degradedSince) and moves
+ * to Redis when it answers.
  */
 export async function openStateStore(spec: string | undefined, opts: OpenStateOptions): Promise<OpenedState> {
   const parsed = parseStateSpec(spec, opts);
   const log = opts.log ?? (() => {});
   const ks = keyspace(opts.apiKey);
-  const memory = (reason?: string) =>
-    new MemoryStore({ cacheMaxBytes: opts.cacheMaxBytes, ...(reason !== undefined ? { reason } : {}) });
-  const fellBack = (reason: string): OpenedState => {
-    log(`shared state unavailable, using this process's memory: ${reason}`);
-    return { store: memory(reason), fellBack: reason };
-  };
+  const requested = parsed.kind;
+  const fellBack = (reason: string): OpenedState => ({
+    store: new FallbackMemoryStore(opts.cacheMaxBytes, reason),
+    requested,
+    fellBack: reason,
+  });
   const wrap = (primary: StateStore, initialFailure?: string): StateStore =>
     opts.resilient === false
       ? primary
@@ -160,7 +298,9 @@ export async function openStateStore(spec: string | undefined, opts: OpenStateOp
           ...(initialFailure !== undefined ? { initialFailure } : {}),
         });
 
-  if (parsed.kind === 'memory') return { store: memory() };
+  if (parsed.kind === 'memory') {
+    return { store: new MemoryStore({ cacheMaxBytes: opts.cacheMaxBytes }), requested };
+  }
 
   if (parsed.kind === 'sqlite') {
     try {
@@ -173,30 +313,44 @@ export async function openStateStore(spec: string | undefined, opts: OpenStateOp
         ...(opts.sqlite?.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.sqlite.busyTimeoutMs } : {}),
         ...(opts.sqlite?.driver !== undefined ? { driver: opts.sqlite.driver } : {}),
       });
-      return { store: wrap(store) };
+      return { store: wrap(store), requested };
     } catch (err) {
-      return fellBack(err instanceof StateUnavailableError ? err.reason : describeError(err));
+      if (!(err instanceof StateUnavailableError)) return fellBack(describeError(err));
+      const cause = sqliteFileCause(err.cause);
+      return fellBack(
+        cause ? `the SQLite state file ${parsed.path} could not be opened: ${cause}` : err.reason,
+      );
     }
   }
 
+  const { load = () => import('./redis.js'), ...redisOpts } = opts.redis ?? {};
   let mod: typeof import('./redis.js');
   try {
-    mod = await import('./redis.js');
+    mod = await load();
   } catch (err) {
+    if (isRedisClientMissing(err)) throw new StateSpecError(redisClientMissingMessage(parsed.url));
     return fellBack(`the Redis client could not be loaded: ${describeError(err)}`);
   }
+  // The client's first connection error is part of the start line (stateStartLine): not a line of its own.
+  let opening = true;
   try {
     const store = await mod.openRedisStore({
       url: parsed.url,
       keyspace: ks,
       cacheMaxBytes: opts.cacheMaxBytes,
-      log,
-      ...(opts.redis ?? {}),
+      log: (msg) => {
+        if (!opening) log(msg);
+      },
+      ...redisOpts,
     });
+    opening = false;
+    const why = store.connected ? undefined : store.health().reason;
     return {
-      store: wrap(store, store.connected ? undefined : `Redis at ${store.location} is not reachable`),
+      store: wrap(store, store.connected ? undefined : `not reachable${why ? `: ${why}` : ''}`),
+      requested,
     };
   } catch (err) {
+    opening = false;
     return fellBack(err instanceof StateUnavailableError ? err.reason : describeError(err));
   }
 }

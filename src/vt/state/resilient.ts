@@ -314,9 +314,9 @@ export class ResilientStore implements StateStore {
     this.#lastProbe = this.#degradedSince;
     if (!opts.quiet)
       this.#log(
-      `shared state (${this.kind} at ${this.location}) unavailable: ${reason}. ` +
-        "Answering from this process's memory until the store is back; meanwhile limits count this process only.",
-    );
+        `shared state (${this.kind} at ${this.location}) unavailable: ${reason}. ` +
+          "Answering from this process's memory until the store is back; meanwhile limits count this process only.",
+      );
     this.#stopTimer();
     this.#timer = setInterval(() => void this.probe(), this.#probeEveryMs);
     this.#timer.unref?.();

@@ -65,7 +65,10 @@ export interface StoreHealth {
   location: string;
   /** False for memory: counts are this process's only. */
   shared: boolean;
-  /** Set while a ResilientStore answers from its in-memory fallback. */
+  /**
+   * Since when this process's memory answers instead of the store VT_STATE names: while a ResilientStore
+   * waits for its store to answer again, or for good after the store could not be opened at start.
+   */
   degradedSince?: number;
   /** Why it is degraded (or why the requested backend could not be opened). */
   reason?: string;
