@@ -99,6 +99,9 @@ async function main(argv: string[]): Promise<void> {
   } else {
     const server = createServer(ctx);
     closers.push(() => server.close());
+    // 'end' as well as 'close': stdin from a file (e.g. < /dev/null) ends but never closes, and then
+    // nothing started closing (with Redis, whose socket holds the loop, the process never exited).
+    process.stdin.on('end', () => void shutdown());
     process.stdin.on('close', () => void shutdown());
     // Not the SDK's StdioServerTransport: a message over its 10 MB limit made it stop reading without a
     // word (see transports/stdio.ts).

@@ -3,7 +3,7 @@
  * `npm test` runs `npm run build` first; run alone, this file needs a build in dist/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import type { Stream } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -146,4 +146,27 @@ describe('node dist/index.js', () => {
     await client.close();
     expect(stderr()).toMatch(/VIRUSTOTAL_API_KEY/);
   });
+
+  it.skipIf(!BUILT)(
+    'closes and exits when stdin ends without closing (stdin from a file), with Redis too',
+    async () => {
+      const redis = process.env.VT_TEST_REDIS_URL;
+      for (const state of ['memory', ...(redis ? [redis] : [])]) {
+        const fd = openSync('/dev/null', 'r');
+        try {
+          const r = spawnSync(process.execPath, [ENTRY], {
+            stdio: [fd, 'ignore', 'pipe'],
+            env: { PATH: process.env.PATH ?? '', VIRUSTOTAL_API_KEY: TEST_KEY, VT_STATE: state },
+            encoding: 'utf8',
+            // The process must end on its own: a Redis socket kept the loop alive after stdin ended.
+            timeout: 15_000,
+          });
+          expect(r.signal, `${state}: ${r.stderr}`).toBeNull();
+          expect(r.status).toBe(0);
+        } finally {
+          closeSync(fd);
+        }
+      }
+    },
+  );
 });
