@@ -135,9 +135,20 @@ function pageOf(body: unknown): Page {
 
 export class VtApi {
   readonly #gw: VtGateway;
+  readonly #client: string | undefined;
 
-  constructor(gateway: VtGateway) {
+  /**
+   * `client`: whom the requests are for (a caller of a shared server, a job's owner): the limiter shares
+   * its line fairly between them.
+   */
+  constructor(gateway: VtGateway, opts: { client?: string } = {}) {
     this.#gw = gateway;
+    this.#client = opts.client;
+  }
+
+  /** The same operations, for another client. */
+  forClient(client: string): VtApi {
+    return new VtApi(this.#gw, { client });
   }
 
   get hasKey(): boolean {
@@ -162,6 +173,7 @@ export class VtApi {
       ...(call.fresh ? { fresh: true } : {}),
       ...(call.onWait ? { onWait: call.onWait } : {}),
       ...(call.deadline !== undefined ? { deadline: call.deadline } : {}),
+      ...(this.#client !== undefined ? { client: this.#client } : {}),
     });
   }
 
@@ -289,6 +301,7 @@ export class VtApi {
       contentType: 'application/x-www-form-urlencoded',
       ...(call.signal ? { signal: call.signal } : {}),
       ...(call.onWait ? { onWait: call.onWait } : {}),
+      ...(this.#client !== undefined ? { client: this.#client } : {}),
     });
     return submitted(res.body);
   }
@@ -313,6 +326,7 @@ export class VtApi {
       body: form,
       ...(call.signal ? { signal: call.signal } : {}),
       ...(call.onWait ? { onWait: call.onWait } : {}),
+      ...(this.#client !== undefined ? { client: this.#client } : {}),
     });
     return submitted(res.body);
   }

@@ -35,6 +35,8 @@ export interface FetchRequest {
   onWait?: (w: WaitInfo) => void;
   /** Time (ms since epoch) after which this request must not be sent, e.g. the end of a batch's budget. */
   deadline?: number;
+  /** Whom it is for: the limiter shares its line fairly between clients. */
+  client?: string;
   /**
    * `path` is below the API key's own user (e.g. `/overall_quotas` for `/users/<key>/overall_quotas`);
    * the client puts the key in at the last moment. Such a request is never cached: the key must not
@@ -82,6 +84,7 @@ export interface SubmitRequest {
   contentType?: string;
   signal?: AbortSignal;
   onWait?: (w: WaitInfo) => void;
+  client?: string;
 }
 
 export interface VtGateway {
@@ -232,7 +235,11 @@ export class MediatedGateway implements VtGateway {
   async submit<T = unknown>(req: SubmitRequest): Promise<Fetched<T>> {
     if (!this.hasKey) throw notConfigured();
     // No retry of any kind: a submission sent twice is two submissions.
-    const res = await this.#send<T>('POST', req.path, opts(req), { signal: req.signal, onWait: req.onWait });
+    const res = await this.#send<T>('POST', req.path, opts(req), {
+      signal: req.signal,
+      onWait: req.onWait,
+      ...(req.client !== undefined ? { client: req.client } : {}),
+    });
     return { body: res.body, fetchedAt: new Date(), fromCache: false };
   }
 
@@ -430,7 +437,13 @@ export class MediatedGateway implements VtGateway {
           'GET',
           req.path,
           { query: req.query, signal, ...(req.asKeyUser ? { asKeyUser: true } : {}) },
-          { signal, onWait: req.onWait, front: attempt > 0, deadline },
+          {
+            signal,
+            onWait: req.onWait,
+            front: attempt > 0,
+            deadline,
+            ...(req.client !== undefined ? { client: req.client } : {}),
+          },
           (at) => {
             sentAt = at;
           },

@@ -48,6 +48,11 @@ export interface AcquireOptions {
   front?: boolean;
   /** A point in time (ms since epoch) after which the request must not be sent, e.g. the end of a batch. */
   deadline?: number;
+  /**
+   * Who the request is for (a client of a shared server, or a job's owner): the line is shared fairly
+   * between clients, so that one client's thousand queued lookups do not hold another's back.
+   */
+  client?: string;
 }
 
 /** A request granted by the limiter, until its answer comes back (or it turns out it was never sent). */
@@ -66,6 +71,8 @@ interface Waiter {
   onAbort?: () => void;
   /** The latest time it may still be sent: its maximum wait from when it joined, or its deadline. */
   until: number;
+  /** Its place in the fair order (see #join): the line is kept sorted by it. */
+  tag: number;
 }
 
 export interface LimiterStats {
@@ -143,10 +150,24 @@ export class RateLimiter {
   readonly #done: TimeRing | undefined;
   #open = 0;
   readonly #queue: Waiter[] = [];
+  /**
+   * Fair queueing between clients: a waiter's tag is one more than the later of its client's last tag
+   * and the tag of the last waiter let go. A client with a thousand waiters holds tags V+1…V+1000; a
+   * client arriving then gets V+1 and goes after at most one of them. With one client it is FIFO.
+   */
+  #virtualTime = 0;
+  readonly #lastTag = new Map<string, number>();
   readonly #pool: LimitFunction;
   #day = -1;
   #dayUsed = 0;
   #pausedUntil = 0;
+  /**
+   * Something made the line's estimates grow (a pause, the shared store's refusal, a retry put first):
+   * every waiter is checked against its wait at the next pump. Otherwise estimates only fall as time
+   * passes, and a pump tells only the first few waiters where they stand (a full check of a long line
+   * at every pump would cost the square of its length).
+   */
+  #recheck = false;
   /** The shared store refused a slot (another process holds the window, or VT's pause) until then. */
   #heldUntil = 0;
   /** A pump is waiting for the shared store; it pumps again when the store answers. */
@@ -169,23 +190,27 @@ export class RateLimiter {
   }
 
   /**
-   * Runs fn within the concurrency cap once the window grants a slot. The slot is taken only when
-   * the request is about to leave, so our count matches what VirusTotal sees; a request that fails
-   * with a VtError marked `notSent` (the connection was never made) gives its slot and its daily
-   * count back.
+   * Runs fn once the window grants a slot, within the concurrency cap. The window's line comes first:
+   * it is the fair one (a request queued behind the concurrency cap first would wait behind every
+   * request another client has queued). A request that fails with a VtError marked `notSent` (the
+   * connection was never made, or it was cancelled before it left) gives its slot and its daily count
+   * back.
    */
   run<T>(fn: () => Promise<T>, opts: AcquireOptions = {}): Promise<T> {
-    const task = this.#pool(async () => {
+    const task = (async () => {
       const grant = await this.#acquireSlot(opts);
       try {
-        const v = await fn();
+        const v = await this.#pool(() => {
+          if (opts.signal?.aborted) throw cancelled(true);
+          return fn();
+        });
         this.#settle(grant, false);
         return v;
       } catch (err) {
         this.#settle(grant, err instanceof VtError && err.notSent);
         throw err;
       }
-    });
+    })();
     const signal = opts.signal;
     if (!signal) return task;
     // A caller that gives up while queued behind the concurrency cap is answered at once.
@@ -248,10 +273,9 @@ export class RateLimiter {
         reject,
         opts,
         until: Math.min(joined + this.#o.maxWaitMs, opts.deadline ?? Number.POSITIVE_INFINITY),
+        tag: 0,
       };
-      if (opts.front) this.#queue.unshift(waiter);
-      else this.#queue.push(waiter);
-      const eta = this.#etaFor(opts.front ? 0 : this.#queue.length - 1);
+      const eta = this.#etaFor(this.#join(waiter));
       // Measured when the request reaches the line, not when it was made: a batch's later items wait longer.
       const maxWait = Math.min(this.#o.maxWaitMs, (opts.deadline ?? Number.POSITIVE_INFINITY) - this.#now());
       if (eta > maxWait) {
@@ -275,6 +299,7 @@ export class RateLimiter {
   pause(ms: number): void {
     const now = this.#now();
     this.#pausedUntil = Math.max(this.#pausedUntil, now + ms);
+    this.#recheck = true;
     // Every process on the key honours it: they would meet the same 429.
     this.#o.shared?.pause(now + ms, now).catch((err: unknown) => this.#o.onSharedError?.(err));
     this.#pump();
@@ -311,9 +336,9 @@ export class RateLimiter {
           }
         : {}),
       day_used: this.#dayUsed,
+      // Waiting for the window, or granted and waiting for the concurrency cap.
       queued: this.#queue.length + this.#pool.pendingCount,
-      // Pool slots held by requests already sent (the others are waiting for the window).
-      in_flight: Math.max(0, this.#pool.activeCount - this.#queue.length),
+      in_flight: this.#pool.activeCount,
       max_concurrency: this.#o.maxConcurrency,
       ...(this.#pausedUntil > now ? { paused_until: isoSeconds(this.#pausedUntil) } : {}),
     };
@@ -329,11 +354,27 @@ export class RateLimiter {
    * O(index), whatever the number of requests served.
    */
   #etaFor(index: number): number {
+    const r = this.#replay();
+    const exact = Math.min(index, REPLAYED_PLACES);
+    for (let i = 0; i < exact; i++) r.take(r.peek());
+    const eta = r.peek();
+    const w = this.#o.window;
+    if (index === exact || !w) return eta;
+    // Far down a long line the window lets `requests` go per window: replaying each place there would
+    // make every join cost the length of the line.
+    return eta + ((index - exact) * (w.seconds * 1000 + this.#marginMs)) / w.requests;
+  }
+
+  /**
+   * The window replayed forward, one place in line at a time: peek() is when the next place may go
+   * (ms from now), take() gives that place to a waiter. Walking the whole line is one pass.
+   */
+  #replay(): { peek(): number; take(eta: number): void } {
     const now = this.#now();
     const start = Math.max(now, this.#pausedUntil, this.#heldUntil);
     const w = this.#o.window;
     const done = this.#done;
-    if (!w || !done) return start - now;
+    if (!w || !done) return { peek: () => start - now, take: () => {} };
     const windowMs = w.seconds * 1000 + this.#marginMs;
     this.#prune(now);
     const kept = done.length;
@@ -342,14 +383,18 @@ export class RateLimiter {
     const at = (j: number): number =>
       j < kept ? done.at(j) : j < known ? now : (ahead[j - known] as number);
     let t = start;
-    for (let i = 0; i <= index; i++) {
-      // The slot frees when the oldest of the last `requests` sends leaves the window.
-      const len = known + i;
-      const oldest = len >= w.requests ? at(len - w.requests) : Number.NEGATIVE_INFINITY;
-      t = Math.max(t, oldest + windowMs);
-      ahead.push(t);
-    }
-    return t - now;
+    return {
+      peek: () => {
+        // The place frees when the oldest of the last `requests` sends leaves the window.
+        const len = known + ahead.length;
+        const oldest = len >= w.requests ? at(len - w.requests) : Number.NEGATIVE_INFINITY;
+        return Math.max(t, oldest + windowMs) - now;
+      },
+      take: (eta: number) => {
+        t = now + eta;
+        ahead.push(t);
+      },
+    };
   }
 
   #prune(now: number): void {
@@ -399,6 +444,37 @@ export class RateLimiter {
     });
   }
 
+  /** Puts a waiter in its fair place (retries first: they were waited for once); returns its index. */
+  #join(w: Waiter): number {
+    if (w.opts.front) {
+      w.tag = Number.NEGATIVE_INFINITY;
+      this.#queue.unshift(w);
+      if (this.#queue.length > 1) this.#recheck = true;
+      return 0;
+    }
+    const client = w.opts.client ?? '';
+    w.tag = Math.max(this.#virtualTime, this.#lastTag.get(client) ?? Number.NEGATIVE_INFINITY) + 1;
+    this.#lastTag.set(client, w.tag);
+    // After every waiter with a tag not above its own (ties keep the order of arrival).
+    let i = this.#queue.length;
+    while (i > 0 && (this.#queue[i - 1] as Waiter).tag > w.tag) i--;
+    this.#queue.splice(i, 0, w);
+    return i;
+  }
+
+  /** The next waiter to let go; the fair order moves on to its tag. */
+  #next(): Waiter | undefined {
+    const w = this.#queue.shift();
+    if (w && w.tag > this.#virtualTime) {
+      this.#virtualTime = w.tag;
+      // Clients whose last tag is behind are where a newcomer would be: forgetting them changes nothing.
+      if (this.#lastTag.size > 64) {
+        for (const [c, t] of this.#lastTag) if (t <= this.#virtualTime) this.#lastTag.delete(c);
+      }
+    }
+    return w;
+  }
+
   #remove(w: Waiter): boolean {
     const i = this.#queue.indexOf(w);
     if (i === -1) return false;
@@ -431,7 +507,7 @@ export class RateLimiter {
         void this.#pumpShared();
         return;
       }
-      this.#grant(this.#queue.shift() as Waiter);
+      this.#grant(this.#next() as Waiter);
     }
   }
 
@@ -458,12 +534,13 @@ export class RateLimiter {
       } else {
         // Never sooner than a moment from now: a store whose estimate is already past must not be asked in a loop.
         this.#heldUntil = Math.max(this.#heldUntil, answer.retryAt, now + 25);
+        this.#recheck = true;
         if (answer.reason === 'paused') this.#pausedUntil = Math.max(this.#pausedUntil, answer.retryAt);
       }
       this.#pump();
       return;
     }
-    const w = this.#queue.shift();
+    const w = this.#next();
     if (!w) {
       // Everyone waiting left while the store answered: the slot goes back.
       if (answer?.granted) {
@@ -491,15 +568,20 @@ export class RateLimiter {
     const now = this.#now();
     // The estimate can grow after a waiter joined (other processes on the key took the window, or
     // VirusTotal paused us): one that can no longer go within its wait is answered now, not left hanging.
-    for (const w of [...this.#queue]) {
-      const i = this.#queue.indexOf(w);
-      const etaMs = this.#etaFor(i);
+    // One replay for the whole line: a waiter answered now takes no place in it.
+    const r = this.#replay();
+    let position = 0;
+    const line = this.#recheck ? [...this.#queue] : this.#queue.slice(0, TOLD_EACH_PUMP);
+    this.#recheck = false;
+    for (const w of line) {
+      const etaMs = r.peek();
       if (now + etaMs > w.until) {
         this.#remove(w);
         w.reject(this.#tooLong(etaMs, Math.max(0, w.until - now)));
         continue;
       }
-      w.opts.onWait?.({ position: i + 1, etaMs });
+      r.take(etaMs);
+      w.opts.onWait?.({ position: ++position, etaMs });
     }
   }
 
@@ -511,6 +593,16 @@ export class RateLimiter {
   }
 }
 
-function cancelled(): VtError {
-  return new VtError('cancelled', 'The request was cancelled before it was sent.');
+/** Waiters told their place at each pump when nothing made the estimates grow. */
+const TOLD_EACH_PUMP = 32;
+/** Places of the line replayed one by one for an estimate; past them the window's pace is assumed. */
+const REPLAYED_PLACES = 64;
+
+/** notSent: the request had a slot but never left, so the slot and the day's count go back. */
+function cancelled(notSent = false): VtError {
+  return new VtError(
+    'cancelled',
+    'The request was cancelled before it was sent.',
+    notSent ? { notSent } : {},
+  );
 }
