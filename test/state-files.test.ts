@@ -1,8 +1,9 @@
 /**
- * What the stores leave behind: the SQLite file is 0600 in a 0700 directory, in WAL mode; the API key
+ * What the stores leave behind: the SQLite file is 0600 in a 0700 directory, in WAL mode (and what it
+ * did not create keeps its mode: test/state-safe-files.test.ts has the refusals); the API key
  * (a canary) appears in no byte of the database, its -wal or -shm files, nor in any Redis key or value.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createClient } from 'redis';
@@ -84,20 +85,24 @@ describe('SQLite file', () => {
   });
 
   it.skipIf(!posix)(
-    'tightens a loose file (and its own default directory); leaves a named directory alone',
+    'never changes the mode of what it did not create: a 0755 directory and a 0644 file are used as they are',
     async () => {
       const t = tempDir('files-loose');
       try {
         const own = join(t.dir, 'own');
         mkdirSync(own, { mode: 0o755 });
+        chmodSync(own, 0o755);
         const path = join(own, 'state.db');
         writeFileSync(path, '', { mode: 0o644 });
+        chmodSync(path, 0o644);
         const a = openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6, ownDirectory: true });
         await a.close();
-        expect(statSync(own).mode & 0o777).toBe(0o700);
-        expect(statSync(path).mode & 0o777).toBe(0o600);
+        expect(statSync(own).mode & 0o777).toBe(0o755);
+        expect(statSync(path).mode & 0o777).toBe(0o644);
+        // What it creates in a directory the user named is 0600 there too.
         const shared = join(t.dir, 'shared');
         mkdirSync(shared, { mode: 0o755 });
+        chmodSync(shared, 0o755);
         const b = openSqliteStore({ path: join(shared, 's.db'), keyspace: 'k', cacheMaxBytes: 1e6 });
         await b.close();
         expect(statSync(shared).mode & 0o777).toBe(0o755);

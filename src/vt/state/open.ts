@@ -21,7 +21,7 @@ import {
 
 export type StateSpec =
   | { kind: 'memory' }
-  /** isDefault: the user's cache directory (ours, so its mode may be tightened). */
+  /** isDefault: the user's cache directory (ours: a shared sticky directory is not accepted there). */
   | { kind: 'sqlite'; path: string; isDefault: boolean }
   | { kind: 'redis'; url: string };
 
@@ -67,9 +67,55 @@ export function defaultStatePath(ctx: PathContext): string | undefined {
   return base ? posix.join(base, APP_DIR, FILE_NAME) : undefined;
 }
 
-/** Hides any user or password of a URL-like spec, for error messages. */
+/**
+ * A VT_STATE value fit for an error message: whatever may be a URL's user and password is hidden.
+ * Not the URL parser's idea of them: a password holding "/", "?" or "#" ends the parser's authority
+ * early (the URL then fails to parse, or parses with part of the password as its host), so
+ * everything from "//" (or the scheme's ":") to the LAST "@" of the whole string goes.
+ */
 function safeSpec(spec: string): string {
-  return spec.replace(/\/\/[^/@]*@/, '//***@').slice(0, 200);
+  const at = spec.lastIndexOf('@');
+  if (at === -1) return spec.slice(0, 200);
+  const slashes = spec.indexOf('//');
+  const colon = spec.indexOf(':');
+  const from = slashes !== -1 && slashes < at ? slashes + 2 : colon !== -1 && colon < at ? colon + 1 : 0;
+  return `${spec.slice(0, from)}***@${spec.slice(at + 1)}`.slice(0, 200);
+}
+
+/** What a password with URL syntax in it needs, said when the URL does not come out as written. */
+const ENCODE_HINT =
+  'percent-encode "/", "?", "#", "@", "%" and spaces in the user and password (e.g. "/" as "%2F", "%" as "%25")';
+
+/**
+ * The secrets a VT_STATE value carries, for the logger's redaction set: a Redis URL's password as
+ * written, as the URL parser normalises it, and decoded (what the Redis client sends). Taken from the
+ * text before the last "@" as well as from the parser, so that a URL the parser misreads still gives
+ * its password. Empty for anything but a redis:// or rediss:// URL with a password.
+ */
+export function stateSecrets(spec: string | undefined): string[] {
+  const s = (spec ?? '').trim();
+  if (!/^rediss?:\/\//i.test(s)) return [];
+  const out = new Set<string>();
+  const at = s.lastIndexOf('@');
+  const userinfo = at === -1 ? '' : s.slice(s.indexOf('//') + 2, at);
+  const colon = userinfo.indexOf(':');
+  const written = colon === -1 ? '' : userinfo.slice(colon + 1);
+  let parsed = '';
+  try {
+    parsed = new URL(s).password;
+  } catch {
+    // The password as written is still there.
+  }
+  for (const form of [written, parsed]) {
+    if (!form) continue;
+    out.add(form);
+    try {
+      out.add(decodeURIComponent(form));
+    } catch {
+      // Not valid percent-encoding (e.g. "%zz"): the Redis client cannot send it either.
+    }
+  }
+  return [...out];
 }
 
 export class StateSpecError extends Error {
@@ -113,7 +159,24 @@ export function parseStateSpec(spec: string | undefined, ctx: PathContext): Stat
     try {
       u = new URL(s);
     } catch {
-      throw new StateSpecError(`${STATE_SPEC_HELP}; "${safeSpec(s)}" is not a valid URL.`);
+      throw new StateSpecError(
+        `${STATE_SPEC_HELP}; "${safeSpec(s)}" is not a valid URL${s.includes('@') ? `: ${ENCODE_HINT}` : ''}.`,
+      );
+    }
+    // An "@" past the host: the user or password holds "/", "?" or "#" as is, which ended the host
+    // early (the part of the password before it would be taken for the host and port).
+    if (/@|%40/.test(u.pathname + u.search + u.hash)) {
+      throw new StateSpecError(
+        `${STATE_SPEC_HELP}; "${safeSpec(s)}" would be read with part of its user or password as the host: ${ENCODE_HINT}.`,
+      );
+    }
+    try {
+      decodeURIComponent(u.username);
+      decodeURIComponent(u.password);
+    } catch {
+      throw new StateSpecError(
+        `${STATE_SPEC_HELP}; the user or password of "${safeSpec(s)}" is not valid percent-encoding: ${ENCODE_HINT}.`,
+      );
     }
     if (!u.hostname) throw new StateSpecError(`${STATE_SPEC_HELP}; "${safeSpec(s)}" names no host.`);
     if (u.port && !/^\d+$/.test(u.port))
