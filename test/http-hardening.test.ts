@@ -15,6 +15,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
+import { peerOf } from '../src/transports/http.js';
 import { testClient } from './helpers/client.js';
 import { TEST_KEY } from './helpers/harness.js';
 import { type Limits, type RunningServer, startHttpServer } from './helpers/http-server.js';
@@ -331,9 +332,9 @@ interface Raw {
   isClosed: () => boolean;
 }
 
-function openRaw(port: number): Promise<Raw> {
+function openRaw(port: number, localAddress?: string, host = '127.0.0.1'): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: '127.0.0.1', port });
+    const socket = netConnect({ host, port, ...(localAddress ? { localAddress } : {}) });
     let data = '';
     let closedAt = 0;
     socket.on('data', (d: Buffer) => {
@@ -487,4 +488,232 @@ describe('item 13: slow requests and too many connections', () => {
     expect(res.status).toBe(413);
     expect(refusals(r).some((l) => l.includes('body over 1000 bytes'))).toBe(true);
   });
+});
+
+/**
+ * Idle connections that never authenticate, `each` from every address, as the red team held them: each
+ * one closed (by a timeout, or to make room) is reopened at once from the same address. Odd ones send
+ * half a header block, even ones nothing. Bounded in reopenings; stop() ends it and closes them all.
+ */
+function occupy(port: number, addresses: string[], each: number) {
+  let stopped = false;
+  let opened = 0;
+  const live = new Set<Socket>();
+  const open = (localAddress: string, i: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (stopped || opened >= 3000) return resolve();
+      opened++;
+      const s = netConnect({ host: '127.0.0.1', port, localAddress });
+      live.add(s);
+      s.on('error', () => {});
+      s.once('connect', () => {
+        if (i % 2 === 1) s.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
+        resolve();
+      });
+      s.once('close', () => {
+        live.delete(s);
+        resolve();
+        if (!stopped) setImmediate(() => void open(localAddress, i));
+      });
+    });
+  const ready = (async () => {
+    for (const a of addresses) for (let i = 0; i < each; i++) await open(a, i);
+  })();
+  const stop = () => {
+    stopped = true;
+    for (const s of live) s.destroy();
+  };
+  cleanup.push(stop);
+  return { ready, stop, live, opened: () => opened };
+}
+
+/** A promise, or an error after ms. */
+function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+describe('connections per peer, and room for authenticated clients', () => {
+  it('counts an IPv4 address as itself (also IPv4-mapped) and an IPv6 address by its /64', () => {
+    expect(peerOf('192.0.2.7')).toBe('192.0.2.7');
+    expect(peerOf('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(peerOf('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(peerOf('2001:DB8:1:2::9')).toBe('2001:db8:1:2::/64');
+    expect(peerOf('2001:db8:0001:0002:ffff::1')).toBe('2001:db8:1:2::/64');
+    expect(peerOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(peerOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(peerOf('::1')).toBe('0:0:0:0::/64');
+    expect(peerOf('::ffff:1.2.3.4')).not.toBe(peerOf('::ffff:1.2.3.5'));
+  });
+
+  const ping = (port: number) =>
+    `${headerBlock(port, `Content-Length: ${JSON.stringify(PING).length}\r\n`)}\r\n${JSON.stringify(PING)}`;
+
+  it('caps the connections one address holds (32 by default) while other addresses still get in', async () => {
+    // Loopback peers are exempt in service (see the next test); here 127.0.0.2 plays a remote peer.
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '127.0.0.1', { capLoopbackPeers: true });
+    const port = r.http.port;
+    const held: Raw[] = [];
+    for (let i = 0; i < 32; i++) held.push(await openRaw(port, '127.0.0.2'));
+    // Beyond 32 from 127.0.0.2: closed at once, unanswered, even with a valid token.
+    const extra: Raw[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await openRaw(port, '127.0.0.2').catch(() => undefined);
+      if (!c) continue; // refused before connecting: also fine
+      c.socket.write(ping(port));
+      extra.push(c);
+    }
+    for (const c of extra) {
+      await waitFor('the connection over the per-address cap to close', c.isClosed, 3000);
+      expect(c.received()).not.toContain('"result"');
+    }
+    // The 32 are still open, and another address is served.
+    await new Promise((res) => setTimeout(res, 100));
+    expect(held.filter((c) => c.isClosed())).toHaveLength(0);
+    const other = await within(
+      'a call from 127.0.0.1',
+      raw(port, { localAddress: '127.0.0.1', headers: { authorization: `Bearer ${ALICE}` } }),
+      5000,
+    );
+    expect(other.status).toBe(200);
+    // A slot given back is usable by the same address again.
+    held[0]?.socket.destroy();
+    await held[0]?.closed;
+    let served = false;
+    for (let attempt = 0; attempt < 20 && !served; attempt++) {
+      const res = await raw(port, {
+        localAddress: '127.0.0.2',
+        headers: { authorization: `Bearer ${ALICE}` },
+      }).catch(() => undefined);
+      served = res?.status === 200;
+      if (!served) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(served).toBe(true);
+
+    const lines = refusals(r).filter((l) => l.includes('VT_MCP_MAX_CONNECTIONS_PER_ADDRESS'));
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines[0]).toMatch(
+      /refused a connection from 127\.0\.0\.2: 32 connections from this address are open \(VT_MCP_MAX_CONNECTIONS_PER_ADDRESS\)/,
+    );
+    expectNoSecrets(r);
+  }, 30_000);
+
+  it('holds a remote address to the cap as configured, and not loopback (a local reverse proxy carries every client)', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '0.0.0.0');
+    const port = r.http.port;
+    // 40 connections from one loopback address, each carrying a call at once: all answered.
+    const proxied = await Promise.all(Array.from({ length: 40 }, () => openRaw(port, '127.0.0.2')));
+    for (const c of proxied) c.socket.write(ping(port));
+    for (const c of proxied) {
+      await waitFor('every proxied call answered', () => c.received().includes('"result":{}'), 5000);
+    }
+    expect(proxied.filter((c) => c.isClosed())).toHaveLength(0);
+    if (!nonLoopbackV4) return; // no other address on this machine to play a remote peer
+    // From this machine's own non-loopback address (a remote address to the server): 32, no more.
+    const held: Raw[] = [];
+    for (let i = 0; i < 32; i++) held.push(await openRaw(port, nonLoopbackV4, nonLoopbackV4));
+    const over = await openRaw(port, nonLoopbackV4, nonLoopbackV4).catch(() => undefined);
+    if (over) await waitFor('the 33rd connection to close', over.isClosed, 3000);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(held.filter((c) => c.isClosed())).toHaveLength(0);
+    expect(
+      refusals(r).some((l) =>
+        l.includes(`refused a connection from ${nonLoopbackV4}: 32 connections from this address are open`),
+      ),
+    ).toBe(true);
+  }, 30_000);
+
+  it('makes room with the longest idle unauthenticated connection first, and keeps each count right', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '127.0.0.1', {
+      maxConnections: 4,
+      maxConnectionsPerAddress: 3,
+      capLoopbackPeers: true,
+    });
+    const port = r.http.port;
+    const settle = () => new Promise((res) => setTimeout(res, 100));
+    const a1 = await openRaw(port, '127.0.0.2');
+    const a2 = await openRaw(port, '127.0.0.2');
+    const b1 = await openRaw(port, '127.0.0.3');
+    const b2 = await openRaw(port, '127.0.0.3');
+    // Full: a third from 127.0.0.2 takes a1's place, the longest idle; a fourth takes a2's (127.0.0.2
+    // still holds 2 of its 3 each time, not 3: the connection closed for room was its own).
+    const a3 = await openRaw(port, '127.0.0.2');
+    await waitFor('a1 closed for room', a1.isClosed, 3000);
+    const a4 = await openRaw(port, '127.0.0.2');
+    await waitFor('a2 closed for room', a2.isClosed, 3000);
+    await settle();
+    for (const c of [b1, b2, a3, a4]) expect(c.isClosed()).toBe(false);
+    // A connection that has carried an authenticated request is never closed for room.
+    a3.socket.write(ping(port));
+    await waitFor('a3 answered', () => a3.received().includes('"result":{}'), 5000);
+    const c1 = await openRaw(port, '127.0.0.4');
+    await waitFor('b1 closed for room', b1.isClosed, 3000);
+    await settle();
+    for (const c of [b2, a3, a4, c1]) expect(c.isClosed()).toBe(false);
+    expect(r.logs.filter((l) => l.includes('closed an idle connection from'))).toHaveLength(3);
+  }, 30_000);
+
+  it('lets a token holder through when idle unauthenticated connections fill the cap (256 by default)', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS, VT_MCP_CLIENT_RATE: '0' });
+    const port = r.http.port;
+    // 8 addresses x 32 = 256, the whole default cap, reopened as soon as any is closed.
+    const attackers = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+    const flood = occupy(port, attackers, 32);
+    await within('filling the cap', flood.ready, 10_000);
+    expect(flood.live.size).toBe(256);
+
+    // A keep-alive connection that has carried an authenticated request keeps its place: while it is
+    // open the flood has no free slot, so every reopened socket takes the place of another idle one.
+    const keeper = await openRaw(port, '127.0.0.1');
+    keeper.socket.write(ping(port));
+    await waitFor('the keeper answered', () => keeper.received().includes('"result":{}'), 5000);
+
+    // One call per connection, as the red team's token holder made them: every one gets through.
+    const auth = { authorization: `Bearer ${ALICE}` };
+    for (let i = 0; i < 10; i++) {
+      const res = await within(
+        `call ${i}`,
+        raw(port, {
+          localAddress: '127.0.0.1',
+          headers: auth,
+          body: {
+            jsonrpc: '2.0',
+            id: i,
+            method: 'tools/call',
+            params: { name: 'vt_get_report', arguments: { indicator: 'github.com' } },
+          },
+        }),
+        5000,
+      );
+      expect(res.status, `call ${i}`).toBe(200);
+      expect(res.text).toContain('github.com');
+    }
+    // A real SDK client too.
+    const client = await within('an SDK client', sdkClient(`http://127.0.0.1:${port}/mcp`, BOB), 5000);
+    const tools = await within('tools/list', client.listTools(), 5000);
+    expect(tools.tools.map((t) => t.name)).toContain('vt_get_report');
+    // A newcomer without a token makes room the same way, and gets its 401.
+    const anon = await within('an unauthenticated call', raw(port, { localAddress: '127.0.0.1' }), 5000);
+    expect(anon.status).toBe(401);
+
+    keeper.socket.write(ping(port));
+    await waitFor(
+      'the keeper answered again',
+      () => (keeper.received().match(/"result":\{\}/g) ?? []).length >= 2,
+      5000,
+    );
+    expect(keeper.isClosed()).toBe(false);
+    flood.stop();
+    const evictions = r.logs.filter((l) => l.includes('closed an idle connection from 127.0.0.'));
+    expect(evictions.length).toBeGreaterThanOrEqual(10);
+    expect(evictions[0]).toMatch(
+      /closed an idle connection from 127\.0\.0\.\d+ that carried no authenticated request, to make room for one from 127\.0\.0\.1: 256 connections are open \(the cap\)/,
+    );
+    expectNoSecrets(r);
+  }, 60_000);
 });

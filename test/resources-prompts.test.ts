@@ -105,6 +105,50 @@ describe('resources', () => {
     expect(h.api.requests.length).toBe(before);
   });
 
+  it('answers a malformed or unknown URI with invalid params (-32602), before any request', async () => {
+    const before = h.api.requests.length;
+    const cases: Array<[string, RegExp]> = [
+      ['not a uri', /^"not a uri" is not a URI\. This server's resources: vt:\/\/file\/\{id\}, /],
+      ['', /^"" is not a URI\./],
+      ['http://[::1', /^"http:\/\/\[::1" is not a URI\./],
+      [
+        'file:///etc/passwd',
+        /^No resource at "file:\/\/\/etc\/passwd" \(this server reads no local files\)\./,
+      ],
+      [
+        'vt://file/',
+        /^"vt:\/\/file\/" names no object: put its id after the slash, as in vt:\/\/file\/\{id\}\.$/,
+      ],
+      ['vt://triage/', /names no object: .* vt:\/\/triage\/\{job\}\.$/],
+      ['vt://file/%zz', /^"%zz" is not valid percent-encoding/],
+      ['vt://triage/%zz', /^"%zz" is not valid percent-encoding/],
+      ['vt://url/%E0%A4%A', /^"%E0%A4%A" is not valid percent-encoding/],
+      ['vt://file/a/b', /^No resource at "vt:\/\/file\/a\/b"\. This server's resources: /],
+      ['vt://nothing/x', /^No resource at "vt:\/\/nothing\/x"\./],
+      ['vt://docs/nope', /^No resource at "vt:\/\/docs\/nope"\./],
+    ];
+    for (const [uri, text] of cases) {
+      const err = await h.client.readResource({ uri }).catch((e: unknown) => e);
+      expect(err, uri).toMatchObject({ code: -32602 });
+      const message = (err as Error).message;
+      // The client adds "MCP error <code>: " once; the server's message does not carry it already.
+      expect(message.match(/MCP error/g)?.length, uri).toBe(1);
+      expect(message.replace(/^MCP error -32602: /, ''), uri).toMatch(text);
+    }
+    // A long URI is echoed cut short.
+    const long = (await h.client.readResource({ uri: `x${'y'.repeat(5000)}` }).catch((e: unknown) => e)) as {
+      code: number;
+      message: string;
+    };
+    expect(long.code).toBe(-32602);
+    expect(long.message.length).toBeLessThan(600);
+    // Well-formed and served, but unknown to VirusTotal or to the job store: resource not found.
+    await expect(h.client.readResource({ uri: 'vt://triage/no-such-job' })).rejects.toMatchObject({
+      code: -32002,
+    });
+    expect(h.api.requests.length).toBe(before);
+  });
+
   it('says what a template read costs in lookups', async () => {
     const templates = (await h.client.listResourceTemplates()).resourceTemplates;
     for (const t of templates) {

@@ -162,3 +162,54 @@ describe('stdio: a message over the size limit', () => {
     60_000,
   );
 });
+
+describe('stdio: many requests at once, read slowly', () => {
+  it.skipIf(!BUILT)(
+    'answers all 600 while stdout is backed up, without a drain listener per pending answer',
+    async () => {
+      const child = spawn(process.execPath, [ENTRY], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', VT_STATE: 'memory', VIRUSTOTAL_API_KEY: 'test-key' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      cleanup.push(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString('utf8');
+      });
+      child.stdin.on('error', () => {});
+      const stderr = () => err;
+      await until('startup', () => /serving on stdio/.test(err), stderr);
+
+      // stdout is not read yet (no 'data' listener): the pipe fills and the server's writes queue up.
+      const N = 600;
+      const lines = [
+        '{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}',
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        ...Array.from({ length: N }, (_, i) => `{"jsonrpc":"2.0","id":${i},"method":"tools/list"}`),
+      ];
+      child.stdin.write(`${lines.join('\n')}\n`);
+      await new Promise((r) => setTimeout(r, 1500));
+
+      const ids = new Set<unknown>();
+      let pending = '';
+      child.stdout.on('data', (d: Buffer) => {
+        pending += d.toString('utf8');
+        const parts = pending.split('\n');
+        pending = parts.pop() ?? '';
+        for (const p of parts) {
+          if (p.trim() === '') continue;
+          const m = JSON.parse(p) as { id?: unknown; result?: { tools?: unknown[] } };
+          if (typeof m.id === 'number' && Array.isArray(m.result?.tools)) ids.add(m.id);
+        }
+      });
+      await until(`${N} answers`, () => ids.size === N, stderr, 30_000);
+      expect(ids.size).toBe(N);
+      expect(err).not.toMatch(/MaxListenersExceededWarning/);
+      child.stdin.end();
+    },
+    60_000,
+  );
+});

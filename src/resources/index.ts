@@ -3,8 +3,17 @@
  * vt://domain/{name}, vt://ip_address/{ip}), the same answer vt_get_report gives (the same operation,
  * summary and text), and the VT Intelligence syntax reference.
  */
-import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type McpServer,
+  type RegisteredResourceTemplate,
+  ResourceTemplate,
+} from '@modelcontextprotocol/sdk/server/mcp.js';
+import {
+  ErrorCode,
+  ReadResourceRequestSchema,
+  type ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import { q } from '../summaries/text.js';
 import type { ToolContext } from '../tools/context.js';
 import { reportAnswer } from '../tools/get-report.js';
 import { logFailure, respondText } from '../tools/respond.js';
@@ -48,13 +57,45 @@ const TEMPLATES: Array<{ type: IndicatorType; uri: string; variable: string; tit
   { type: 'ip_address', uri: 'vt://ip_address/{ip}', variable: 'ip', title: 'VirusTotal IP address report' },
 ];
 
+const TRIAGE_URI = 'vt://triage/{job}';
+
+/** A template variable, percent-decoded; a broken escape (%zz, a cut UTF-8 sequence) is the caller's error. */
 function decoded(v: string | string[] | undefined): string {
   const s = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
   try {
     return decodeURIComponent(s);
   } catch {
-    return s;
+    throw new ResourceReadError(
+      ErrorCode.InvalidParams,
+      `${shownUri(s)} is not valid percent-encoding: each % must start an escape such as %2F (UTF-8 bytes, two hex digits each).`,
+    );
   }
+}
+
+/** A URI as the caller sent it, quoted on one line and cut short: it is echoed, never trusted. */
+function shownUri(raw: string): string {
+  return q(raw.length > 120 ? `${raw.slice(0, 120)}…` : raw);
+}
+
+const SERVED = `This server's resources: ${[...TEMPLATES.map((t) => t.uri), TRIAGE_URI, SEARCH_SYNTAX_URI].join(', ')}.`;
+
+/**
+ * Why a URI that is a URI names none of this server's resources (JSON-RPC invalid params, as the SDK
+ * answers it; the object behind a well-formed report URI that VirusTotal does not know is -32002).
+ */
+function unknownResource(raw: string, uri: URL): ResourceReadError {
+  const bare = /^vt:\/\/(file|url|domain|ip_address|triage)\/?$/i.exec(raw.trim());
+  if (bare) {
+    const template = [...TEMPLATES.map((t) => t.uri), TRIAGE_URI].find((t) =>
+      t.startsWith(`vt://${(bare[1] as string).toLowerCase()}/`),
+    );
+    return new ResourceReadError(
+      ErrorCode.InvalidParams,
+      `${shownUri(raw)} names no object: put its id after the slash, as in ${template}.`,
+    );
+  }
+  const files = uri.protocol === 'file:' ? ' (this server reads no local files)' : '';
+  return new ResourceReadError(ErrorCode.InvalidParams, `No resource at ${shownUri(raw)}${files}. ${SERVED}`);
 }
 
 async function readReport(
@@ -84,7 +125,7 @@ async function readReport(
 }
 
 export function registerResources(server: McpServer, ctx: ToolContext): void {
-  server.registerResource(
+  const docs = server.registerResource(
     'search-syntax',
     SEARCH_SYNTAX_URI,
     {
@@ -94,8 +135,9 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
     },
     async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: SEARCH_SYNTAX }] }),
   );
+  const templates: RegisteredResourceTemplate[] = [];
   for (const t of TEMPLATES) {
-    server.registerResource(
+    const registered = server.registerResource(
       `${t.type}-report`,
       new ResourceTemplate(t.uri, { list: undefined }),
       {
@@ -106,10 +148,11 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
       async (uri, variables, extra) =>
         readReport(ctx, t.type, decoded(variables[t.variable]), uri, extra.signal),
     );
+    templates.push(registered);
   }
-  server.registerResource(
+  const triage = server.registerResource(
     'triage-job',
-    new ResourceTemplate('vt://triage/{job}', { list: undefined }),
+    new ResourceTemplate(TRIAGE_URI, { list: undefined }),
     {
       title: 'VirusTotal triage job',
       description: 'A vt_triage job: what vt_triage {job} shows (no lookup).',
@@ -126,4 +169,29 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
     },
   );
+  templates.push(triage);
+
+  /*
+   * The SDK's resources/read, with the same resources in the same order, but every URI the caller got
+   * wrong answered as invalid params (-32602) in words of this server. The SDK parses the URI first,
+   * and a string that is not a URL ("not a uri", "http://[::1") then escapes as an internal error
+   * (-32603); its "not found" message also carried the "MCP error -32602:" prefix the client adds again.
+   */
+  server.server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+    const raw = request.params.uri;
+    if (!URL.canParse(raw)) {
+      throw new ResourceReadError(
+        ErrorCode.InvalidParams,
+        `${shownUri(raw)} is not a URI. ${SERVED} Put the object's id in place of the braces.`,
+      );
+    }
+    const uri = new URL(raw);
+    if (uri.toString() === SEARCH_SYNTAX_URI && docs.enabled) return docs.readCallback(uri, extra);
+    for (const t of templates) {
+      if (!t.enabled) continue;
+      const variables = t.resourceTemplate.uriTemplate.match(uri.toString());
+      if (variables) return t.readCallback(uri, variables, extra);
+    }
+    throw unknownResource(raw, uri);
+  });
 }

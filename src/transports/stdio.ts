@@ -50,6 +50,8 @@ export class GuardedStdioTransport implements Transport {
   #size = 0;
   #discarding: Discarding | undefined;
   #started = false;
+  /** The wait for stdout to drain that every send made while it is behind shares. */
+  #drained: Promise<void> | undefined;
 
   constructor(opts: StdioOptions) {
     this.#stdin = opts.stdin ?? process.stdin;
@@ -75,11 +77,25 @@ export class GuardedStdioTransport implements Transport {
     this.onclose?.();
   }
 
-  send(message: JSONRPCMessage): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.#stdout.write(serializeMessage(message))) resolve();
-      else this.#stdout.once('drain', resolve);
+  /**
+   * Resolves once stdout has taken the message: at once, or when a backed-up stdout drains. Every send
+   * made while stdout is behind waits on the same 'drain': one listener per message would pile up
+   * hundreds when a client sends many requests at once and reads slowly (Node warns past 10). A stdout
+   * that closes (a failed one closes too) never drains: its waiters are let go then.
+   */
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (this.#stdout.write(serializeMessage(message))) return;
+    this.#drained ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.#stdout.off('drain', done);
+        this.#stdout.off('close', done);
+        this.#drained = undefined;
+        resolve();
+      };
+      this.#stdout.on('drain', done);
+      this.#stdout.on('close', done);
     });
+    return this.#drained;
   }
 
   readonly #onstreamerror = (error: Error) => this.onerror?.(error);
