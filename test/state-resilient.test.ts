@@ -207,6 +207,41 @@ describe('ResilientStore around a real SQLite store behind a switch', () => {
   });
 });
 
+describe('ResilientStore logging', () => {
+  it('a store that fails and answers again over and over logs each cause once, not every flip', async () => {
+    const inner = new MemoryStore({ cacheMaxBytes: 1e6 });
+    const sw = new SwitchedStore(inner);
+    const logs: string[] = [];
+    let clock = Date.UTC(2031, 0, 1);
+    const r = new ResilientStore(sw, {
+      cacheMaxBytes: 1e6,
+      timeoutMs: TIMEOUT,
+      probeEveryMs: PROBE,
+      log: (m) => logs.push(m),
+      clock: () => clock,
+    });
+    toClose.push(r);
+    for (let flip = 0; flip < 6; flip++) {
+      sw.mode = 'throw';
+      await r.acquire({ now: Date.now(), leaseMs: 1 });
+      expect(r.degradedSince).toBeTypeOf('number');
+      sw.mode = 'ok';
+      clock += 5_000;
+      await r.probe();
+      expect(r.degradedSince).toBeUndefined();
+    }
+    expect(logs.filter((l) => l.includes('unavailable'))).toHaveLength(1);
+    expect(logs.filter((l) => l.includes('answers again'))).toHaveLength(1);
+    // Ten minutes on, the same cause is logged again, with how often it came back unlogged.
+    clock += 10 * 60_000;
+    sw.mode = 'throw';
+    await r.acquire({ now: Date.now(), leaseMs: 1 });
+    const last = logs.filter((l) => l.includes('unavailable')).at(-1) ?? '';
+    expect(logs.filter((l) => l.includes('unavailable'))).toHaveLength(2);
+    expect(last).toMatch(/\(5 more times since 2031-01-01T00:00:00\.000Z, not logged\)/);
+  });
+});
+
 describe('ResilientStore and Redis', () => {
   it('Redis at a closed port: every call answers from memory, quickly, and the store says so', async () => {
     const port = await closedPort();

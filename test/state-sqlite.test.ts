@@ -87,6 +87,29 @@ describe('SQLite store on node:sqlite', () => {
     await s.close();
   });
 
+  it("waits for another process's lock without blocking the event loop (a health check answers meanwhile)", async () => {
+    const path = join(t.dir, 'held.db');
+    const s = openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6, busyTimeoutMs: 3_000 });
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+    // The other process lets go after 400 ms: a timer of this process must be able to run to do it.
+    setTimeout(() => other.exec('ROLLBACK'), 400);
+    let ticks = 0;
+    const tick = setInterval(() => ticks++, 5);
+    try {
+      // Granted once the lock is free; a store that blocked the loop in SQLite's own wait would have
+      // kept the timer above from ever letting go, and failed with "database is locked".
+      const a = await s.acquire({ now: T0, window: W, leaseMs: 60_000 });
+      expect(a.granted).toBe(true);
+      // The loop kept turning meanwhile (a timer every 5 ms over 400 ms; a handful is enough to show it).
+      expect(ticks).toBeGreaterThan(5);
+    } finally {
+      clearInterval(tick);
+      other.close();
+      await s.close();
+    }
+  });
+
   it('stores bodies compressed, counts the stored bytes against the bound, and gives back the text', async () => {
     const { s, path } = open(3 * REPORT.length);
     try {

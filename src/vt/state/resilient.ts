@@ -51,6 +51,8 @@ export interface ResilientOptions {
 const PRIMARY = 'p:';
 const FALLBACK = 'm:';
 const MAX_REPLAY = 512;
+/** An outage of the same cause is logged at most this often. */
+const LOG_EVERY_MS = 10 * 60_000;
 
 type Replay = (s: StateStore) => Promise<void>;
 
@@ -70,6 +72,10 @@ export class ResilientStore implements StateStore {
   #timer: NodeJS.Timeout | undefined;
   #replay: Replay[] = [];
   #fallbackDocs = false;
+  /** When each cause of an outage was last logged, and how often it came back since unlogged. */
+  readonly #told = new Map<string, { at: number; times: number }>();
+  /** The current outage was logged (so its end is too). */
+  #outageLogged = false;
   #closed = false;
 
   constructor(primary: StateStore, opts: ResilientOptions) {
@@ -312,11 +318,27 @@ export class ResilientStore implements StateStore {
     if (this.#degradedSince !== undefined) return;
     this.#degradedSince = this.#clock();
     this.#lastProbe = this.#degradedSince;
-    if (!opts.quiet)
-      this.#log(
-        `shared state (${this.kind} at ${this.location}) unavailable: ${reason}. ` +
-          "Answering from this process's memory until the store is back; meanwhile limits count this process only.",
-      );
+    this.#outageLogged = false;
+    if (!opts.quiet) {
+      // One line per cause per LOG_EVERY_MS: a store that fails and answers again every few seconds (a
+      // full disk) would otherwise fill the log with the same two lines.
+      const cause = reason.replace(/\d+/g, '#');
+      const prev = this.#told.get(cause);
+      const now = this.#degradedSince;
+      if (!prev || now - prev.at >= LOG_EVERY_MS) {
+        const again = prev?.times
+          ? ` (${prev.times} more time${prev.times === 1 ? '' : 's'} since ${new Date(prev.at).toISOString()}, not logged)`
+          : '';
+        this.#log(
+          `shared state (${this.kind} at ${this.location}) unavailable: ${reason}${again}. ` +
+            "Answering from this process's memory until the store is back; meanwhile limits count this process only.",
+        );
+        this.#told.set(cause, { at: now, times: 0 });
+        this.#outageLogged = true;
+      } else {
+        prev.times++;
+      }
+    }
     this.#stopTimer();
     this.#timer = setInterval(() => void this.probe(), this.#probeEveryMs);
     this.#timer.unref?.();
@@ -337,6 +359,7 @@ export class ResilientStore implements StateStore {
     this.#degradedSince = undefined;
     this.#reason = undefined;
     this.#stopTimer();
+    if (!this.#outageLogged) return;
     this.#log(
       `shared state (${this.kind} at ${this.location}) answers again after ${Math.round((this.#clock() - since) / 1000)} s; shared accounting resumed.`,
     );

@@ -29,6 +29,7 @@ import {
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import { packBody, unpackBody } from './packed-body.js';
 import {
@@ -69,6 +70,15 @@ export interface SqliteStoreOptions {
   /** The driver; tests pass null to exercise the fallback of a Node without node:sqlite. */
   driver?: SqliteDriver | null;
   platform?: NodeJS.Platform;
+}
+
+/** The longest one call blocks the event loop waiting for another process's lock. */
+const SYNC_BUSY_MS = 20;
+
+/** Another connection holds the lock SQLite needs (SQLITE_BUSY, and its extended codes). */
+function isBusy(err: unknown): boolean {
+  const code = (err as { errcode?: unknown } | undefined)?.errcode;
+  return typeof code === 'number' && (code & 0xff) === 5;
 }
 
 /** 2: cache bodies stored compressed (BLOB + encoding). A version-1 file's cache is dropped on open. */
@@ -427,7 +437,10 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     if (checked.fd !== undefined) closeSync(checked.fd);
     checked.fd = undefined;
     // node:sqlite's own busy timeout is 0: a second process would fail at once instead of waiting.
-    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 2000))}`);
+    // Opening waits for another process's lock as long as the busy timeout says (a start may block);
+    // afterwards SQLite's own wait is kept short (see below).
+    const busyMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 2000));
+    db.exec(`PRAGMA busy_timeout = ${busyMs}`);
     const mode = column(db.prepare('PRAGMA journal_mode = WAL').get());
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
     db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA recursive_triggers = OFF');
@@ -443,6 +456,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     });
     // The -wal and -shm files now exist: made by SQLite, or found (and then checked before) and opened.
     checkCompanions(opts.path, platform !== 'win32');
+    // SQLite's own wait for a lock blocks the event loop (and every answer, /healthz included): from
+    // now on it is kept short, and the store waits out the rest between attempts (SqliteStore#retry).
+    d.exec(`PRAGMA busy_timeout = ${Math.min(SYNC_BUSY_MS, busyMs)}`);
     return new SqliteStore(d, opts, checked.id);
   } catch (err) {
     if (checked?.fd !== undefined) closeSync(checked.fd);
@@ -497,6 +513,8 @@ export class SqliteStore implements StateStore {
   readonly #db: DatabaseSync;
   readonly #ks: string;
   readonly #maxBytes: number;
+  /** How long a call waits, in all, for another process's lock. */
+  readonly #busyMs: number;
   readonly #s: Statements;
   #queued: Queued[] = [];
   #flush: NodeJS.Immediate | undefined;
@@ -511,6 +529,7 @@ export class SqliteStore implements StateStore {
     this.#ks = opts.keyspace;
     this.location = opts.path;
     this.#maxBytes = Math.max(0, Math.floor(opts.cacheMaxBytes));
+    this.#busyMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 2000));
     this.#s = prepare(db);
     this.#fileId = fileId;
     if (fileId !== undefined) OPEN_FILES.set(fileId, (OPEN_FILES.get(fileId) ?? 0) + 1);
@@ -540,11 +559,29 @@ export class SqliteStore implements StateStore {
         return fn();
       });
     } catch (err) {
-      for (const q of batch) q.reject(err);
+      // Locked by another process: the writes wait for the next attempt, in their order.
+      if (isBusy(err) && this.#open) this.#queued = [...batch, ...this.#queued];
+      else for (const q of batch) q.reject(err);
       throw err;
     }
     for (const q of batch) q.resolve();
     return out;
+  }
+
+  /**
+   * Runs fn, and while another process holds the lock, again after a pause, without blocking the event
+   * loop meanwhile, until the busy timeout has passed.
+   */
+  async #retry<T>(fn: () => T): Promise<T> {
+    const until = Date.now() + this.#busyMs;
+    for (let pause = 5; ; pause = Math.min(100, pause * 2)) {
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err) || Date.now() + pause > until) throw err;
+      }
+      await sleep(pause + Math.random() * pause);
+    }
   }
 
   /** Queues a write for the next commit (see the top of the file). */
@@ -554,11 +591,10 @@ export class SqliteStore implements StateStore {
       this.#queued.push({ write, resolve, reject });
       this.#flush ??= setImmediate(() => {
         this.#flush = undefined;
-        try {
-          this.#now(() => undefined);
-        } catch {
-          // Every queued write's promise was rejected with the reason.
-        }
+        this.#retry(() => this.#now(() => undefined)).catch((err: unknown) => {
+          // Given up (or the file failed otherwise): what is still queued is told why.
+          for (const q of this.#queued.splice(0)) q.reject(err);
+        });
       });
     });
   }
@@ -577,7 +613,7 @@ export class SqliteStore implements StateStore {
     }));
   }
 
-  #retry(now: number, w: WindowSpec, rows: SlotRow[]) {
+  #windowRetryAt(now: number, w: WindowSpec, rows: SlotRow[]) {
     return windowRetryAt(
       now,
       w,
@@ -602,33 +638,36 @@ export class SqliteStore implements StateStore {
 
   /** Takes the write lock and writes a page: a file that became read-only, locked or corrupt fails it. */
   async ping(): Promise<void> {
-    this.#now(() => this.#s.ping.run());
+    await this.#retry(() => this.#now(() => this.#s.ping.run()));
   }
 
   async acquire(a: AcquireRequest): Promise<Acquire> {
     const s = this.#s;
     const ks = this.#ks;
-    return this.#now((): Acquire => {
-      const { now } = a;
-      const day = utcDay(now);
-      const used = this.#dayUsed(day);
-      if (a.dailyQuota !== undefined && used >= a.dailyQuota) {
-        return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
-      }
-      const paused = this.#pausedUntil();
-      if (paused > now) return { granted: false, reason: 'paused', retryAt: paused };
-      s.pruneSlots.run(ks, now);
-      // The rows are read only when the window is full, to estimate when a slot frees.
-      if (a.window && int(column(s.slotCount.get(ks)), 'the slot count') >= a.window.requests) {
-        const retryAt = this.#retry(now, a.window, this.#slots(now));
-        if (retryAt !== undefined) return { granted: false, reason: 'window', retryAt };
-      }
-      const slot = newSlotId(day);
-      s.insertSlot.run(ks, slot, now + Math.max(0, a.leaseMs));
-      s.incDay.run(ks, day);
-      s.pruneDays.run(ks, utcDay(now - DAY_MS));
-      return { granted: true, slot, dayUsed: used + 1 };
-    });
+    return this.#retry(
+      (): Acquire =>
+        this.#now((): Acquire => {
+          const { now } = a;
+          const day = utcDay(now);
+          const used = this.#dayUsed(day);
+          if (a.dailyQuota !== undefined && used >= a.dailyQuota) {
+            return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
+          }
+          const paused = this.#pausedUntil();
+          if (paused > now) return { granted: false, reason: 'paused', retryAt: paused };
+          s.pruneSlots.run(ks, now);
+          // The rows are read only when the window is full, to estimate when a slot frees.
+          if (a.window && int(column(s.slotCount.get(ks)), 'the slot count') >= a.window.requests) {
+            const retryAt = this.#windowRetryAt(now, a.window, this.#slots(now));
+            if (retryAt !== undefined) return { granted: false, reason: 'window', retryAt };
+          }
+          const slot = newSlotId(day);
+          s.insertSlot.run(ks, slot, now + Math.max(0, a.leaseMs));
+          s.incDay.run(ks, day);
+          s.pruneDays.run(ks, utcDay(now - DAY_MS));
+          return { granted: true, slot, dayUsed: used + 1 };
+        }),
+    );
   }
 
   settle(slot: string, answeredAt: number, window?: WindowSpec): Promise<void> {
@@ -656,23 +695,26 @@ export class SqliteStore implements StateStore {
   }
 
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
-    return this.#now((): Usage => {
-      const rows = this.#slots(now);
-      const day = utcDay(now);
-      const paused = this.#pausedUntil();
-      const nextFreeAt = window ? this.#retry(now, window, rows) : undefined;
-      return {
-        windowUsed: rows.length,
-        ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
-        dayUsed: this.#dayUsed(day),
-        day,
-        ...(paused > now ? { pausedUntil: paused } : {}),
-      };
-    });
+    return this.#retry(
+      (): Usage =>
+        this.#now((): Usage => {
+          const rows = this.#slots(now);
+          const day = utcDay(now);
+          const paused = this.#pausedUntil();
+          const nextFreeAt = window ? this.#windowRetryAt(now, window, rows) : undefined;
+          return {
+            windowUsed: rows.length,
+            ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
+            dayUsed: this.#dayUsed(day),
+            day,
+            ...(paused > now ? { pausedUntil: paused } : {}),
+          };
+        }),
+    );
   }
 
   async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {
-    const row = this.#read(() => this.#s.cacheGet.get(this.#ks, key));
+    const row = await this.#retry(() => this.#read(() => this.#s.cacheGet.get(this.#ks, key)));
     if (!row || int(row.expires_at, 'an expiry') <= now) return undefined;
     const body = row.body;
     if (!(body instanceof Uint8Array)) return undefined;
@@ -729,7 +771,7 @@ export class SqliteStore implements StateStore {
   }
 
   async cacheStats(): Promise<CacheStats> {
-    const row = this.#read(() => this.#s.cacheTotals.get(this.#ks));
+    const row = await this.#retry(() => this.#read(() => this.#s.cacheTotals.get(this.#ks)));
     return {
       entries: row ? int(row.entries, 'the entry count') : 0,
       bytes: row ? int(row.bytes, 'the cache size') : 0,
@@ -739,13 +781,15 @@ export class SqliteStore implements StateStore {
   async lease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
     const s = this.#s;
     const ks = this.#ks;
-    return this.#now((): boolean => {
-      const cur = s.leaseGet.get(ks, key);
-      if (cur && int(cur.expires_at, 'a lease') > now && cur.owner !== owner) return false;
-      s.leasePut.run(ks, key, owner, now + ttlMs);
-      s.pruneLeases.run(ks, now, PRUNE_BATCH);
-      return true;
-    });
+    return this.#retry((): boolean =>
+      this.#now((): boolean => {
+        const cur = s.leaseGet.get(ks, key);
+        if (cur && int(cur.expires_at, 'a lease') > now && cur.owner !== owner) return false;
+        s.leasePut.run(ks, key, owner, now + ttlMs);
+        s.pruneLeases.run(ks, now, PRUNE_BATCH);
+        return true;
+      }),
+    );
   }
 
   releaseLease(key: string, owner: string): Promise<void> {
@@ -762,7 +806,7 @@ export class SqliteStore implements StateStore {
   }
 
   async docGet(key: string, now: number): Promise<string | undefined> {
-    const row = this.#read(() => this.#s.docGet.get(this.#ks, key));
+    const row = await this.#retry(() => this.#read(() => this.#s.docGet.get(this.#ks, key)));
     if (!row) return undefined;
     const expiresAt = row.expires_at === null ? null : int(row.expires_at, 'an expiry');
     if (expiresAt !== null && expiresAt <= now) return undefined;
@@ -774,23 +818,26 @@ export class SqliteStore implements StateStore {
   }
 
   async docList(prefix: string, now: number): Promise<string[]> {
-    return this.#read(() => {
-      const out: string[] = [];
-      for (const row of this.#s.docList.iterate(this.#ks, prefix, now)) {
-        const k = text(column(row as Row), 'a document key');
-        if (!k.startsWith(prefix)) break;
-        out.push(k);
-      }
-      return out;
-    });
+    return this.#retry(() =>
+      this.#read(() => {
+        const out: string[] = [];
+        for (const row of this.#s.docList.iterate(this.#ks, prefix, now)) {
+          const k = text(column(row as Row), 'a document key');
+          if (!k.startsWith(prefix)) break;
+          out.push(k);
+        }
+        return out;
+      }),
+    );
   }
 
   async close(): Promise<void> {
     if (!this.#open) return;
     try {
-      if (this.#queued.length > 0) this.#now(() => undefined);
+      if (this.#queued.length > 0) await this.#retry(() => this.#now(() => undefined));
     } finally {
       this.#open = false;
+      for (const q of this.#queued.splice(0)) q.reject(new Error('the state store is closed'));
       try {
         this.#db.close();
       } finally {
