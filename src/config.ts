@@ -19,8 +19,13 @@ export interface HttpSettings {
   allowedOrigins: string[];
   /** Requests that can reach VirusTotal each client may make per minute (0: no limit). */
   clientCallsPerMinute: number;
-  /** Open connections accepted at once; beyond it new connections are closed at once. */
+  /**
+   * Open connections accepted at once; at the cap a new connection replaces the longest idle one that has
+   * carried no authenticated request, or is closed at once.
+   */
   maxConnections: number;
+  /** Open connections accepted at once from one address (an IPv6 /64 counts as one); loopback is exempt. */
+  maxConnectionsPerAddress: number;
 }
 
 export interface Config {
@@ -47,6 +52,15 @@ export interface Config {
   state: string;
   /** How long a finished triage job is kept, in hours. */
   triageKeepHours: number;
+  /** How many triage jobs, and how much of the store, the callers of this server may hold. */
+  triageLimits: {
+    runningPerClient: number;
+    storedPerClient: number;
+    runningTotal: number;
+    storedTotal: number;
+    indicatorsTotal: number;
+    bytesTotal: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -283,16 +297,69 @@ export const OPTIONS = {
   triageKeepHours: option({
     env: ['VT_TRIAGE_KEEP_HOURS'],
     default: '24',
-    help: 'How long a finished vt_triage job and its results are kept, in hours.',
+    help: 'How long a vt_triage job and its results are kept after it stops (finished, cancelled or paused), in hours.',
     format: 'number',
     parse: int('VT_TRIAGE_KEEP_HOURS', 1, 24 * 90, 24),
+  }),
+  triageRunningPerClient: option({
+    env: ['VT_TRIAGE_RUNNING_PER_CLIENT'],
+    default: '2',
+    help: 'vt_triage jobs one client (an HTTP token; every stdio caller is one client) may have running at once.',
+    format: 'number',
+    parse: int('VT_TRIAGE_RUNNING_PER_CLIENT', 1, 1_000, 2),
+  }),
+  triageKeptPerClient: option({
+    env: ['VT_TRIAGE_KEPT_PER_CLIENT'],
+    default: '20',
+    help: 'vt_triage jobs one client may have kept at once, finished ones included (they go VT_TRIAGE_KEEP_HOURS after they stop).',
+    format: 'number',
+    parse: int('VT_TRIAGE_KEPT_PER_CLIENT', 1, 10_000, 20),
+  }),
+  triageRunningMax: option({
+    env: ['VT_TRIAGE_RUNNING_MAX'],
+    default: '8',
+    help: 'vt_triage jobs running at once, every client together; also how many one process works at a time.',
+    format: 'number',
+    parse: int('VT_TRIAGE_RUNNING_MAX', 1, 1_000, 8),
+  }),
+  triageKeptMax: option({
+    env: ['VT_TRIAGE_KEPT_MAX'],
+    default: '200',
+    help: 'vt_triage jobs kept at once, every client together.',
+    format: 'number',
+    parse: int('VT_TRIAGE_KEPT_MAX', 1, 100_000, 200),
+  }),
+  triageIndicatorsMax: option({
+    env: ['VT_TRIAGE_INDICATORS_MAX'],
+    default: '50000',
+    help: 'Indicators in every kept vt_triage job together (one job holds at most 1,000).',
+    format: 'number',
+    parse: int('VT_TRIAGE_INDICATORS_MAX', 1_000, 10_000_000, 50_000),
+  }),
+  triageStoreMb: option({
+    env: ['VT_TRIAGE_STORE_MB'],
+    default: '64',
+    help: 'MB of the state store every kept vt_triage job may take together (their indicators and results).',
+    format: 'number',
+    parse: int('VT_TRIAGE_STORE_MB', 1, 65_536, 64),
   }),
   maxConnections: option({
     env: ['VT_MCP_MAX_CONNECTIONS'],
     default: '256',
-    help: 'Open HTTP connections accepted at once with --transport http; beyond it new connections are closed at once.',
+    help:
+      'Open HTTP connections accepted at once with --transport http; at the cap a new connection takes the place of ' +
+      'the longest idle one that has carried no authenticated request, or is closed at once if there is none.',
     format: 'number',
     parse: int('VT_MCP_MAX_CONNECTIONS', 1, 65_536, 256),
+  }),
+  maxConnectionsPerAddress: option({
+    env: ['VT_MCP_MAX_CONNECTIONS_PER_ADDRESS'],
+    default: '32',
+    help:
+      'Open HTTP connections accepted at once from one address (an IPv6 /64 counts as one; loopback is exempt: a ' +
+      'reverse proxy on this machine carries every client); behind a proxy on another machine, raise it to VT_MCP_MAX_CONNECTIONS.',
+    format: 'number',
+    parse: int('VT_MCP_MAX_CONNECTIONS_PER_ADDRESS', 1, 65_536, 32),
   }),
 } satisfies Record<string, EnvOption>;
 
@@ -397,11 +464,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
       allowedOrigins: get(OPTIONS.allowedOrigins),
       clientCallsPerMinute: get(OPTIONS.clientRate),
       maxConnections: get(OPTIONS.maxConnections),
+      maxConnectionsPerAddress: get(OPTIONS.maxConnectionsPerAddress),
     },
     enableSubmissions: get(OPTIONS.enableSubmissions),
     uploadDirs: get(OPTIONS.uploadDirs),
     state: get(OPTIONS.state),
     triageKeepHours: get(OPTIONS.triageKeepHours),
+    triageLimits: {
+      runningPerClient: get(OPTIONS.triageRunningPerClient),
+      storedPerClient: get(OPTIONS.triageKeptPerClient),
+      runningTotal: get(OPTIONS.triageRunningMax),
+      storedTotal: get(OPTIONS.triageKeptMax),
+      indicatorsTotal: get(OPTIONS.triageIndicatorsMax),
+      bytesTotal: get(OPTIONS.triageStoreMb) * 1024 * 1024,
+    },
   };
 }
 

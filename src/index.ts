@@ -27,7 +27,7 @@ const { fixHeapGrowth } = await import('./server/heap.js');
 const { createRuntime } = await import('./server/runtime.js');
 const { GuardedStdioTransport } = await import('./transports/stdio.js');
 const { VERSION } = await import('./version.js');
-const { openStateStore, StateSpecError, stateStartLine } = await import('./vt/state/open.js');
+const { openStateStore, StateSpecError, stateSecrets, stateStartLine } = await import('./vt/state/open.js');
 // The demo's stand-in and the HTTP transport are loaded only by the runs that use them.
 let HttpConfigError: typeof HttpConfigErrorClass | undefined;
 
@@ -46,7 +46,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfig(process.env, argv);
-  const log = createLogger({ secrets: [config.apiKey, ...config.http.authTokens] });
+  // The Redis password of VT_STATE too: no line should carry it, whatever a client error may quote.
+  const log = createLogger({
+    secrets: [config.apiKey, ...config.http.authTokens, ...stateSecrets(config.state)],
+  });
   const growth = fixHeapGrowth();
   log.info(
     `memory: response cache up to ${config.cacheMaxMb} MB; V8 heap growth ` +
@@ -87,7 +90,11 @@ async function main(argv: string[]): Promise<void> {
   if (config.transport === 'http') {
     const transport = await import('./transports/http.js');
     HttpConfigError = transport.HttpConfigError;
-    const http = await transport.startHttp({ ...config.http, createServer: () => createServer(ctx), log });
+    const http = await transport.startHttp({
+      ...config.http,
+      createServer: (caller) => createServer(ctx, caller),
+      log,
+    });
     closers.push(http.close);
     log.info(`vtbrief ${VERSION} serving Streamable HTTP at ${http.url}`);
     if (/^(0\.0\.0\.0|::|\[::\])$/.test(config.http.host)) {

@@ -101,7 +101,7 @@ describe('1,000 mixed calls with 10% injected upstream faults', () => {
           // Errors are the curated kinds, never the internal-error fallback.
           for (const { r } of errors) {
             expect(textOf(r)).toMatch(
-              /not valid|temporarily|did not answer|Could not reach|larger than|refusing requests|rate limit|is not a recognised|not an|VirusTotal/,
+              /not valid|temporarily|did not answer|Could not reach|larger than|refusing requests|rate limit|is not a recognised|not an|VirusTotal|No new triage job/,
             );
             expect(textOf(r)).not.toContain('internal error');
           }

@@ -1,8 +1,11 @@
-/** The triage job engine on a real store (SQLite file): results, not-found, cancel, the daily cap, handover. */
+/**
+ * The triage job engine on a real store (SQLite file): results, not-found, cancel, the daily cap (a pause,
+ * not a hold until tomorrow), handover, owners, bounds, and a start that reads headers only.
+ */
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { JobRunner } from '../src/jobs/runner.js';
-import { type JobItem, TriageJobs } from '../src/jobs/triage-jobs.js';
+import { type JobItem, JobLimitError, type JobLimits, TriageJobs } from '../src/jobs/triage-jobs.js';
 import { VtError } from '../src/vt/errors.js';
 import { openSqliteStore } from '../src/vt/state/sqlite.js';
 import { keyspace } from '../src/vt/state/store.js';
@@ -18,6 +21,18 @@ const store = openSqliteStore({
   platform: process.platform,
 });
 afterAll(() => store.close());
+
+const LIMITS: JobLimits = {
+  runningPerClient: 100,
+  storedPerClient: 1_000,
+  runningTotal: 100,
+  storedTotal: 1_000,
+  indicatorsTotal: 1_000_000,
+  bytesTotal: 1e9,
+};
+const newJobs = (limits: Partial<JobLimits> = {}) =>
+  new TriageJobs({ store, keepMs: 60_000, limits: { ...LIMITS, ...limits } });
+const OWNER = 'local';
 
 const items = (n: number, tag = 'x'): JobItem[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -38,6 +53,11 @@ const until = async (cond: () => Promise<boolean>, ms = 10_000) => {
 const runners: JobRunner[] = [];
 afterEach(async () => {
   for (const r of runners.splice(0)) await r.stop(0);
+  // Nor may a test's unfinished jobs be worked by the next test's runners.
+  const jobs = newJobs();
+  for (const h of await jobs.list()) {
+    if (h.status === 'running' || h.status === 'paused') await jobs.writeHeader(h, { status: 'cancelled' });
+  }
 });
 const track = (r: JobRunner) => {
   runners.push(r);
@@ -46,7 +66,7 @@ const track = (r: JobRunner) => {
 
 describe('JobRunner', () => {
   it('runs a job to the end: rows, not-found rows, failures after retries', async () => {
-    const jobs = new TriageJobs({ store, keepMs: 60_000 });
+    const jobs = newJobs();
     const seen: string[] = [];
     const runner = track(
       new JobRunner({
@@ -62,10 +82,10 @@ describe('JobRunner', () => {
         notFoundRow: (item) => ({ verdict: 'not_found', id: item.id }),
       }).start(),
     );
-    const h = await jobs.create(items(60), { skipped: 1 });
+    const h = await jobs.create(OWNER, items(60), { skipped: 1 });
     runner.kick(h.id);
     await until(async () => (await jobs.header(h.id))?.status === 'done');
-    const snap = await jobs.snapshot(h.id);
+    const snap = await jobs.snapshot(h.id, OWNER);
     expect(snap?.header).toMatchObject({ total: 60, done: 59, failed: 1, notes: { skipped: 1 } });
     expect(snap?.states[3]).toMatchObject({ s: 'done', row: { verdict: 'not_found' } });
     expect(snap?.states[5]).toMatchObject({ s: 'failed', error: 'transient' });
@@ -76,8 +96,8 @@ describe('JobRunner', () => {
     await runner.stop();
   });
 
-  it('stops on cancel, and holds a job at the daily cap until the reset', async () => {
-    const jobs = new TriageJobs({ store, keepMs: 60_000 });
+  it('stops on cancel, and pauses a job at the daily cap: it does not spend the next day by itself', async () => {
+    const jobs = newJobs();
     let calls = 0;
     let resetAt = 0;
     const runner = track(
@@ -97,16 +117,21 @@ describe('JobRunner', () => {
         notFoundRow: () => ({}),
       }).start(),
     );
-    const capped = await jobs.create(items(6, 'cap'), undefined);
+    const capped = await jobs.create(OWNER, items(6, 'cap'), undefined);
     runner.kick(capped.id);
-    await until(async () => (await jobs.header(capped.id))?.notBefore !== undefined);
+    await until(async () => (await jobs.header(capped.id))?.status === 'paused');
     const held = await jobs.header(capped.id);
-    expect(held?.done).toBe(2);
-    expect(held?.status).toBe('running');
+    expect(held).toMatchObject({ done: 2, status: 'paused', pausedFor: 'daily' });
+    // Past the reset, nothing carries it on but its owner.
+    await new Promise((r) => setTimeout(r, Math.max(0, resetAt - Date.now()) + 200));
+    expect(await jobs.header(capped.id)).toMatchObject({ status: 'paused', done: 2 });
+    expect(calls).toBe(3);
+    await jobs.writeHeader(held as NonNullable<typeof held>, { status: 'running' });
+    runner.kick(capped.id);
     await until(async () => (await jobs.header(capped.id))?.status === 'done');
-    expect(Date.now()).toBeGreaterThanOrEqual(resetAt);
+    expect(calls).toBe(7);
 
-    const long = await jobs.create(items(40, 'c'), undefined);
+    const long = await jobs.create(OWNER, items(40, 'c'), undefined);
     runner.kick(long.id);
     await until(async () => ((await jobs.header(long.id))?.done ?? 0) >= 3);
     await jobs.requestCancel(long.id);
@@ -119,7 +144,7 @@ describe('JobRunner', () => {
   });
 
   it('one runner at a time per job; another takes it over when the first stops', async () => {
-    const jobs = new TriageJobs({ store, keepMs: 60_000 });
+    const jobs = newJobs();
     const by = { a: [] as string[], b: [] as string[] };
     const make = (name: 'a' | 'b') =>
       track(
@@ -138,7 +163,7 @@ describe('JobRunner', () => {
       );
     const a = make('a');
     const b = make('b');
-    const h = await jobs.create(items(30, 'h'), undefined);
+    const h = await jobs.create(OWNER, items(30, 'h'), undefined);
     a.kick(h.id);
     b.kick(h.id);
     await until(async () => ((await jobs.header(h.id))?.done ?? 0) >= 6);
@@ -152,5 +177,173 @@ describe('JobRunner', () => {
     );
     expect(by.b.length).toBeGreaterThan(0);
     await b.stop();
+  });
+
+  it('a job belongs to its owner: another sees no header, no snapshot', async () => {
+    const jobs = newJobs();
+    const h = await jobs.create('token:aaaa', items(3, 'own'), undefined);
+    expect(await jobs.headerFor(h.id, 'token:aaaa')).toMatchObject({ id: h.id });
+    expect(await jobs.headerFor(h.id, 'token:bbbb')).toBeUndefined();
+    expect(await jobs.snapshot(h.id, 'token:bbbb')).toBeUndefined();
+    expect(await jobs.snapshot(h.id, 'local')).toBeUndefined();
+  });
+
+  it('refuses a job past a bound, naming it; a stopped job frees a running place', async () => {
+    const jobs = newJobs({ runningPerClient: 2, storedPerClient: 3 });
+    const owner = `bounded-${Date.now()}`;
+    const a = await jobs.create(owner, items(2, 'b1'), undefined);
+    await jobs.create(owner, items(2, 'b2'), undefined);
+    const third = await jobs.create(owner, items(2, 'b3'), undefined).catch((e: unknown) => e);
+    expect(third).toBeInstanceOf(JobLimitError);
+    expect(third).toMatchObject({ bound: 'runningPerClient', limit: 2, current: 2 });
+    expect((third as JobLimitError).holding.map((h) => h.id)).toContain(a.id);
+    // Another client is not held by this one's bound.
+    await jobs.create(`${owner}-other`, items(2, 'b4'), undefined);
+    // Cancelled, a job no longer runs: there is room for a running one, and the kept bound comes next.
+    await jobs.writeHeader(a, { status: 'cancelled' });
+    await jobs.create(owner, items(2, 'b5'), undefined);
+    const fourth = await jobs.create(owner, items(2, 'b6'), undefined).catch((e: unknown) => e);
+    expect(fourth).toMatchObject({ bound: 'runningPerClient' });
+    const stored = newJobs({ runningPerClient: 10, storedPerClient: 3 });
+    const err = await stored.create(owner, items(2, 'b7'), undefined).catch((e: unknown) => e);
+    expect(err).toMatchObject({ bound: 'storedPerClient', limit: 3, current: 3 });
+    // When room comes: the cancelled job's documents expire keepMs after it stopped.
+    expect((err as JobLimitError).roomAt).toBeGreaterThan(Date.now());
+    expect((err as JobLimitError).roomAt).toBeLessThanOrEqual(Date.now() + 60_000);
+  });
+
+  it('a job another process marked done or cancelled is never worked again, nor turned back to running', async () => {
+    const jobs = newJobs();
+    const h = await jobs.create(OWNER, items(5, 'fin'), undefined);
+    const cancelled = await jobs.writeHeader(h, { status: 'cancelled' });
+    expect(cancelled.status).toBe('cancelled');
+    // A stale writer (a runner that read the header before) cannot revive it.
+    const stale = await jobs.writeHeader(h, { status: 'running', done: 1 });
+    expect(stale.status).toBe('cancelled');
+    let calls = 0;
+    const runner = track(
+      new JobRunner({
+        jobs,
+        concurrency: 2,
+        scanEveryMs: 30,
+        lookup: async () => {
+          calls++;
+          return {};
+        },
+        notFoundRow: () => ({}),
+      }).start(),
+    );
+    runner.kick(h.id);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(0);
+    expect((await jobs.header(h.id))?.status).toBe('cancelled');
+  });
+
+  it('while the store cannot be trusted, no job is worked', async () => {
+    const jobs = newJobs();
+    let healthy = false;
+    let calls = 0;
+    const runner = track(
+      new JobRunner({
+        jobs,
+        concurrency: 2,
+        scanEveryMs: 30,
+        canWork: () => healthy,
+        lookup: async () => {
+          calls++;
+          return {};
+        },
+        notFoundRow: () => ({}),
+      }).start(),
+    );
+    const h = await jobs.create(OWNER, items(4, 'deg'), undefined);
+    runner.kick(h.id);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(calls).toBe(0);
+    healthy = true;
+    await until(async () => (await jobs.header(h.id))?.status === 'done');
+    expect(calls).toBe(4);
+  });
+
+  it('a job paused for its share carries on by itself the same day once admitted', async () => {
+    const jobs = newJobs();
+    let verdict: 'ok' | 'share' = 'ok';
+    let calls = 0;
+    const runner = track(
+      new JobRunner({
+        jobs,
+        concurrency: 1,
+        scanEveryMs: 30,
+        admit: { admit: () => verdict, done: () => {} },
+        lookup: async () => {
+          calls++;
+          if (calls === 3) verdict = 'share';
+          return {};
+        },
+        notFoundRow: () => ({}),
+      }).start(),
+    );
+    const h = await jobs.create(OWNER, items(6, 'share'), undefined);
+    runner.kick(h.id);
+    await until(async () => (await jobs.header(h.id))?.status === 'paused');
+    expect(await jobs.header(h.id)).toMatchObject({ pausedFor: 'share', done: 3 });
+    verdict = 'ok';
+    await until(async () => (await jobs.header(h.id))?.status === 'done');
+    expect(calls).toBe(6);
+  });
+
+  it('tallies add up when the store lost part of a job: the lost items are counted, the job ends', async () => {
+    const jobs = newJobs();
+    const h = await jobs.create(OWNER, items(120, 'lost'), undefined);
+    // The store loses the second chunk (a flush, a damaged row).
+    await store.docDelete(`jobc:${h.id}:1`);
+    const runner = track(
+      new JobRunner({
+        jobs,
+        concurrency: 4,
+        scanEveryMs: 30,
+        lookup: async () => ({}),
+        notFoundRow: () => ({}),
+      }).start(),
+    );
+    runner.kick(h.id);
+    await until(async () => (await jobs.header(h.id))?.status === 'done');
+    const done = await jobs.header(h.id);
+    expect(done).toMatchObject({ done: 70, failed: 0, lost: 50, total: 120 });
+    const snap = await jobs.snapshot(h.id, OWNER);
+    expect(snap?.missing).toBe(50);
+  });
+
+  it('starts on a store full of jobs by reading their headers only, and works a bounded number at once', async () => {
+    const jobs = newJobs();
+    const before = (await jobs.list()).length;
+    for (let i = 0; i < 12; i++) await jobs.create(`full-${i}`, items(200, `f${i}`), undefined);
+    let inFlightJobs = 0;
+    let most = 0;
+    const active = new Set<string>();
+    const runner = track(
+      new JobRunner({
+        jobs,
+        concurrency: 1,
+        maxJobs: 3,
+        scanEveryMs: 20,
+        lookup: async (item) => {
+          const job = item.id.split('.')[0]?.replace(/\d+$/, '') ?? '';
+          active.add(job);
+          inFlightJobs = active.size;
+          most = Math.max(most, runner.activeJobs);
+          await new Promise((r) => setTimeout(r, 5));
+          return {};
+        },
+        notFoundRow: () => ({}),
+      }).start(),
+    );
+    await until(async () => runner.activeJobs > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(most).toBeLessThanOrEqual(3);
+    expect(runner.activeJobs).toBeLessThanOrEqual(3);
+    expect(inFlightJobs).toBeGreaterThan(0);
+    await runner.stop(0);
+    expect((await jobs.list()).length).toBe(before + 12);
   });
 });

@@ -26,7 +26,7 @@ afterEach(async () => {
 /** vt_triage's structuredContent (a job: issue 12). */
 interface TriageJob {
   job: string;
-  status: 'running' | 'done' | 'cancelled';
+  status: 'running' | 'paused' | 'done' | 'cancelled';
   total: number;
   counts: Record<
     'malicious' | 'suspicious' | 'undetected' | 'no_verdict' | 'not_found' | 'failed' | 'pending',
@@ -34,7 +34,7 @@ interface TriageJob {
   >;
   next_lookup_at?: string;
   eta?: string;
-  held_until?: string;
+  paused_for?: 'daily_cap' | 'fair_share';
   plan?: { today: number; later: number; resumes_at: string };
   results: Array<{ input: string; verdict: string; error?: string }>;
   next_cursor?: string;
@@ -108,7 +108,7 @@ describe('rate limit and triage', () => {
     expect(h.api.count('/files/')).toBe(before);
   }, 30_000);
 
-  it('holds the job at the daily cap mid-triage: partial results, the rest pending, and when it carries on', async () => {
+  it('pauses the job at the daily cap mid-triage: partial results, the rest pending, and how to carry it on', async () => {
     h = await startHarness({ env: { VT_DAILY_QUOTA: '5' } });
     const indicators = sha256s.slice(0, 8);
     const r = await h.call('vt_triage', { indicators });
@@ -116,9 +116,8 @@ describe('rate limit and triage', () => {
     const sc = jobOf(r);
     // As many lookups as the cap allows, not one more.
     expect(h.api.count('/files/')).toBe(5);
-    // The call waited until the cap held the job: partial results, the rest pending, held until 00:00 UTC.
-    expect(sc).toMatchObject({ status: 'running', total: 8 });
-    expect(sc.held_until).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
+    // The call waited until the cap paused the job: partial results, the rest pending.
+    expect(sc).toMatchObject({ status: 'paused', total: 8, paused_for: 'daily_cap' });
     expect(sc.counts.pending).toBe(3);
     expect(sc.results).toHaveLength(5);
     expect(sc.results.every((x) => x.verdict !== 'error')).toBe(true);
@@ -126,19 +125,25 @@ describe('rate limit and triage', () => {
     expect(new Set(checked).size).toBe(5);
     expect(checked.every((x) => indicators.includes(x))).toBe(true);
     // It was planned for at the start: 5 today, 3 after the reset.
-    expect(sc.plan).toMatchObject({ today: 5, later: 3, resumes_at: sc.held_until });
+    expect(sc.plan).toMatchObject({ today: 5, later: 3 });
+    expect(sc.plan?.resumes_at).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
     const text = textOf(r);
     expect(text.split('\n')[0]).toMatch(
-      /^Triage job [a-z0-9]{12} \(running\): 8 indicators: .*3 pending, held by the daily cap until \d{4}-\d{2}-\d{2}T00:00:00Z\.$/,
+      /^Triage job [a-z0-9]{12} \(paused\): 8 indicators: .*3 pending, paused: the day's cap is spent\.$/,
     );
     expect(text).toMatch(
-      /VT_DAILY_QUOTA 5\): about 5 lookups today .*the other 3 from \d{4}-\d{2}-\d{2}T00:00:00Z/,
+      /VT_DAILY_QUOTA 5\): about 5 lookups today .*then it pauses, and the other 3 wait until you carry it on with resume from \d{4}-\d{2}-\d{2}T00:00:00Z/,
     );
-    expect(text).toContain(`vt_triage {"job":"${sc.job}"}`);
-    // A poll while it is held sends nothing and says the same.
+    expect(text).toContain(`vt_triage {"job":"${sc.job}","resume":true}`);
+    // A poll while it is paused sends nothing and says the same.
     const poll = jobOf(await h.call('vt_triage', { job: sc.job }));
-    expect(poll).toMatchObject({ status: 'running', held_until: sc.held_until });
+    expect(poll).toMatchObject({ status: 'paused', paused_for: 'daily_cap' });
     expect(poll.counts.pending).toBe(3);
+    expect(h.api.count('/files/')).toBe(5);
+    // Its owner may carry it on; the same day the cap still holds, so it pauses again having spent nothing.
+    const resumed = await h.call('vt_triage', { job: sc.job, resume: true });
+    expect(textOf(resumed)).toMatch(/^Resumed: job [a-z0-9]{12} carries on from where it paused\.\n/);
+    expect(jobOf(resumed)).toMatchObject({ status: 'paused', paused_for: 'daily_cap' });
     expect(h.api.count('/files/')).toBe(5);
     // A later single lookup gets the plain answer of the cap, and cached results still work.
     const pending = indicators.find((x) => !checked.includes(x)) as string;

@@ -69,7 +69,7 @@ afterEach(async () => {
 /** vt_triage's structuredContent: a job (issue 12). */
 interface Structured {
   job: string;
-  status: 'running' | 'done' | 'cancelled';
+  status: 'running' | 'paused' | 'done' | 'cancelled';
   total: number;
   counts: Record<string, number>;
   results: TriageRow[];

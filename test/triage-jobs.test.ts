@@ -37,13 +37,13 @@ const hashes = (n: number, salt = 'x') =>
 
 interface Structured {
   job: string;
-  status: 'running' | 'done' | 'cancelled';
+  status: 'running' | 'paused' | 'done' | 'cancelled';
   total: number;
   counts: { pending: number } & Record<string, number>;
   results: Array<{ input: string; verdict: string }>;
   next_cursor?: string;
   plan?: { today: number; later: number; resumes_at: string };
-  held_until?: string;
+  paused_for?: 'daily_cap' | 'fair_share';
 }
 const sc = (r: CallToolResult) => r.structuredContent as unknown as Structured;
 
@@ -277,17 +277,18 @@ describe('a job of 1,000 on a 500-a-day cap', () => {
     expect(first.isError, textOf(first)).toBeFalsy();
     const s = sc(first);
     expect(s.plan).toMatchObject({ today: 500, later: 500 });
-    expect(textOf(first)).toMatch(/about 500 lookups today .* the other 500 from \d{4}-\d\d-\d\dT00:00:00Z/);
-    // The first call waited until the cap held the job.
+    expect(textOf(first)).toMatch(
+      /about 500 lookups today .* the other 500 wait until you carry it on with resume from \d{4}-\d\d-\d\dT00:00:00Z/,
+    );
+    // The first call waited until the cap paused the job.
     let last = s;
-    for (let i = 0; i < 5 && last.held_until === undefined; i++)
+    for (let i = 0; i < 5 && last.status !== 'paused'; i++)
       last = sc(await h.call('vt_triage', { job: s.job }));
-    expect(last.status).toBe('running');
-    expect(last.held_until).toMatch(/T00:00:00Z$/);
+    expect(last).toMatchObject({ status: 'paused', paused_for: 'daily_cap' });
     expect(last.counts.pending).toBe(500);
     expect(h.api.count('/files/')).toBe(500);
     await new Promise((r) => setTimeout(r, 500));
     expect(h.api.count('/files/')).toBe(500);
-    expect(textOf(await h.call('vt_triage', { job: s.job }))).toMatch(/held by the daily cap until/);
+    expect(textOf(await h.call('vt_triage', { job: s.job }))).toMatch(/paused: the day's cap is spent/);
   }, 60_000);
 });

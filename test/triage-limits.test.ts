@@ -18,7 +18,7 @@ afterAll(async () => h.close());
 /** vt_triage's structuredContent: a job (issue 12). */
 interface TriageJob {
   job: string;
-  status: 'running' | 'done' | 'cancelled';
+  status: 'running' | 'paused' | 'done' | 'cancelled';
   total: number;
   counts: Record<string, number>;
   results: Array<{ input: string; verdict: string }>;

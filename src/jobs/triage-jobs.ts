@@ -1,78 +1,106 @@
 /**
  * Triage jobs as documents in the key's state store, so that any process (a restarted server, another
  * HTTP replica) can answer a poll and take the work over. Layout, under one job id:
- *   job:<id>          the job's header: status, totals, plan, when it may run next
- *   job:<id>:c:<n>    a chunk of CHUNK items with their states (so one result rewrites one small chunk)
- *   job:<id>:cancel   present once someone asked to stop it (written by any process, read by the runner)
- * Only the process holding the job's lease writes the header and the chunks.
+ *   job:<id>          the header: its owner, status, counts, the bytes it keeps, when it stopped
+ *   jobc:<id>:<n>     a chunk of CHUNK items with their states (one result rewrites one small chunk)
+ *   jobx:<id>         present once its owner asked to stop it (read by the process working it)
+ * Only the process holding the job's lease writes the chunks; a header that says the job is over is
+ * never turned back to running (a cancel from any process is final).
  *
- * The rows are opaque JSON here: the MCP layer decides what a row holds (it summarises the objects).
- * This module imports nothing from MCP.
+ * Everything read back is parsed, not trusted: a header or chunk that does not parse is treated as
+ * missing. The rows are opaque here (the MCP layer decides what a row holds and parses it when it reads
+ * it). This module imports nothing from MCP.
  */
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { DAY_MS } from '../util/time.js';
 import type { StateStore } from '../vt/state/store.js';
 
 /** Items per chunk document: small enough to rewrite on every result, few enough to read at once. */
 export const CHUNK = 50;
 
-export interface JobItem {
-  /** As the user wrote it (capped), for the answer. */
-  input: string;
-  type: string;
-  /** VirusTotal's id and collection: what is looked up. */
-  id: string;
-  collection: string;
-}
+const itemSchema = z.object({
+  input: z.string(),
+  type: z.enum(['file', 'url', 'domain', 'ip_address']),
+  id: z.string(),
+  collection: z.enum(['files', 'urls', 'domains', 'ip_addresses']),
+});
+export type JobItem = z.infer<typeof itemSchema>;
 
 /**
  * What a failed item keeps of its error besides the kind: the facts the answer words it from
  * (src/tools/wording.ts): "could not be reached (ECONNREFUSED), no quota was used" is not "VirusTotal is
  * unavailable", and a rejected key is told as such.
  */
-export interface FailureWhy {
-  reason?: string;
-  networkCode?: string;
-  vtCode?: string;
-  timeoutSeconds?: number;
-}
+const failureWhySchema = z.object({
+  reason: z.string().optional(),
+  networkCode: z.string().optional(),
+  vtCode: z.string().optional(),
+  timeoutSeconds: z.number().optional(),
+});
+export type FailureWhy = z.infer<typeof failureWhySchema>;
 
-export type ItemState =
-  | { s: 'pending'; tries?: number }
-  | { s: 'done'; at: number; row: unknown }
-  | { s: 'failed'; at: number; error: string; why?: FailureWhy; row?: unknown };
+const itemStateSchema = z.discriminatedUnion('s', [
+  z.object({ s: z.literal('pending'), tries: z.number().int().nonnegative().optional() }),
+  z.object({ s: z.literal('done'), at: z.number(), row: z.unknown() }),
+  z.object({
+    s: z.literal('failed'),
+    at: z.number(),
+    error: z.string(),
+    why: failureWhySchema.optional(),
+    row: z.unknown().optional(),
+  }),
+]);
+export type ItemState = z.infer<typeof itemStateSchema>;
 
-export type JobStatus = 'running' | 'done' | 'cancelled';
+const chunkSchema = z
+  .object({ items: z.array(itemSchema).max(CHUNK), states: z.array(itemStateSchema).max(CHUNK) })
+  .refine((c) => c.items.length === c.states.length, 'a state per item');
+export type Chunk = z.infer<typeof chunkSchema>;
 
-export interface JobHeader {
-  v: 1;
-  id: string;
-  createdAt: number;
-  updatedAt: number;
-  status: JobStatus;
-  total: number;
-  done: number;
-  failed: number;
+/**
+ * running: worked by whichever process holds its lease. paused: it cannot go on now, and is not worked:
+ * `daily`, the day's cap is spent (only its owner carries it on, on a later day's quota); `share`, it
+ * reached its share of the day while other clients are active (it carries on by itself the same day
+ * when its share allows). done, cancelled: over.
+ */
+export const JOB_STATUSES = ['running', 'paused', 'done', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type PauseReason = 'daily' | 'share';
+
+const headerSchema = z.object({
+  v: z.literal(2),
+  id: z.string(),
+  /** Who started it: only they see it (see TriageJobs.headerFor). */
+  owner: z.string(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  status: z.enum(JOB_STATUSES),
+  pausedFor: z.enum(['daily', 'share']).optional(),
+  pausedAt: z.number().optional(),
+  total: z.number().int().nonnegative(),
+  done: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  /** Items the store lost (their chunk could not be read back): counted so that the tally adds up. */
+  lost: z.number().int().nonnegative().optional(),
+  /** What its documents take in the store (for the bounds), as of its last write. */
+  bytes: z.number().int().nonnegative(),
   /** Items not in the job at all (skipped, not indicators), for the answer. Opaque here. */
-  notes?: unknown;
-  /** Set while the daily cap holds the job: it carries on at this time (00:00 UTC). */
-  notBefore?: number;
-  finishedAt?: number;
-}
-
-interface Chunk {
-  items: JobItem[];
-  states: ItemState[];
-}
+  notes: z.unknown().optional(),
+  finishedAt: z.number().optional(),
+});
+export type JobHeader = z.infer<typeof headerSchema>;
 
 export interface JobSnapshot {
   header: JobHeader;
   items: JobItem[];
   states: ItemState[];
+  /** Items whose chunk could not be read back (the store lost it): counted, never shown as pending. */
+  missing: number;
   cancelRequested: boolean;
 }
 
-/** 16 characters of base32-ish randomness: unguessable, short to send back. */
+/** 12 characters of base32-ish randomness (60 bits): unguessable, short to send back. */
 export function newJobId(): string {
   return randomBytes(10).toString('base64url').replace(/[-_]/g, 'x').slice(0, 12).toLowerCase();
 }
@@ -80,95 +108,221 @@ export function newJobId(): string {
 export const isJobId = (s: string): boolean => /^[a-z0-9]{12}$/.test(s);
 
 const headerKey = (id: string) => `job:${id}`;
-const chunkKey = (id: string, n: number) => `job:${id}:c:${n}`;
-const cancelKey = (id: string) => `job:${id}:cancel`;
+const chunkKey = (id: string, n: number) => `jobc:${id}:${n}`;
+const cancelKey = (id: string) => `jobx:${id}`;
+const HEADER_KEY = /^job:([a-z0-9]{12})$/;
+
+/** How many jobs and how much of the store they may take; what a refusal names. */
+export interface JobLimits {
+  runningPerClient: number;
+  storedPerClient: number;
+  runningTotal: number;
+  storedTotal: number;
+  /** Indicators in every stored job together. */
+  indicatorsTotal: number;
+  /** Bytes of every stored job together (what their documents take in the store). */
+  bytesTotal: number;
+}
+
+/** One job may take at most this part of bytesTotal, so that one list of long URLs cannot fill it. */
+export const JOB_BYTES_SHARE = 16;
+
+export type JobBound = keyof JobLimits | 'bytesPerJob';
+
+/** A new job would pass a bound: which, the figures, and what frees room. */
+export class JobLimitError extends Error {
+  constructor(
+    readonly bound: JobBound,
+    readonly limit: number,
+    readonly current: number,
+    /** The caller's own jobs that hold the bound (running ones for a running bound), oldest first. */
+    readonly holding: JobHeader[],
+    /** When a stored job next expires and frees room, for a stored bound (ms epoch). */
+    readonly roomAt?: number,
+  ) {
+    super(`triage job bound ${bound} (${limit}) reached`);
+    this.name = 'JobLimitError';
+  }
+}
 
 export interface JobStoreOptions {
   store: StateStore;
-  /** How long a finished (or cancelled) job is kept, in ms. */
+  /** How long a finished, cancelled or paused job is kept, in ms. */
   keepMs: number;
+  limits: JobLimits;
   now?: () => number;
 }
+
+const bytesOf = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /** Reads and writes jobs in the store. */
 export class TriageJobs {
   readonly #store: StateStore;
   readonly #keepMs: number;
   readonly #now: () => number;
+  readonly limits: JobLimits;
+  /** Names this process in the lease that serialises job creation across processes. */
+  readonly #creator = randomBytes(8).toString('hex');
 
   constructor(opts: JobStoreOptions) {
     this.#store = opts.store;
     this.#keepMs = opts.keepMs;
+    this.limits = opts.limits;
     this.#now = opts.now ?? Date.now;
   }
 
-  /** A running job stays while it runs; its documents live `keepMs` past the last write either way. */
+  get keepMs(): number {
+    return this.#keepMs;
+  }
+
+  /**
+   * How long a job's documents live past their last write: a running job is renewed at every write
+   * (a week bounds one nobody works); a stopped one goes keepMs after it stopped.
+   */
   #ttl(status: JobStatus): number {
-    // A running job's documents are renewed at every write; a week bounds one nobody ever finishes.
     return status === 'running' ? Math.max(this.#keepMs, 7 * DAY_MS) : this.#keepMs;
   }
 
-  async create(items: JobItem[], notes: unknown): Promise<JobHeader> {
+  /** When a stopped job's documents expire (for "when there will be room"). */
+  expiresAt(h: JobHeader): number {
+    return h.status === 'running' ? h.updatedAt + this.#ttl('running') : h.updatedAt + this.#keepMs;
+  }
+
+  /**
+   * Stores a new job for `owner`, or throws JobLimitError naming the bound it would pass. Creation is
+   * serialised across processes (a short lease), so two callers cannot both take the last place.
+   */
+  async create(owner: string, items: JobItem[], notes: unknown): Promise<JobHeader> {
+    const lock = 'jobs:create';
+    const until = this.#now() + 5_000;
+    while (!(await this.#store.lease(lock, this.#creator, 5_000, this.#now()))) {
+      if (this.#now() > until) break; // a dead holder's lease lapses by then anyway
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      return await this.#create(owner, items, notes);
+    } finally {
+      await this.#store.releaseLease(lock, this.#creator).catch(() => {});
+    }
+  }
+
+  async #create(owner: string, items: JobItem[], notes: unknown): Promise<JobHeader> {
     const now = this.#now();
     const id = newJobId();
+    const kept = items;
+    const chunks: string[] = [];
+    for (let n = 0; n * CHUNK < kept.length; n++) {
+      const part = kept.slice(n * CHUNK, (n + 1) * CHUNK);
+      const chunk: Chunk = { items: part, states: part.map(() => ({ s: 'pending' as const })) };
+      chunks.push(JSON.stringify(chunk));
+    }
     const header: JobHeader = {
-      v: 1,
+      v: 2,
       id,
+      owner,
       createdAt: now,
       updatedAt: now,
-      status: items.length === 0 ? 'done' : 'running',
-      total: items.length,
+      status: kept.length === 0 ? 'done' : 'running',
+      total: kept.length,
       done: 0,
       failed: 0,
+      bytes: 0,
       ...(notes !== undefined ? { notes } : {}),
-      ...(items.length === 0 ? { finishedAt: now } : {}),
+      ...(kept.length === 0 ? { finishedAt: now } : {}),
     };
+    // Each result row repeats its input: a job ends up near twice what it takes at the start.
+    header.bytes = 2 * chunks.reduce((n, c) => n + bytesOf(c), 0) + bytesOf(JSON.stringify(header)) + 64;
+    this.#checkRoom(await this.list(), header);
     const ttl = this.#ttl(header.status);
-    for (let n = 0; n * CHUNK < items.length; n++) {
-      const part = items.slice(n * CHUNK, (n + 1) * CHUNK);
-      const chunk: Chunk = { items: part, states: part.map(() => ({ s: 'pending' })) };
-      await this.#store.docPut(chunkKey(id, n), JSON.stringify(chunk), ttl, now);
-    }
+    for (const [n, c] of chunks.entries()) await this.#store.docPut(chunkKey(id, n), c, ttl, now);
     // The header last: a job is listed only once all its items are stored.
     await this.#store.docPut(headerKey(id), JSON.stringify(header), ttl, now);
     return header;
   }
 
-  async header(id: string): Promise<JobHeader | undefined> {
-    const raw = await this.#store.docGet(headerKey(id), this.#now());
-    return raw === undefined ? undefined : (JSON.parse(raw) as JobHeader);
+  #checkRoom(all: JobHeader[], next: JobHeader): void {
+    const l = this.limits;
+    const mine = all.filter((h) => h.owner === next.owner);
+    const running = (hs: JobHeader[]) => hs.filter((h) => h.status === 'running');
+    const byAge = (hs: JobHeader[]) => [...hs].sort((a, b) => a.createdAt - b.createdAt);
+    const firstExpiry = (hs: JobHeader[]) => {
+      const stopped = hs.filter((h) => h.status !== 'running').map((h) => this.expiresAt(h));
+      return stopped.length > 0 ? Math.min(...stopped) : undefined;
+    };
+    const refuse = (bound: JobBound, current: number, holding: JobHeader[], roomAt?: number) => {
+      const limit = bound === 'bytesPerJob' ? Math.floor(l.bytesTotal / JOB_BYTES_SHARE) : l[bound];
+      throw new JobLimitError(bound, limit, current, byAge(holding), roomAt);
+    };
+    if (next.bytes > Math.floor(l.bytesTotal / JOB_BYTES_SHARE)) refuse('bytesPerJob', next.bytes, []);
+    if (running(mine).length + 1 > l.runningPerClient)
+      refuse('runningPerClient', running(mine).length, running(mine));
+    if (mine.length + 1 > l.storedPerClient) refuse('storedPerClient', mine.length, mine, firstExpiry(mine));
+    if (running(all).length + 1 > l.runningTotal) refuse('runningTotal', running(all).length, running(mine));
+    if (all.length + 1 > l.storedTotal) refuse('storedTotal', all.length, mine, firstExpiry(all));
+    const indicators = all.reduce((n, h) => n + h.total, 0);
+    if (indicators + next.total > l.indicatorsTotal)
+      refuse('indicatorsTotal', indicators, mine, firstExpiry(all));
+    const bytes = all.reduce((n, h) => n + h.bytes, 0);
+    if (bytes + next.bytes > l.bytesTotal) refuse('bytesTotal', bytes, mine, firstExpiry(all));
   }
 
-  async snapshot(id: string): Promise<JobSnapshot | undefined> {
-    const now = this.#now();
-    const header = await this.header(id);
+  /** A header as stored; undefined when missing, expired, or not a header this version reads. */
+  async header(id: string): Promise<JobHeader | undefined> {
+    if (!isJobId(id)) return undefined;
+    const raw = await this.#store.docGet(headerKey(id), this.#now());
+    return raw === undefined ? undefined : parseJson(headerSchema, raw);
+  }
+
+  /** The header, for its owner only: to anyone else a job is as unknown as an id that never existed. */
+  async headerFor(id: string, owner: string): Promise<JobHeader | undefined> {
+    const h = await this.header(id);
+    return h?.owner === owner ? h : undefined;
+  }
+
+  /** Every stored job's header (a few hundred at most: the bounds), without their items. */
+  async list(): Promise<JobHeader[]> {
+    const keys = await this.#store.docList('job:', this.#now());
+    const out: JobHeader[] = [];
+    for (const k of keys) {
+      const id = HEADER_KEY.exec(k)?.[1];
+      if (!id) continue;
+      const h = await this.header(id);
+      if (h) out.push(h);
+    }
+    return out;
+  }
+
+  /** One chunk, or undefined when the store no longer has it (or it does not parse). */
+  async chunk(id: string, n: number): Promise<Chunk | undefined> {
+    const raw = await this.#store.docGet(chunkKey(id, n), this.#now());
+    return raw === undefined ? undefined : parseJson(chunkSchema, raw);
+  }
+
+  chunkCount(h: JobHeader): number {
+    return Math.ceil(h.total / CHUNK);
+  }
+
+  /** The whole job, for an answer: every chunk, read one after the other. */
+  async snapshot(id: string, owner: string): Promise<JobSnapshot | undefined> {
+    const header = await this.headerFor(id, owner);
     if (!header) return undefined;
     const items: JobItem[] = [];
     const states: ItemState[] = [];
-    for (let n = 0; n * CHUNK < header.total; n++) {
-      const raw = await this.#store.docGet(chunkKey(id, n), now);
-      const chunk: Chunk = raw ? (JSON.parse(raw) as Chunk) : { items: [], states: [] };
-      items.push(...chunk.items);
-      states.push(...chunk.states);
+    let missing = 0;
+    for (let n = 0; n < this.chunkCount(header); n++) {
+      const chunk = await this.chunk(id, n);
+      if (chunk) {
+        items.push(...chunk.items);
+        states.push(...chunk.states);
+      } else {
+        missing += Math.min(CHUNK, header.total - n * CHUNK);
+      }
     }
-    const cancelRequested = (await this.#store.docGet(cancelKey(id), now)) !== undefined;
-    return { header, items, states, cancelRequested };
+    const cancelRequested = await this.cancelRequested(id);
+    return { header, items, states, missing, cancelRequested };
   }
 
-  /** Ids of the jobs still running (their header says so), oldest first. */
-  async running(): Promise<string[]> {
-    const now = this.#now();
-    const keys = await this.#store.docList('job:', now);
-    const ids = keys.filter((k) => /^job:[a-z0-9]{12}$/.test(k)).map((k) => k.slice(4));
-    const out: Array<{ id: string; createdAt: number }> = [];
-    for (const id of ids) {
-      const h = await this.header(id);
-      if (h?.status === 'running') out.push({ id, createdAt: h.createdAt });
-    }
-    return out.sort((a, b) => a.createdAt - b.createdAt).map((j) => j.id);
-  }
-
-  /** Asks for the job to stop (any process may); the runner marks it cancelled. */
+  /** Asks the process working the job to stop. */
   async requestCancel(id: string): Promise<void> {
     await this.#store.docPut(cancelKey(id), '1', this.#ttl('running'), this.#now());
   }
@@ -177,54 +331,80 @@ export class TriageJobs {
     return (await this.#store.docGet(cancelKey(id), this.#now())) !== undefined;
   }
 
-  /** Writes one item's new state (the lease holder only). */
-  async setState(id: string, index: number, state: ItemState, snapshot: JobSnapshot): Promise<void> {
-    snapshot.states[index] = state;
-    const n = Math.floor(index / CHUNK);
-    const chunk: Chunk = {
-      items: snapshot.items.slice(n * CHUNK, (n + 1) * CHUNK),
-      states: snapshot.states.slice(n * CHUNK, (n + 1) * CHUNK),
-    };
-    await this.#store.docPut(
-      chunkKey(id, n),
-      JSON.stringify(chunk),
-      this.#ttl(snapshot.header.status),
-      this.#now(),
-    );
+  /** Writes one chunk back (the lease holder only). */
+  async putChunk(h: JobHeader, n: number, chunk: Chunk): Promise<void> {
+    await this.#store.docPut(chunkKey(h.id, n), JSON.stringify(chunk), this.#ttl(h.status), this.#now());
   }
 
-  /** Recounts and writes the header (the lease holder only). */
-  async writeHeader(snapshot: JobSnapshot, changes: Partial<JobHeader> = {}): Promise<JobHeader> {
+  /**
+   * Writes a header with `changes`. A job the store already says is over stays over (a cancel written
+   * by another process is final; a job done is never worked again): the stored status wins then, and
+   * the answer is what is stored. A job that stops takes its chunks' expiry with it.
+   */
+  async writeHeader(h: JobHeader, changes: Partial<JobHeader> = {}): Promise<JobHeader> {
     const now = this.#now();
-    const h = snapshot.header;
-    const done = snapshot.states.filter((s) => s.s === 'done').length;
-    const failed = snapshot.states.filter((s) => s.s === 'failed').length;
-    const next: JobHeader = { ...h, ...changes, done, failed, updatedAt: now };
-    if (next.status === 'running' && done + failed >= next.total) next.status = 'done';
-    if (next.status !== 'running' && next.finishedAt === undefined) next.finishedAt = now;
-    if (next.status !== 'running') delete next.notBefore;
-    snapshot.header = next;
+    const stored = await this.header(h.id);
+    let next: JobHeader = { ...h, ...changes, updatedAt: now };
+    if (stored && (stored.status === 'done' || stored.status === 'cancelled')) {
+      next = { ...next, status: stored.status, finishedAt: stored.finishedAt ?? now };
+      delete next.pausedFor;
+      delete next.pausedAt;
+    }
+    if (next.status === 'running' && next.done + next.failed + (next.lost ?? 0) >= next.total)
+      next.status = 'done';
+    if ((next.status === 'done' || next.status === 'cancelled') && next.finishedAt === undefined)
+      next.finishedAt = now;
+    if (next.status !== 'paused') {
+      delete next.pausedFor;
+      delete next.pausedAt;
+    }
     const ttl = this.#ttl(next.status);
     await this.#store.docPut(headerKey(h.id), JSON.stringify(next), ttl, now);
-    if (next.status !== 'running') {
-      // The chunks expire with the header.
-      for (let n = 0; n * CHUNK < next.total; n++) {
-        const chunk: Chunk = {
-          items: snapshot.items.slice(n * CHUNK, (n + 1) * CHUNK),
-          states: snapshot.states.slice(n * CHUNK, (n + 1) * CHUNK),
-        };
-        await this.#store.docPut(chunkKey(h.id, n), JSON.stringify(chunk), ttl, now);
+    if (next.status !== 'running' && (stored?.status ?? 'running') === 'running') {
+      // Stopped now: the chunks expire with the header (they were kept as long as a running job).
+      for (let n = 0; n < this.chunkCount(next); n++) {
+        const c = await this.chunk(h.id, n);
+        if (c) await this.#store.docPut(chunkKey(h.id, n), JSON.stringify(c), ttl, now);
       }
+      await this.#store.docDelete(cancelKey(h.id));
     }
     return next;
   }
 
-  /** The lease a process holds while it runs the job. */
+  /** Counts done and failed items from the chunks themselves (a header's counts can lag or drift). */
+  async recount(h: JobHeader): Promise<{ done: number; failed: number; missing: number }> {
+    let done = 0;
+    let failed = 0;
+    let missing = 0;
+    for (let n = 0; n < this.chunkCount(h); n++) {
+      const c = await this.chunk(h.id, n);
+      if (!c) {
+        missing += Math.min(CHUNK, h.total - n * CHUNK);
+        continue;
+      }
+      for (const s of c.states) {
+        if (s.s === 'done') done++;
+        else if (s.s === 'failed') failed++;
+      }
+    }
+    return { done, failed, missing };
+  }
+
+  /** The lease a process holds while it works the job. */
   lease(id: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.#store.lease(`job:${id}`, owner, ttlMs, this.#now());
   }
 
   releaseLease(id: string, owner: string): Promise<void> {
     return this.#store.releaseLease(`job:${id}`, owner);
+  }
+}
+
+function parseJson<T>(schema: z.ZodType<T>, raw: string): T | undefined {
+  try {
+    const r = schema.safeParse(JSON.parse(raw));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
   }
 }

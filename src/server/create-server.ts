@@ -37,7 +37,11 @@ function sharedValidator(): AjvJsonSchemaValidator {
   return validator;
 }
 
-export function createServer(ctx: ServerContext): McpServer {
+/** The caller of stdio, and of HTTP without tokens: one client. */
+export const LOCAL_CALLER = 'local';
+
+/** `caller`: who this server answers (see ToolContext.caller); over HTTP, the request's token holder. */
+export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER): McpServer {
   const server = new McpServer(
     { name: 'vtbrief', title: 'VirusTotal', version: VERSION },
     { capabilities: { logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: sharedValidator() },
@@ -46,7 +50,8 @@ export function createServer(ctx: ServerContext): McpServer {
   // ctx is shared by every server (over HTTP, one per request); each server's tools see their own client.
   // Tools and resources reach VirusTotal through its typed operations, never the gateway itself.
   const toolCtx: ToolContext = {
-    vt: new VtApi(ctx.vt),
+    vt: new VtApi(ctx.vt, { client: caller }),
+    caller,
     config: ctx.config,
     log: ctx.log,
     demo: ctx.demo,

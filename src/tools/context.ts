@@ -26,6 +26,11 @@ export interface ToolContext {
   demo: boolean;
   triage?: TriageService;
   /**
+   * Who is calling: the holder of one HTTP token, or "local" (stdio, and HTTP without tokens, where
+   * every caller is one). Jobs belong to it, and the limiter's line and the day are shared between them.
+   */
+  caller: string;
+  /**
    * The client of this connection: what it declared it supports, and elicitation (a question to its
    * user). Set per server by createServer; absent in a context built by hand.
    */

@@ -64,6 +64,8 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
     },
     // biome-ignore lint/suspicious/noExplicitAny: the SDK's callback type is generic over the schema.
     (async (args: any, extra: Extra) => {
+      // Active clients share the day with the jobs of others (vt/fair-share.ts).
+      ctx.triage?.fairShare.seen(ctx.caller);
       try {
         return respond(ctx, await def.handler(args, ctx, extra), outputSchemaOf(def));
       } catch (err) {

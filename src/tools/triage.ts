@@ -11,6 +11,7 @@ import {
   type ItemState,
   isJobId,
   type JobHeader,
+  JobLimitError,
   type JobSnapshot,
 } from '../jobs/triage-jobs.js';
 import { clean, dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
@@ -23,7 +24,7 @@ import type { ToolContext } from './context.js';
 import { defineTool, type Extra } from './define.js';
 import { progressFor } from './progress.js';
 import { respondText, textRoom } from './respond.js';
-import { errorText, invalidInput, jobNotFoundText, triageNotFoundNote } from './wording.js';
+import { errorText, invalidInput, jobLimitText, jobNotFoundText, triageNotFoundNote } from './wording.js';
 
 /** Indicators in one job: the schema's list limit, and the cap on what is mined from a text. */
 export const MAX_TRIAGE = 1000;
@@ -46,19 +47,25 @@ const countsSchema = z.object({
   not_found: z.number(),
   failed: z.number(),
   pending: z.number(),
+  /** Items the state store lost (it was flushed or damaged): the counts still add up to the total. */
+  lost: z.number().optional(),
 });
 type Counts = z.infer<typeof countsSchema>;
 
 const triageOutput = z.object({
   job: z.string(),
-  status: z.enum(['running', 'done', 'cancelled']),
+  status: z.enum(['running', 'paused', 'done', 'cancelled']),
   total: z.number(),
   counts: countsSchema,
   /** When the next lookup is expected, and when the job should be done (from the limiter's schedule). */
   next_lookup_at: dateTimeSchema.optional(),
   eta: dateTimeSchema.optional(),
-  /** The daily cap holds the job until then (00:00 UTC); it carries on by itself. */
-  held_until: dateTimeSchema.optional(),
+  /**
+   * Why a paused job waits: daily_cap (the day's cap is spent: its owner carries it on with
+   * {job, resume: true} on a later day) or fair_share (its part of the day is spent while other clients
+   * are active: it carries on by itself the same day when they leave room).
+   */
+  paused_for: z.enum(['daily_cap', 'fair_share']).optional(),
   /** For a job larger than what is left of today's cap: how many today, how many after the reset. */
   plan: z.object({ today: z.number(), later: z.number(), resumes_at: dateTimeSchema }).optional(),
   /** This page of results, most dangerous first (failed lookups as verdict "error"). */
@@ -78,18 +85,28 @@ const triageOutput = z.object({
 type TriageOutput = z.infer<typeof triageOutput>;
 
 /** Stored with the job: what the input held besides the indicators, for every answer about it. */
-interface JobNotes {
-  rejected: string[];
-  notLookedUp: string[];
-  skipped: string[];
-  counts: { rejected: number; notLookedUp: number; skipped: number; overflow: number };
+const jobNotesSchema = z.object({
+  rejected: z.array(z.string()),
+  notLookedUp: z.array(z.string()),
+  skipped: z.array(z.string()),
+  counts: z.object({
+    rejected: z.number(),
+    notLookedUp: z.number(),
+    skipped: z.number(),
+    overflow: z.number(),
+    /** Inputs that name an item already in the job (another hash of one file, another spelling of one URL). */
+    merged: z.number().optional(),
+  }),
   /** Where the indicators past the limit begin in the input, as written there. */
-  overflowAt?: string;
-  fromText: boolean;
-  plan?: { today: number; later: number; resumesAt: number };
-}
+  overflowAt: z.string().optional(),
+  fromText: z.boolean(),
+  plan: z.object({ today: z.number(), later: z.number(), resumesAt: z.number() }).optional(),
+});
+type JobNotes = z.infer<typeof jobNotesSchema>;
 
 const NOTE_SAMPLE = 20;
+
+type Triage = NonNullable<ToolContext['triage']>;
 
 export const triageTool = defineTool({
   name: 'vt_triage',
@@ -122,6 +139,10 @@ export const triageTool = defineTool({
       .optional()
       .describe('A job id from an earlier answer: its progress and results.'),
     cancel: z.boolean().optional().describe('With job: stop it.'),
+    resume: z
+      .boolean()
+      .optional()
+      .describe("With job: carry on a job paused at the daily cap, on the new day's quota."),
     cursor: z
       .string()
       .regex(/^r:\d{1,5}$/, { error: 'Pass next_cursor from an earlier answer as it is.' })
@@ -138,31 +159,35 @@ export const triageTool = defineTool({
         'Give either `indicators` (to start a job) or `job` (to follow one), not both and not neither.',
       );
     }
-    if (args.job === undefined && (args.cancel || args.cursor)) {
-      throw invalidInput('`cancel` and `cursor` go with `job`.');
+    if (args.job === undefined && (args.cancel || args.cursor || args.resume)) {
+      throw invalidInput('`cancel`, `resume` and `cursor` go with `job`.');
     }
     let id = args.job;
     if (args.indicators !== undefined) {
       id = await startJob(ctx, args.indicators);
-    } else if (!(await service.jobs.header(id as string))) {
+    } else if (!(await service.jobs.headerFor(id as string, ctx.caller))) {
       // Where jobs are kept (shared, this process's memory, or a shared store unavailable now) decides
       // what an unknown id means; the store's own failure leaves the plain wording.
       const state = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
       throw invalidInput(jobNotFoundText(id as string, ctx.config.triageKeepHours, state));
     }
     const jobId = id as string;
-    if (args.cancel) await cancelJob(ctx, jobId);
-    else await waitForProgress(ctx, jobId, extra);
-    const snap = await service.jobs.snapshot(jobId);
+    let acknowledged: string | undefined;
+    if (args.cancel) acknowledged = await cancelJob(service, jobId, ctx.caller);
+    else {
+      if (args.resume) acknowledged = await resumeJob(service, jobId, ctx.caller);
+      await waitForProgress(ctx, jobId, extra);
+    }
+    const snap = await service.jobs.snapshot(jobId, ctx.caller);
     if (!snap) throw invalidInput(`No triage job ${jobId}.`);
     const offset = args.cursor ? Number(args.cursor.slice(2)) : 0;
-    return answerFor(ctx, snap, offset);
+    return answerFor(ctx, snap, offset, acknowledged);
   },
 });
 
 async function startJob(ctx: ToolContext, input: string[] | string): Promise<string> {
   const service = ctx.triage as NonNullable<ToolContext['triage']>;
-  const { items, rejected, skipped, notLookedUp, overflow, fromText } = collect(input);
+  const { items, rejected, skipped, notLookedUp, overflow, merged, fromText } = collect(input);
   if (items.length === 0) {
     const why = [
       rejected.length &&
@@ -192,6 +217,7 @@ async function startJob(ctx: ToolContext, input: string[] | string): Promise<str
       notLookedUp: notLookedUp.length,
       skipped: skipped.length,
       overflow: overflow.length,
+      ...(merged > 0 ? { merged } : {}),
     },
     ...(overflow[0] ? { overflowAt: clean(overflow[0].at, 120) ?? '' } : {}),
     fromText,
@@ -210,35 +236,61 @@ async function startJob(ctx: ToolContext, input: string[] | string): Promise<str
       };
     }
   }
-  const header = await service.jobs.create(
-    items.map((it) => ({ input: it.input, type: it.ind.type, id: it.ind.id, collection: it.ind.collection })),
-    notes,
-  );
+  let header: JobHeader;
+  try {
+    header = await service.jobs.create(
+      ctx.caller,
+      items.map((it) => ({
+        input: it.input,
+        type: it.ind.type,
+        id: it.ind.id,
+        collection: it.ind.collection,
+      })),
+      notes,
+    );
+  } catch (err) {
+    if (err instanceof JobLimitError) throw invalidInput(jobLimitText(err, service.jobs.keepMs));
+    throw err;
+  }
   service.runner.kick(header.id);
   return header.id;
 }
 
-/** Stops a job: the process working it sees the request; one nobody works is marked here. */
-async function cancelJob(ctx: ToolContext, id: string): Promise<void> {
-  const { jobs, runner } = ctx.triage as NonNullable<ToolContext['triage']>;
-  const h = await jobs.header(id);
-  if (h?.status !== 'running') return;
-  await jobs.requestCancel(id);
-  const end = Date.now() + 3_000;
-  while (Date.now() < end) {
-    if ((await jobs.header(id))?.status !== 'running') return;
-    if (await jobs.lease(id, runner.owner, 5_000)) {
-      // Nobody is working it (held by the daily cap, or its process died): mark it here.
-      try {
-        const snap = await jobs.snapshot(id);
-        if (snap && !runner.isRunning(id)) await jobs.writeHeader(snap, { status: 'cancelled' });
-      } finally {
-        await jobs.releaseLease(id, runner.owner);
-      }
-      if ((await jobs.header(id))?.status !== 'running') return;
-    }
-    await sleep(100);
+/**
+ * Stops a job of the caller's: the process working it sees the request and stops after the lookups in
+ * flight; the header says cancelled at once (from any process: a cancel is final). Returns the line
+ * that acknowledges it.
+ */
+async function cancelJob(service: Triage, id: string, caller: string): Promise<string> {
+  const h = await service.jobs.headerFor(id, caller);
+  if (!h) return `Job ${id} is gone.`;
+  if (h.status === 'done' || h.status === 'cancelled') {
+    return `Nothing to cancel: job ${id} was already ${h.status === 'done' ? 'done' : 'cancelled'}.`;
   }
+  await service.jobs.requestCancel(id);
+  const counts = await service.jobs.recount(h);
+  const after = await service.jobs.writeHeader(h, {
+    status: 'cancelled',
+    done: counts.done,
+    failed: counts.failed,
+    lost: counts.missing,
+  });
+  const checked = after.done + after.failed;
+  return (
+    `Cancelled: ${fmtInt(checked)} of ${fmtInt(after.total)} were checked; the other ${fmtInt(after.total - checked)} ` +
+    'will not be looked up (a lookup already in flight may still add its row).'
+  );
+}
+
+/** Carries on a job paused at the daily cap (its owner asked: it spends the new day's quota). */
+async function resumeJob(service: Triage, id: string, caller: string): Promise<string> {
+  const h = await service.jobs.headerFor(id, caller);
+  if (h?.status !== 'paused') {
+    return `Nothing to resume: job ${id} is ${h?.status ?? 'gone'}.`;
+  }
+  await service.jobs.writeHeader(h, { status: 'running' });
+  service.runner.kick(id);
+  return `Resumed: job ${id} carries on from where it paused.`;
 }
 
 /**
@@ -255,12 +307,11 @@ async function waitForProgress(ctx: ToolContext, id: string, extra: Extra): Prom
   });
   try {
     for (;;) {
-      const h = await jobs.header(id);
+      const h = await jobs.headerFor(id, ctx.caller);
       if (!h) return;
       // Reported before the status is looked at: the last result (n/n) is progress too.
       progress.step(h.done + h.failed, h.total, `${fmtInt(h.done + h.failed)}/${fmtInt(h.total)} checked`);
       if (h.status !== 'running') return;
-      if (h.notBefore !== undefined && h.notBefore > Date.now()) return;
       const left = deadline - Date.now();
       if (left <= 0 || extra.signal.aborted) return;
       await new Promise<void>((resolve) => {
@@ -285,11 +336,22 @@ function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
   const st = snap.states[i] as ItemState;
   const item = snap.items[i];
   if (!item) return undefined;
-  if (st.s === 'done') return st.row as TriageRow;
+  if (st.s === 'done') {
+    // Parsed, not trusted: a row the store gives back damaged is shown as an error, not as a verdict.
+    const row = triageRowSchema.safeParse(st.row);
+    if (row.success) return row.data;
+    return {
+      input: item.input,
+      type: item.type,
+      id: item.id,
+      verdict: 'error',
+      error: 'stored result unreadable',
+    };
+  }
   if (st.s === 'failed') {
     return {
       input: item.input,
-      type: item.type as TriageRow['type'],
+      type: item.type,
       id: item.id,
       verdict: 'error',
       error: `lookup failed (${st.error})`,
@@ -313,22 +375,33 @@ function countsOf(snap: JobSnapshot, rows: TriageRow[]): Counts {
     else c[r.verdict]++;
   }
   c.pending = snap.states.filter((s) => s.s === 'pending').length;
+  if (snap.missing > 0) c.lost = snap.missing;
   return c;
 }
 
 /** The one-line tally, which always fits: "1,000 indicators: 12 malicious, …, 825 pending, next lookup in 40 s". */
 function tally(s: TriageOutput): string {
+  const name = (k: keyof Counts) =>
+    k === 'no_verdict'
+      ? 'without a verdict'
+      : k === 'pending' && s.status === 'cancelled'
+        ? 'not checked'
+        : k === 'lost'
+          ? 'lost by the state store'
+          : k.replace('_', ' ');
   const parts = (Object.keys(s.counts) as Array<keyof Counts>)
-    .filter((k) => s.counts[k] > 0)
-    .map((k) => `${fmtInt(s.counts[k])} ${k === 'no_verdict' ? 'without a verdict' : k.replace('_', ' ')}`);
+    .filter((k) => (s.counts[k] ?? 0) > 0)
+    .map((k) => `${fmtInt(s.counts[k] ?? 0)} ${name(k)}`);
   const when =
     s.status === 'running'
-      ? s.held_until
-        ? `, held by the daily cap until ${s.held_until}`
-        : s.next_lookup_at
-          ? `, next lookup ${inSeconds(s.next_lookup_at)}${s.eta ? `, done by about ${s.eta}` : ''}`
-          : ''
-      : '';
+      ? s.next_lookup_at
+        ? `, next lookup ${inSeconds(s.next_lookup_at)}${s.eta ? `, done by about ${s.eta}` : ''}`
+        : ''
+      : s.status === 'paused'
+        ? s.paused_for === 'fair_share'
+          ? ', paused: its share of the day is spent while other clients are active (it carries on by itself today when they leave room)'
+          : ", paused: the day's cap is spent"
+        : '';
   return `Triage job ${s.job} (${s.status}): ${plural(s.total, 'indicator')}: ${parts.join(', ') || 'none checked yet'}${when}.`;
 }
 
@@ -337,9 +410,11 @@ function inSeconds(iso: string): string {
   return s <= 1 ? 'now' : `in ${s} s`;
 }
 
-function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number) {
+function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number, acknowledged?: string) {
   const h: JobHeader = snap.header;
-  const notes = (h.notes ?? {}) as Partial<JobNotes>;
+  // Parsed, not trusted: notes the store gives back damaged are left out, not half-shown.
+  const parsedNotes = jobNotesSchema.safeParse(h.notes);
+  const notes: Partial<JobNotes> = parsedNotes.success ? parsedNotes.data : {};
   // Rows in the input's order, then most dangerous first (a stable sort keeps the input's order in ties).
   const rows = snap.items
     .map((_, i) => rowOf(snap, i))
@@ -348,8 +423,8 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number) {
   const counts = countsOf(snap, rows);
   const now = Date.now();
   const schedule = h.status === 'running' ? scheduleOf(ctx, counts.pending, now) : {};
-  const held =
-    h.status === 'running' && h.notBefore !== undefined && h.notBefore > now ? h.notBefore : undefined;
+  const pausedFor =
+    h.status === 'paused' ? (h.pausedFor === 'share' ? 'fair_share' : 'daily_cap') : undefined;
   const ignored = {
     ...(notes.counts?.rejected ? { not_indicators: notes.counts.rejected } : {}),
     ...(notes.counts?.notLookedUp ? { not_looked_up: notes.counts.notLookedUp } : {}),
@@ -363,8 +438,8 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number) {
     status: h.status,
     total: h.total,
     counts,
-    ...(held ? { held_until: isoSeconds(held) } : schedule),
-    ...(notes.plan && h.status === 'running'
+    ...(pausedFor ? { paused_for: pausedFor } : schedule),
+    ...(notes.plan && (h.status === 'running' || h.status === 'paused')
       ? {
           plan: {
             today: notes.plan.today,
@@ -382,14 +457,19 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number) {
       s.status === 'running'
         ? `Follow it with vt_triage {"job":"${s.job}"} (nothing to re-send; each call waits up to about 50 s for ` +
           `results); stop it with {"job":"${s.job}","cancel":true}.`
-        : undefined;
+        : s.status === 'paused' && s.paused_for === 'daily_cap'
+          ? `Carry it on after 00:00 UTC with vt_triage {"job":"${s.job}","resume":true} (nothing to re-send; it ` +
+            `spends that day's quota); stop it with {"job":"${s.job}","cancel":true}.`
+          : undefined;
     const planLine =
       s.plan &&
       `Plan: this job is larger than what is left of today's cap (VT_DAILY_QUOTA ${fmtInt(ctx.config.dailyQuota ?? 0)}): ` +
-        `about ${fmtInt(s.plan.today)} lookups today (cached indicators cost none), the other ${fmtInt(s.plan.later)} from ` +
-        `${s.plan.resumes_at} (00:00 UTC) on; it carries on by itself while the server runs.`;
+        `about ${fmtInt(s.plan.today)} lookups today (cached indicators cost none); then it pauses, and the other ` +
+        `${fmtInt(s.plan.later)} wait until you carry it on with resume from ${s.plan.resumes_at} (00:00 UTC).`;
     const sampleChars = Math.min(700, Math.floor(room / 16));
     const noteLines = [
+      notes.counts?.merged &&
+        `${plural(notes.counts.merged, 'input')} named an indicator already in the list (looked up once).`,
       notes.counts?.overflow &&
         `Only the first ${fmtInt(MAX_TRIAGE)} indicators are in this job; ${fmtInt(notes.counts.overflow)} more begin at ` +
           `\`${notes.overflowAt ?? ''}\` in the ${notes.fromText ? 'text' : 'list'} you gave: start another job with them.`,
@@ -408,7 +488,7 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number) {
       s.results.length > 0 &&
         'Verdicts count engines: 3+ malicious = MALICIOUS, 1-2 or any suspicious = SUSPICIOUS.',
     ].filter((l): l is string => typeof l === 'string' && l !== '');
-    const required = [tally(s), planLine, follow].filter((l): l is string => !!l);
+    const required = [acknowledged, tally(s), planLine, follow].filter((l): l is string => !!l);
     const fixed = [...required, ...noteLines].join('\n').length + 200;
     const lines: string[] = [];
     let used = fixed;
@@ -503,11 +583,9 @@ function scheduleOf(
   return { next_lookup_at: isoSeconds(next), eta: isoSeconds(eta) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** The job's state as vt_triage {job} shows it (without waiting), for the vt://triage/{job} resource. */
 export async function triageStateText(ctx: ToolContext, id: string): Promise<string | undefined> {
-  const snap = isJobId(id) ? await ctx.triage?.jobs.snapshot(id) : undefined;
+  const snap = isJobId(id) ? await ctx.triage?.jobs.snapshot(id, ctx.caller) : undefined;
   return snap ? respondText(ctx, answerFor(ctx, snap, 0)) : undefined;
 }
 
@@ -571,6 +649,8 @@ interface Collected {
   notLookedUp: string[];
   /** Beyond the per-call maximum: returned as unchecked. */
   overflow: Item[];
+  /** Inputs that name an indicator already found (the same id, however it was written). */
+  merged: number;
   fromText: boolean;
 }
 
@@ -610,6 +690,7 @@ function collect(input: string[] | string): Collected {
     skipped,
     notLookedUp,
     overflow: unique.slice(MAX_TRIAGE),
+    merged: found.length - unique.length,
     fromText: typeof input === 'string',
   };
 }

@@ -4,6 +4,7 @@
  * real mode, of the recordings in the demo), and the sentences about relationship names.
  */
 import type { Config } from '../config.js';
+import { JOB_BYTES_SHARE, type JobBound, type JobLimitError } from '../jobs/triage-jobs.js';
 import { code } from '../summaries/text.js';
 import { stripUnsafe } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
@@ -162,6 +163,62 @@ export function jobNotFoundText(id: string, keepHours: number, state: StoreHealt
     `No triage job ${id}: it never existed, or it finished more than ${keepHours} h ago and was removed. ` +
     'Start it again with `indicators`.'
   );
+}
+
+const JOB_BOUNDS: Record<JobBound, { what: string; option: string; mb?: true }> = {
+  runningPerClient: { what: 'triage jobs of yours are running', option: 'VT_TRIAGE_RUNNING_PER_CLIENT' },
+  storedPerClient: {
+    what: 'triage jobs of yours are kept (stopped ones included)',
+    option: 'VT_TRIAGE_KEPT_PER_CLIENT',
+  },
+  runningTotal: {
+    what: 'triage jobs are running on this server, every client together',
+    option: 'VT_TRIAGE_RUNNING_MAX',
+  },
+  storedTotal: { what: 'triage jobs are kept on this server', option: 'VT_TRIAGE_KEPT_MAX' },
+  indicatorsTotal: {
+    what: 'indicators are in the triage jobs kept on this server',
+    option: 'VT_TRIAGE_INDICATORS_MAX',
+  },
+  bytesTotal: {
+    what: 'MB of the state store are taken by triage jobs',
+    option: 'VT_TRIAGE_STORE_MB',
+    mb: true,
+  },
+  bytesPerJob: {
+    what: 'MB of the state store would be taken by this job with its results',
+    option: `a ${JOB_BYTES_SHARE}th of VT_TRIAGE_STORE_MB`,
+    mb: true,
+  },
+};
+
+/** Why a new job was refused: which bound, and what frees room (and when, where that is known). */
+export function jobLimitText(err: JobLimitError, keepMs: number): string {
+  const b = JOB_BOUNDS[err.bound];
+  const shown = (n: number) => (b.mb ? (n / 1024 / 1024).toFixed(1) : n.toLocaleString('en'));
+  const head = `No new triage job: ${shown(err.current)} ${b.what}, the most this server allows (${b.option}: ${shown(err.limit)}).`;
+  const list = err.holding
+    .slice(0, 3)
+    .map(
+      (h) =>
+        `${h.id} (${h.status}, ${(h.done + h.failed).toLocaleString('en')}/${h.total.toLocaleString('en')} checked)`,
+    )
+    .join(', ');
+  const yours = list
+    ? ` Yours: ${list}; follow one with {"job":"…"} or stop it with {"job":"…","cancel":true}.`
+    : '';
+  const running = err.bound === 'runningPerClient' || err.bound === 'runningTotal';
+  if (err.bound === 'bytesPerJob') {
+    return `${head} Split the list into smaller jobs (the inputs are kept as given: very long URLs take room).`;
+  }
+  if (running) {
+    return `${head} There is room again when one of them finishes or is cancelled.${yours}`;
+  }
+  const when =
+    err.roomAt !== undefined
+      ? ` The next stopped job is removed at ${isoSeconds(err.roomAt)} (jobs are kept ${Math.round(keepMs / 3_600_000)} h after they stop), which makes room.`
+      : ' There is room again when a job stops and its keeping time runs out.';
+  return `${head}${when}${yours}`;
 }
 
 // --- Failures ----------------------------------------------------------------------------------------

@@ -1,18 +1,19 @@
 /**
  * Stateless Streamable HTTP at /mcp (a fresh MCP server per POST, as the SDK's stateless pattern
  * does), sharing one VirusTotal runtime: limiter, cache and quota are the team's, not per request.
- * Guards, in order: connection cap and timeouts, Host (DNS rebinding), Origin, bearer token, body size
- * and read time, each client's share of the requests that can reach VirusTotal. Every refusal is
- * logged on one line (reason, method, path, remote address; never a token or the Authorization header).
+ * Guards, in order: connection caps (per address, then overall) and timeouts, Host (DNS rebinding),
+ * Origin, bearer token, body size and read time, each client's share of the requests that can reach
+ * VirusTotal. Every refusal is logged on one line (reason, method, path, remote address; never a token
+ * or the Authorization header).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { HttpSettings } from '../config.js';
@@ -28,7 +29,16 @@ export interface HttpOptions extends HttpSettings {
   bodyTimeoutMs?: number;
   /** How long an idle keep-alive connection stays open (default 5 s). */
   keepAliveTimeoutMs?: number;
-  createServer: () => McpServer;
+  /**
+   * Holds loopback peers to the per-address cap too (default false; ConnectionTable says why they are
+   * exempt). Tests turn it on to play remote peers from 127.0.0.x.
+   */
+  capLoopbackPeers?: boolean;
+  /**
+   * Builds the MCP server for one request of `caller`: the holder of one token ("token:" and a hash of
+   * it, the same on every replica with that token), or "local" where no token is required.
+   */
+  createServer: (caller: string) => McpServer;
   log: Logger;
 }
 
@@ -78,14 +88,21 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   }
   const maxBody = opts.maxBodyBytes ?? HTTP_DEFAULTS.maxBodyBytes;
   const maxConnections = opts.maxConnections;
+  const perAddress = Math.min(opts.maxConnectionsPerAddress, maxConnections);
   const requestTimeout = opts.requestTimeoutMs ?? HTTP_DEFAULTS.requestTimeoutMs;
   const headersWanted = opts.headersTimeoutMs ?? HTTP_DEFAULTS.headersTimeoutMs;
   // Node requires headersTimeout <= requestTimeout (0 turns a timeout off).
   const headersTimeout = requestTimeout > 0 ? Math.min(headersWanted, requestTimeout) : headersWanted;
   const bodyTimeout = opts.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
   const calls = new ClientRates(opts.clientCallsPerMinute);
+  const connections = new ConnectionTable(maxConnections, perAddress, opts.capLoopbackPeers ?? false);
   const refusals = new RefusalLog(opts.log);
   const tokensRequired = opts.authTokens.length > 0;
+  // A token's holder is one caller, named by a hash of the token (never the token itself): the name is
+  // the same on every replica, so a job started through one is its holder's through any other.
+  const callers = opts.authTokens.map(
+    (t) => `token:${createHash('sha256').update(`vtbrief-caller\0${t}`).digest('hex').slice(0, 16)}`,
+  );
   let port = opts.port;
 
   const server: Server = createHttpServer(
@@ -100,6 +117,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       ),
     },
     (req, res) => {
+      const socket = req.socket;
+      connections.busy(socket);
+      res.once('close', () => connections.idle(socket));
       handle(req, res).catch((err: unknown) => {
         opts.log.error(`http: ${err instanceof Error ? err.message : String(err)}`);
         if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
@@ -107,10 +127,34 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       });
     },
   );
-  // Beyond the cap Node closes each new connection at once; the ones open keep being served.
-  server.maxConnections = maxConnections;
-  server.on('drop', (data) => {
-    refusals.connection(data?.remoteAddress, `${maxConnections} connections are open (the cap)`);
+  /*
+   * The caps are counted here rather than by Node's server.maxConnections, which can only refuse the
+   * newcomer: a peer that never authenticates could then hold every slot by reopening each socket as
+   * the header timeout closes it, and a token holder would get in only by luck. One address (an IPv6
+   * /64; loopback excepted) may hold perAddress connections; at the overall cap, the longest idle
+   * connection that has carried no authenticated request makes room for the new one. A connection that
+   * has carried one, or has a request in flight, is never closed for room; the keep-alive timeout still
+   * ends it.
+   */
+  server.on('connection', (socket: Socket) => {
+    const remote = socket.remoteAddress;
+    if (remote === undefined) {
+      socket.destroy(); // already gone
+      return;
+    }
+    const verdict = connections.admit(socket, remote);
+    if (verdict.refused !== undefined) {
+      refusals.connection(remote, verdict.refused);
+      socket.destroy();
+      return;
+    }
+    if (verdict.evicted) {
+      refusals.evicted(
+        verdict.evicted.remoteAddress,
+        `to make room for one from ${remote}: ${maxConnections} connections are open (the cap)`,
+      );
+      verdict.evicted.destroy();
+    }
   });
 
   /*
@@ -172,6 +216,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       res.setHeader('www-authenticate', 'Bearer realm="vtbrief"');
       return jsonRpcError(res, 401, -32001, 'Unauthorized: send Authorization: Bearer <VT_MCP_AUTH_TOKEN>.');
     }
+    // Past every check a caller without a credential could pass (or with a token): its connection is
+    // a client's, never closed to make room for a newcomer.
+    connections.authenticated(req.socket);
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return jsonRpcError(res, 405, -32000, 'Method not allowed: this server is stateless; use POST.');
@@ -208,7 +255,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       );
     }
 
-    const mcp = opts.createServer();
+    const mcp = opts.createServer(tokenIndex >= 0 ? (callers[tokenIndex] as string) : 'local');
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       transport.close().catch(() => {});
@@ -268,6 +315,12 @@ class RefusalLog {
     this.#emit(`http: refused a connection from ${remote ?? 'unknown'}: ${reason}`);
   }
 
+  evicted(remote: string | undefined, reason: string): void {
+    this.#emit(
+      `http: closed an idle connection from ${remote ?? 'unknown'} that carried no authenticated request, ${reason}`,
+    );
+  }
+
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -293,6 +346,122 @@ class RefusalLog {
       },
       Math.max(1, this.#windowStart + 10_000 - now),
     ).unref();
+  }
+}
+
+/**
+ * The peer a connection is counted against: its IPv4 address (also when it arrives IPv4-mapped on an
+ * IPv6 socket), or the /64 of its IPv6 address, the block one subscriber usually holds whole: counting
+ * single IPv6 addresses would give such a peer billions of allowances.
+ */
+export function peerOf(address: string): string {
+  const a = address.toLowerCase().replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1] as string;
+  if (!a.includes(':')) return a;
+  const groups = (part: string) =>
+    (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+  const [head = '', tail] = a.split('::');
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const all =
+    tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${all
+    .slice(0, 4)
+    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
+}
+
+/** 127.0.0.0/8 (also IPv4-mapped), or ::1's /64 as peerOf names it. */
+function isLoopbackPeer(peer: string): boolean {
+  return peer.startsWith('127.') || peer === '0:0:0:0::/64';
+}
+
+interface Tracked {
+  peer: string;
+  /** A request on it passed authentication (or, without tokens, every check before /mcp's work). */
+  authenticated: boolean;
+  /** Requests received and not yet answered. */
+  inFlight: number;
+}
+
+/**
+ * The open connections: how many each peer holds, which have proved themselves, and which are idle.
+ * `#spare` holds the idle connections that have carried no authenticated request, longest idle first
+ * (a Set keeps insertion order), so the one to close for room is found at once even under a flood.
+ *
+ * Loopback peers are not held to the per-address cap (unless capLoopback): a local process can send
+ * from any of 127.0.0.0/8, so the cap would bind only the honest ones, among them a reverse proxy on
+ * this machine (the README's TLS setup), through which every client arrives from one address. Room for
+ * authenticated clients at the overall cap holds for them as for everyone.
+ */
+class ConnectionTable {
+  readonly #open = new Map<Socket, Tracked>();
+  readonly #perPeer = new Map<string, number>();
+  readonly #spare = new Set<Socket>();
+  constructor(
+    private readonly max: number,
+    private readonly perAddress: number,
+    private readonly capLoopback: boolean,
+  ) {}
+
+  /** Takes a new connection in, or says why not; may name a spare connection to close for room. */
+  admit(socket: Socket, remote: string): { refused?: string; evicted?: Socket } {
+    const peer = peerOf(remote);
+    const held = this.#perPeer.get(peer) ?? 0;
+    const capped = this.capLoopback || !isLoopbackPeer(peer);
+    // A per-address cap as large as the overall one is the overall one, refused in its words below.
+    if (capped && held >= this.perAddress && this.perAddress < this.max) {
+      const from = peer.endsWith('/64') ? `its /64 (${peer})` : 'this address';
+      return {
+        refused: `${held} connections from ${from} are open (VT_MCP_MAX_CONNECTIONS_PER_ADDRESS)`,
+      };
+    }
+    let evicted: Socket | undefined;
+    if (this.#open.size >= this.max) {
+      evicted = this.#spare.values().next().value;
+      if (evicted === undefined) return { refused: `${this.max} connections are open (the cap)` };
+      this.#forget(evicted);
+    }
+    this.#open.set(socket, { peer, authenticated: false, inFlight: 0 });
+    // Read again: the connection closed for room may have been this peer's.
+    this.#perPeer.set(peer, (this.#perPeer.get(peer) ?? 0) + 1);
+    this.#spare.add(socket);
+    socket.once('close', () => this.#forget(socket));
+    return evicted ? { evicted } : {};
+  }
+
+  busy(socket: Socket): void {
+    const t = this.#open.get(socket);
+    if (!t) return;
+    t.inFlight++;
+    this.#spare.delete(socket);
+  }
+
+  idle(socket: Socket): void {
+    const t = this.#open.get(socket);
+    if (!t) return;
+    t.inFlight = Math.max(0, t.inFlight - 1);
+    // Re-added at the end: idle from now on.
+    if (t.inFlight === 0 && !t.authenticated && !socket.destroyed) this.#spare.add(socket);
+  }
+
+  authenticated(socket: Socket): void {
+    const t = this.#open.get(socket);
+    if (!t) return;
+    t.authenticated = true;
+    this.#spare.delete(socket);
+  }
+
+  /** Counts a connection out once, whether it closed or is being closed for room. */
+  #forget(socket: Socket): void {
+    const t = this.#open.get(socket);
+    if (!t) return;
+    this.#open.delete(socket);
+    this.#spare.delete(socket);
+    const left = (this.#perPeer.get(t.peer) ?? 1) - 1;
+    if (left > 0) this.#perPeer.set(t.peer, left);
+    else this.#perPeer.delete(t.peer);
   }
 }
 

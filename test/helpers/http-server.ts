@@ -39,7 +39,12 @@ export async function startHttpServer(
   const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
   let http: RunningHttp;
   try {
-    http = await startHttp({ ...config.http, ...limits, createServer: () => createServer(ctx), log });
+    http = await startHttp({
+      ...config.http,
+      ...limits,
+      createServer: (caller) => createServer(ctx, caller),
+      log,
+    });
   } catch (err) {
     await runtime.close();
     await api.close();
