@@ -19,7 +19,7 @@ import { reportAnswer } from '../tools/get-report.js';
 import { logFailure, respondText } from '../tools/respond.js';
 import { parsePublicTarget } from '../tools/target.js';
 import { triageStateText } from '../tools/triage.js';
-import { errorText, resourceNotFound, subjectOf } from '../tools/wording.js';
+import { errorText, jobNotFoundText, resourceNotFound, subjectOf } from '../tools/wording.js';
 import type { IndicatorType } from '../vt/indicators.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
 
@@ -159,11 +159,15 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
       mimeType: 'text/plain',
     },
     async (uri, variables) => {
-      const text = await triageStateText(ctx, decoded(variables.job));
+      const id = decoded(variables.job);
+      const text = await triageStateText(ctx, id);
       if (text === undefined) {
+        // As vt_triage says it: where jobs are kept decides what an unknown id means (a shared store
+        // that is unavailable now may well have it).
+        const state = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
         throw new ResourceReadError(
           RESOURCE_NOT_FOUND,
-          'No such triage job (or it finished and was removed).',
+          jobNotFoundText(shownUri(id), ctx.config.triageKeepHours, state),
         );
       }
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
