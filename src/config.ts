@@ -272,7 +272,7 @@ export const OPTIONS = {
   clientRate: option({
     env: ['VT_MCP_CLIENT_RATE'],
     default: '30',
-    help: 'Requests that can reach VirusTotal (tool calls, report resources) each HTTP client may make per minute (0: no limit).',
+    help: "Requests that can reach VirusTotal each HTTP client may make per minute: tool calls, report resources and its triage jobs' lookups together (following a job is not counted; 0: no limit).",
     format: 'number',
     parse: int('VT_MCP_CLIENT_RATE', 0, 100_000, 30),
   }),

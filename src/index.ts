@@ -93,6 +93,8 @@ async function main(argv: string[]): Promise<void> {
     const http = await transport.startHttp({
       ...config.http,
       createServer: (caller) => createServer(ctx, caller),
+      // One minute per client for its calls and its jobs' lookups together.
+      rates: runtime.triage.fairShare.rates,
       log,
     });
     closers.push(http.close);

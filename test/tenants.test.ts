@@ -165,4 +165,25 @@ describe('tenants of one HTTP server', () => {
     }
     expect(running.api.count('/files/')).toBe(18);
   });
+
+  it("a job's lookups count in its owner's minute (VT_MCP_CLIENT_RATE), not in another client's", async () => {
+    running = await startHttpServer({
+      VT_MCP_AUTH_TOKEN: `${A},${B}`,
+      VT_MCP_CLIENT_RATE: '3',
+      VT_MAX_WAIT_SECONDS: '1',
+    });
+    const alice = await client(A);
+    const bob = await client(B);
+    const started = job(await call(alice, 'vt_triage', { indicators: hashes(20, 'minute') }));
+    await new Promise((r) => setTimeout(r, 1_000));
+    // Her call took one of her three; her job got the other two, and waits for the minute to turn.
+    expect(running.api.count('/files/')).toBe(2);
+    expect(
+      job((await call(alice, 'vt_triage', { job: started.job }).catch(() => undefined)) ?? {}).status,
+    ).not.toBe('done');
+    // Bob's minute is his own.
+    for (const h of hashes(3, 'bobminute'))
+      expect((await call(bob, 'vt_get_report', { indicator: h })).isError).toBeFalsy();
+    expect(running.api.count('/files/')).toBe(5);
+  });
 });

@@ -34,7 +34,8 @@ export type NotFoundRow = (item: JobItem) => unknown;
  * lookup is over), or why it pauses.
  */
 export interface Admit {
-  admit(owner: string): 'ok' | PauseReason;
+  /** 'ok', why the job pauses, or ms to wait before asking again (its owner's minute is spent). */
+  admit(owner: string): 'ok' | PauseReason | number;
   done(): void;
 }
 
@@ -388,6 +389,10 @@ class JobWork {
       }
       if (this.#pauseFor) return;
       const verdict = this.o.admit.admit(this.#h.owner);
+      if (typeof verdict === 'number') {
+        await sleep(Math.min(verdict, 10_000), undefined, { signal: this.signal }).catch(() => {});
+        continue;
+      }
       if (verdict !== 'ok') {
         // Lookups in flight are counted as spent until they are over: the last places of a share are
         // only known once they are. Asked again after each one, the job spends its part exactly.

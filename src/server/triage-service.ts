@@ -36,7 +36,11 @@ export function createTriageService(
   const fairShare = new FairShare(
     () => ({ quota: config.dailyQuota, used: gateway.stats()?.limiter.day_used ?? 0 }),
     // Each token is a client; on stdio, or over HTTP without tokens, every caller is one.
-    { manyClients: config.transport === 'http' && config.http.authTokens.length > 0 },
+    {
+      manyClients: config.transport === 'http' && config.http.authTokens.length > 0,
+      // Each HTTP client's minute holds its jobs' lookups too (the HTTP server counts its calls in it).
+      callsPerMinute: config.transport === 'http' ? config.http.clientCallsPerMinute : 0,
+    },
   );
   const ref = (item: JobItem) => ({
     type: item.type,

@@ -18,6 +18,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { HttpSettings } from '../config.js';
 import type { Logger } from '../log.js';
+import { CallRates } from '../vt/fair-share.js';
 
 export interface HttpOptions extends HttpSettings {
   maxBodyBytes?: number;
@@ -39,6 +40,11 @@ export interface HttpOptions extends HttpSettings {
    * it, the same on every replica with that token), or "local" where no token is required.
    */
   createServer: (caller: string) => McpServer;
+  /**
+   * Each client's minute (VT_MCP_CLIENT_RATE), shared with what else counts in it (the triage jobs'
+   * lookups); one of its own, of clientCallsPerMinute, when not given.
+   */
+  rates?: Pick<CallRates, 'take'>;
   log: Logger;
 }
 
@@ -94,7 +100,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   // Node requires headersTimeout <= requestTimeout (0 turns a timeout off).
   const headersTimeout = requestTimeout > 0 ? Math.min(headersWanted, requestTimeout) : headersWanted;
   const bodyTimeout = opts.bodyTimeoutMs ?? HTTP_DEFAULTS.bodyTimeoutMs;
-  const calls = new ClientRates(opts.clientCallsPerMinute);
+  const calls = opts.rates ?? new CallRates(opts.clientCallsPerMinute);
   const connections = new ConnectionTable(maxConnections, perAddress, opts.capLoopbackPeers ?? false);
   const refusals = new RefusalLog(opts.log);
   const tokensRequired = opts.authTokens.length > 0;
@@ -240,7 +246,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
 
     // A client is the holder of one token. Without tokens (loopback only) every caller is the same
     // client: one shared allowance, since anyone on the machine can use any source address.
-    const client = tokenIndex >= 0 ? `token#${tokenIndex}` : 'loopback';
+    const client = tokenIndex >= 0 ? (callers[tokenIndex] as string) : 'local';
     const wait = calls.take(client, upstreamRequests(body));
     if (wait > 0) {
       refuse(`over VT_MCP_CLIENT_RATE (${opts.clientCallsPerMinute} per minute) for ${client}`);
@@ -255,7 +261,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       );
     }
 
-    const mcp = opts.createServer(tokenIndex >= 0 ? (callers[tokenIndex] as string) : 'local');
+    const mcp = opts.createServer(client);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
       transport.close().catch(() => {});
@@ -479,39 +485,27 @@ function matchingToken(header: string | undefined, tokens: string[]): number {
 }
 
 /**
- * The messages in a body that can reach VirusTotal: every tools/call, and every resources/read but
- * the static documents (vt://docs/...). Counting by exclusion keeps a new or oddly spelled report URI
- * from slipping through.
+ * The messages in a body that can reach VirusTotal: every tools/call but following a triage job, and
+ * every resources/read but the static documents (vt://docs/...) and a job's state. Following a job (its
+ * progress, a page, a cancel, a resume) reads the state store only: the job's lookups are counted in its
+ * owner's minute as it makes them, so a job never keeps its owner from following it. Counting by
+ * exclusion keeps a new or oddly spelled tool or report URI from slipping through.
  */
 function upstreamRequests(body: unknown): number {
   return (Array.isArray(body) ? body : [body]).filter((m) => {
     if (!m || typeof m !== 'object') return false;
-    const { method, params } = m as { method?: unknown; params?: { uri?: unknown } };
-    if (method === 'tools/call') return true;
+    const { method, params } = m as {
+      method?: unknown;
+      params?: { uri?: unknown; name?: unknown; arguments?: { indicators?: unknown; job?: unknown } };
+    };
+    if (method === 'tools/call') {
+      const a = params?.arguments;
+      return !(params?.name === 'vt_triage' && a?.indicators === undefined && typeof a?.job === 'string');
+    }
     if (method !== 'resources/read') return false;
     const uri = typeof params?.uri === 'string' ? params.uri : '';
-    return !/^vt:\/\/docs\/[a-z0-9-]+$/i.test(uri);
+    return !/^vt:\/\/(docs\/[a-z0-9-]+|triage\/[a-z0-9]{12})$/i.test(uri);
   }).length;
-}
-
-/** A sliding minute of requests that can reach VirusTotal, per client. */
-class ClientRates {
-  readonly #calls = new Map<string, number[]>();
-  constructor(private readonly perMinute: number) {}
-
-  /** Records n requests; returns 0, or the ms to wait when over the share (nothing is recorded then). */
-  take(client: string, n: number): number {
-    if (n === 0 || this.perMinute <= 0) return 0;
-    const now = Date.now();
-    const times = (this.#calls.get(client) ?? []).filter((t) => t > now - 60_000);
-    this.#calls.set(client, times); // clients are tokens or "loopback": the map stays small
-    if (times.length + n > this.perMinute) {
-      const oldest = times[Math.max(0, times.length + n - this.perMinute - 1)];
-      return oldest === undefined ? 60_000 : Math.max(1, oldest + 60_000 - now);
-    }
-    for (let i = 0; i < n; i++) times.push(now);
-    return 0;
-  }
 }
 
 const TOO_LARGE = Symbol('too large');

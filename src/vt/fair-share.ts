@@ -9,6 +9,9 @@
  *
  * What a job stops for is given to the caller: 'daily' (the day's cap is spent, or only the reserve is
  * left and nobody else is active) or 'share' (its owner's part is spent while others are active).
+ *
+ * Over HTTP each client also has a minute (VT_MCP_CLIENT_RATE): its calls that can reach VirusTotal and
+ * its jobs' lookups are counted in it together, so a job is no way around it.
  */
 export const ACTIVE_MS = 15 * 60_000;
 /** The part of the day's cap no job spends, for clients that arrive later. */
@@ -21,6 +24,39 @@ export interface DayFigures {
   used: number;
 }
 
+/** A sliding minute of requests that can reach VirusTotal, per client. */
+export class CallRates {
+  readonly #calls = new Map<string, number[]>();
+  readonly #perMinute: number;
+  readonly #now: () => number;
+
+  /** perMinute 0: no limit. */
+  constructor(perMinute: number, now: () => number = Date.now) {
+    this.#perMinute = perMinute;
+    this.#now = now;
+  }
+
+  get perMinute(): number {
+    return this.#perMinute;
+  }
+
+  /** Records n requests; returns 0, or the ms to wait when over the share (nothing is recorded then). */
+  take(client: string, n: number): number {
+    if (n === 0 || this.#perMinute <= 0) return 0;
+    const now = this.#now();
+    const times = (this.#calls.get(client) ?? []).filter((t) => t > now - 60_000);
+    if (times.length === 0) this.#calls.delete(client);
+    else this.#calls.set(client, times);
+    if (times.length + n > this.#perMinute) {
+      const oldest = times[Math.max(0, times.length + n - this.#perMinute - 1)];
+      return oldest === undefined ? 60_000 : Math.max(1, oldest + 60_000 - now);
+    }
+    for (let i = 0; i < n; i++) times.push(now);
+    this.#calls.set(client, times);
+    return 0;
+  }
+}
+
 export class FairShare {
   readonly #seen = new Map<string, number>();
   readonly #day: () => DayFigures;
@@ -30,11 +66,21 @@ export class FairShare {
   /** Job lookups admitted and not yet over: counted as spent, so that lookups in flight cannot overshoot. */
   #inFlight = 0;
 
-  /** `manyClients`: the server has several callers (HTTP with tokens), so a reserve is kept for latecomers. */
-  constructor(day: () => DayFigures, opts: { manyClients: boolean; now?: () => number }) {
+  /** Each client's minute (the HTTP server counts calls in it, jobs their lookups). */
+  readonly rates: CallRates;
+
+  /**
+   * `manyClients`: the server has several callers (HTTP with tokens), so a reserve is kept for latecomers.
+   * `callsPerMinute`: each client's minute (0: none).
+   */
+  constructor(
+    day: () => DayFigures,
+    opts: { manyClients: boolean; callsPerMinute?: number; now?: () => number },
+  ) {
     this.#day = day;
     this.#now = opts.now ?? Date.now;
     this.#reserve = opts.manyClients ? RESERVE_SHARE : 0;
+    this.rates = new CallRates(opts.callsPerMinute ?? 0, this.#now);
   }
 
   /** A client made a call, or a job of its own is at work. */
@@ -62,20 +108,21 @@ export class FairShare {
   }
 
   /**
-   * Whether a job of `owner` may spend one more lookup of the day now; 'ok' counts it as in flight until
-   * jobLookupDone().
+   * Whether a job of `owner` may spend one more lookup now: 'ok' (counted as in flight until
+   * jobLookupDone()), why it pauses, or how many ms to wait for its owner's minute.
    */
-  admitJob(owner: string): 'ok' | 'daily' | 'share' {
+  admitJob(owner: string): 'ok' | 'daily' | 'share' | number {
     this.seen(owner);
     const { quota, used } = this.#day();
-    if (quota === undefined) return 'ok';
-    const left = quota - used - this.#inFlight;
-    if (left <= 0) return 'daily';
-    if (left > this.reserveFor(owner, quota)) {
-      this.#inFlight++;
-      return 'ok';
+    if (quota !== undefined) {
+      const left = quota - used - this.#inFlight;
+      if (left <= 0) return 'daily';
+      if (left <= this.reserveFor(owner, quota)) return this.othersActive(owner) > 0 ? 'share' : 'daily';
     }
-    return this.othersActive(owner) > 0 ? 'share' : 'daily';
+    const wait = this.rates.take(owner, 1);
+    if (wait > 0) return wait;
+    this.#inFlight++;
+    return 'ok';
   }
 
   /** An admitted lookup is over (answered, failed, or never sent): the day's count now has it, or not. */

@@ -43,6 +43,7 @@ export async function startHttpServer(
       ...config.http,
       ...limits,
       createServer: (caller) => createServer(ctx, caller),
+      rates: runtime.triage.fairShare.rates,
       log,
     });
   } catch (err) {

@@ -45,7 +45,12 @@ export async function startReplica(opts: {
   });
   const runtime = createRuntime(config, log, { store, ...(opts.jobs ? { jobs: opts.jobs } : {}) });
   const ctx = { vt: runtime.gateway, config, log, demo: false, triage: runtime.triage };
-  const http = await startHttp({ ...config.http, createServer: (caller) => createServer(ctx, caller), log });
+  const http = await startHttp({
+    ...config.http,
+    createServer: (caller) => createServer(ctx, caller),
+    rates: runtime.triage.fairShare.rates,
+    log,
+  });
   const client = testClient({ name: 'vtbrief-replica-test', version: '0.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
   return {
