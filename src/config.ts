@@ -6,6 +6,7 @@
  * Claude Desktop bundle's manifest are all generated from it (scripts/generate.mjs), so none can drift.
  */
 import { parseArgs } from 'node:util';
+import type { JobLimits } from './jobs/triage-jobs.js';
 import { parseStateSpec, StateSpecError } from './vt/state/open.js';
 
 /** How --transport http listens and whom it lets in. */
@@ -53,14 +54,7 @@ export interface Config {
   /** How long a finished triage job is kept, in hours. */
   triageKeepHours: number;
   /** How many triage jobs, and how much of the store, the callers of this server may hold. */
-  triageLimits: {
-    runningPerClient: number;
-    storedPerClient: number;
-    runningTotal: number;
-    storedTotal: number;
-    indicatorsTotal: number;
-    bytesTotal: number;
-  };
+  triageLimits: JobLimits;
 }
 
 export class ConfigError extends Error {}

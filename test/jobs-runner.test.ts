@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { JobRunner } from '../src/jobs/runner.js';
+import { JobRunner, type RunnerOptions } from '../src/jobs/runner.js';
 import { type JobItem, JobLimitError, type JobLimits, TriageJobs } from '../src/jobs/triage-jobs.js';
 import { VtError } from '../src/vt/errors.js';
 import { openSqliteStore } from '../src/vt/state/sqlite.js';
@@ -63,25 +63,26 @@ const track = (r: JobRunner) => {
   runners.push(r);
   return r;
 };
+/** A started runner with the tests' defaults (quick scans, rows of unknown items as `{}`), stopped after the test. */
+const start = (o: Partial<RunnerOptions> & Pick<RunnerOptions, 'jobs' | 'lookup'>) =>
+  track(new JobRunner({ concurrency: 2, scanEveryMs: 30, notFoundRow: () => ({}), ...o }).start());
 
 describe('JobRunner', () => {
   it('runs a job to the end: rows, not-found rows, failures after retries', async () => {
     const jobs = newJobs();
     const seen: string[] = [];
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 3,
-        scanEveryMs: 50,
-        lookup: async (item) => {
-          seen.push(item.id);
-          if (item.input === 'x3') throw new VtError('not_found', 'nf');
-          if (item.input === 'x5') throw new VtError('transient', 'boom');
-          return { verdict: 'undetected', id: item.id };
-        },
-        notFoundRow: (item) => ({ verdict: 'not_found', id: item.id }),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 3,
+      scanEveryMs: 50,
+      lookup: async (item) => {
+        seen.push(item.id);
+        if (item.input === 'x3') throw new VtError('not_found', 'nf');
+        if (item.input === 'x5') throw new VtError('transient', 'boom');
+        return { verdict: 'undetected', id: item.id };
+      },
+      notFoundRow: (item) => ({ verdict: 'not_found', id: item.id }),
+    });
     const h = await jobs.create(OWNER, items(60), { skipped: 1 });
     runner.kick(h.id);
     await until(async () => (await jobs.header(h.id))?.status === 'done');
@@ -100,23 +101,21 @@ describe('JobRunner', () => {
     const jobs = newJobs();
     let calls = 0;
     let resetAt = 0;
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 1,
-        scanEveryMs: 50,
-        lookup: async (item) => {
-          calls++;
-          if (item.input.startsWith('cap') && calls === 3) {
-            resetAt = Date.now() + 400;
-            throw new VtError('quota', 'daily', { quotaScope: 'daily', resetAt: new Date(resetAt) });
-          }
-          await new Promise((r) => setTimeout(r, 20));
-          return { ok: item.id };
-        },
-        notFoundRow: () => ({}),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 1,
+      scanEveryMs: 50,
+      lookup: async (item) => {
+        calls++;
+        if (item.input.startsWith('cap') && calls === 3) {
+          resetAt = Date.now() + 400;
+          throw new VtError('quota', 'daily', { quotaScope: 'daily', resetAt: new Date(resetAt) });
+        }
+        await new Promise((r) => setTimeout(r, 20));
+        return { ok: item.id };
+      },
+      notFoundRow: () => ({}),
+    });
     const capped = await jobs.create(OWNER, items(6, 'cap'), undefined);
     runner.kick(capped.id);
     await until(async () => (await jobs.header(capped.id))?.status === 'paused');
@@ -221,18 +220,16 @@ describe('JobRunner', () => {
     const stale = await jobs.writeHeader(h, { status: 'running', done: 1 });
     expect(stale.status).toBe('cancelled');
     let calls = 0;
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 2,
-        scanEveryMs: 30,
-        lookup: async () => {
-          calls++;
-          return {};
-        },
-        notFoundRow: () => ({}),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 2,
+      scanEveryMs: 30,
+      lookup: async () => {
+        calls++;
+        return {};
+      },
+      notFoundRow: () => ({}),
+    });
     runner.kick(h.id);
     await new Promise((r) => setTimeout(r, 200));
     expect(calls).toBe(0);
@@ -243,19 +240,17 @@ describe('JobRunner', () => {
     const jobs = newJobs();
     let healthy = false;
     let calls = 0;
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 2,
-        scanEveryMs: 30,
-        canWork: () => healthy,
-        lookup: async () => {
-          calls++;
-          return {};
-        },
-        notFoundRow: () => ({}),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 2,
+      scanEveryMs: 30,
+      canWork: () => healthy,
+      lookup: async () => {
+        calls++;
+        return {};
+      },
+      notFoundRow: () => ({}),
+    });
     const h = await jobs.create(OWNER, items(4, 'deg'), undefined);
     runner.kick(h.id);
     await new Promise((r) => setTimeout(r, 200));
@@ -269,20 +264,18 @@ describe('JobRunner', () => {
     const jobs = newJobs();
     let verdict: 'ok' | 'share' = 'ok';
     let calls = 0;
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 1,
-        scanEveryMs: 30,
-        admit: { admit: () => verdict, done: () => {} },
-        lookup: async () => {
-          calls++;
-          if (calls === 3) verdict = 'share';
-          return {};
-        },
-        notFoundRow: () => ({}),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 1,
+      scanEveryMs: 30,
+      admit: { admit: () => verdict, done: () => {} },
+      lookup: async () => {
+        calls++;
+        if (calls === 3) verdict = 'share';
+        return {};
+      },
+      notFoundRow: () => ({}),
+    });
     const h = await jobs.create(OWNER, items(6, 'share'), undefined);
     runner.kick(h.id);
     await until(async () => (await jobs.header(h.id))?.status === 'paused');
@@ -297,15 +290,13 @@ describe('JobRunner', () => {
     const h = await jobs.create(OWNER, items(120, 'lost'), undefined);
     // The store loses the second chunk (a flush, a damaged row).
     await store.docDelete(`jobc:${h.id}:1`);
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 4,
-        scanEveryMs: 30,
-        lookup: async () => ({}),
-        notFoundRow: () => ({}),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 4,
+      scanEveryMs: 30,
+      lookup: async () => ({}),
+      notFoundRow: () => ({}),
+    });
     runner.kick(h.id);
     await until(async () => (await jobs.header(h.id))?.status === 'done');
     const done = await jobs.header(h.id);
@@ -321,23 +312,21 @@ describe('JobRunner', () => {
     let inFlightJobs = 0;
     let most = 0;
     const active = new Set<string>();
-    const runner = track(
-      new JobRunner({
-        jobs,
-        concurrency: 1,
-        maxJobs: 3,
-        scanEveryMs: 20,
-        lookup: async (item) => {
-          const job = item.id.split('.')[0]?.replace(/\d+$/, '') ?? '';
-          active.add(job);
-          inFlightJobs = active.size;
-          most = Math.max(most, runner.activeJobs);
-          await new Promise((r) => setTimeout(r, 5));
-          return {};
-        },
-        notFoundRow: () => ({}),
-      }).start(),
-    );
+    const runner = start({
+      jobs,
+      concurrency: 1,
+      maxJobs: 3,
+      scanEveryMs: 20,
+      lookup: async (item) => {
+        const job = item.id.split('.')[0]?.replace(/\d+$/, '') ?? '';
+        active.add(job);
+        inFlightJobs = active.size;
+        most = Math.max(most, runner.activeJobs);
+        await new Promise((r) => setTimeout(r, 5));
+        return {};
+      },
+      notFoundRow: () => ({}),
+    });
     await until(async () => runner.activeJobs > 0);
     await new Promise((r) => setTimeout(r, 300));
     expect(most).toBeLessThanOrEqual(3);
