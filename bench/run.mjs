@@ -8,13 +8,20 @@
  *   npm run bench -- --write    also writes it to docs/BENCHMARKS.md (then `npm run generate` carries
  *                               its timing figures into the README)
  *   node bench/run.mjs --out F  writes it to F instead
+ *
+ * Redis is measured where a URL is given: VT_BENCH_REDIS_URL (the sharing and miss benchmarks; the miss
+ * benchmark flushes that database, so name one that holds nothing else) or VT_TEST_REDIS_URL (the sharing
+ * benchmark only, which removes just its own keys). bench/npx-start.mjs (npx from a packed tarball into an
+ * empty npm cache) is slow and network-bound, and runs on its own.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { coldStart, describeColdStart } from './cold-start.mjs';
 import { fmt, KEY, median, startClient } from './harness.mjs';
 import { describeMemory, serverMemory } from './memory.mjs';
+import { describeMissCost, missCost, transactionsPerMiss } from './miss-cost.mjs';
 import { sharingCost } from './sharing.mjs';
 import { answerSizes, fixedCost, reportSizes, sizeTables } from './sizes.mjs';
 
@@ -235,6 +242,8 @@ async function main() {
   const reports = await reportSizes();
   const answers = await answerSizes();
   const med = await mediation();
+  const cold = describeColdStart(await coldStart());
+  const miss = describeMissCost(await missCost(), await transactionsPerMiss());
   const http = await httpLoad();
   const sharing = await sharingCost();
   const mem = await memory();
@@ -252,10 +261,12 @@ async function main() {
     '',
     sizeTables(fixed, reports, answers),
     med.markdown,
+    cold.markdown,
+    miss.markdown,
     http.markdown,
     sharing.markdown,
     mem.markdown,
-    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...http.figures, ...sharing.figures, ...mem.figures }) })} -->`,
+    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...cold.figures, ...miss.figures, ...http.figures, ...sharing.figures, ...mem.figures }) })} -->`,
     '',
   ].join('\n');
   process.stdout.write(text);

@@ -282,6 +282,36 @@ async function measurementsSection() {
         `${x(t.cacheHitRatio)} the time of an upstream lookup.`,
       '  ',
     ),
+    ...(t.coldStartMemoryRatio === undefined
+      ? []
+      : [
+          wrap(
+            `- **Cold start** (spawn to the answer to \`initialize\` over stdio): ${x(t.coldStartMemoryRatio)} the ` +
+              `time of a minimal SDK server with one tool on VT_STATE=memory, ${x(t.coldStartSqliteRatio)} on the ` +
+              'default SQLite file' +
+              (t.coldStartMemoryNoCacheRatio === undefined
+                ? '.'
+                : ` (${x(t.coldStartMemoryNoCacheRatio)} and ${x(t.coldStartSqliteNoCacheRatio)} without Node's ` +
+                  'module compile cache, which the bin turns on).'),
+            '  ',
+          ),
+        ]),
+    ...(t.missSqliteToMemory === undefined
+      ? []
+      : [
+          wrap(
+            `- **What a miss costs the store**: 200 distinct lookups through the bin (8 in flight, an upstream ` +
+              `that answers at once) take ${x(t.missSqliteToMemory)} the time on SQLite` +
+              (t.missRedisToMemory === undefined ? '' : ` and ${x(t.missRedisToMemory)} on Redis`) +
+              ` that they take on memory; the server's CPU per lookup is ${t.missCpuSqliteMs.toFixed(2)} ms on ` +
+              `SQLite and ${t.missCpuMemoryMs.toFixed(2)} ms on memory` +
+              (t.txPerMiss === undefined
+                ? ''
+                : `, with ${t.txPerMiss.toFixed(1)} write transactions per lookup on SQLite`) +
+              `; the SQLite file holds ${fmt(t.stateFileLookups)} lookups in ${fmt(t.stateFileMb)} MB.`,
+            '  ',
+          ),
+        ]),
     wrap(
       `- **HTTP**: 50 concurrent clients × 20 calls on cached data: ${fmt(t.httpOk)} of ${fmt(t.httpCalls)} ` +
         `succeed (clients and server on the same machine); p50 ${fmt(t.httpP50)} ms and p99 ${fmt(t.httpP99)} ms ` +
