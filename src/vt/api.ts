@@ -4,7 +4,6 @@
  * envelope.ts), the multipart body of an upload and the upload-URL exchange of a large file all live
  * here; callers get objects, pages with their cursor, and typed errors. Nothing here knows MCP.
  */
-import { FormData } from 'undici';
 import type { z } from 'zod';
 import { pageCursor } from '../util/sanitize.js';
 import {
@@ -311,6 +310,7 @@ export class VtApi {
    * (fetched fresh; the client sends the key only if that URL is on the API's own host).
    */
   async uploadFile(file: Upload, call: CallOptions = {}): Promise<Submitted> {
+    const { FormData } = await import('undici');
     const form = new FormData();
     form.append('file', file.data, file.name);
     if (file.password) form.append('password', file.password);

@@ -3,7 +3,7 @@
  * a timeout per request, a cap on body size, and typed errors (facts, not sentences). It knows nothing
  * of MCP.
  */
-import { Agent, type Dispatcher, type FormData, request, errors as undiciErrors } from 'undici';
+import type { Dispatcher, FormData } from 'undici';
 import { redactDeep } from '../log.js';
 import { errorFromResponse, notConfigured, VtError } from './errors.js';
 
@@ -46,12 +46,24 @@ export interface VtResponse<T = unknown> {
   retryAfterSeconds?: number;
 }
 
+let undici: Promise<typeof import('undici')> | undefined;
+/**
+ * undici, loaded at the first request rather than at start: its import is a sixth of a start's time,
+ * and a client waits for the answer to `initialize` before it asks anything.
+ */
+const loadUndici = () => {
+  undici ??= import('undici');
+  return undici;
+};
+
 export class VtClient {
   readonly #opts: Required<Omit<VtClientOptions, 'dispatcher' | 'apiKey' | 'connections'>> & {
     apiKey: string | undefined;
   };
-  readonly #dispatcher: Dispatcher;
+  /** The caller's dispatcher (tests), or ours, made at the first request. */
+  #dispatcher: Dispatcher | undefined;
   readonly #ownsDispatcher: boolean;
+  readonly #connections: number;
 
   constructor(opts: VtClientOptions) {
     this.#opts = {
@@ -62,14 +74,8 @@ export class VtClient {
       userAgent: opts.userAgent ?? 'vtbrief',
     };
     this.#ownsDispatcher = !opts.dispatcher;
-    this.#dispatcher =
-      opts.dispatcher ??
-      new Agent({
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 120_000,
-        connections: Math.max(1, opts.connections ?? 16),
-        pipelining: 1,
-      });
+    this.#dispatcher = opts.dispatcher;
+    this.#connections = Math.max(1, opts.connections ?? 16);
   }
 
   get hasKey(): boolean {
@@ -97,6 +103,13 @@ export class VtClient {
     const timeout = AbortSignal.timeout(this.#opts.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     try {
+      const { Agent, request } = await loadUndici();
+      this.#dispatcher ??= new Agent({
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        connections: this.#connections,
+        pipelining: 1,
+      });
       const res = await request(url, {
         method,
         headers,
@@ -164,7 +177,7 @@ export class VtClient {
   }
 
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsDispatcher) await this.#dispatcher?.close();
   }
 }
 
@@ -253,8 +266,9 @@ function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutM
   if (
     name === 'TimeoutError' ||
     name === 'AbortError' ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
+    // undici's own timeouts, by their codes (the module itself may not be loaded).
+    (err as { code?: unknown } | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    (err as { code?: unknown } | undefined)?.code === 'UND_ERR_BODY_TIMEOUT'
   ) {
     const timeoutSeconds = Math.round(timeoutMs / 1000);
     return new VtError('transient', `no answer within ${timeoutSeconds} s`, {
