@@ -211,6 +211,20 @@ describe('JobRunner', () => {
     expect((err as JobLimitError).roomAt).toBeLessThanOrEqual(Date.now() + 60_000);
   });
 
+  it('calls at the same moment cannot pass a bound between them', async () => {
+    const jobs = newJobs({ runningPerClient: 2 });
+    const owner = `race-${Date.now()}`;
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => jobs.create(owner, items(2, `race${i}`), undefined)),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(
+      results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason),
+    ).toEqual(
+      Array.from({ length: 6 }, () => expect.objectContaining({ bound: 'runningPerClient', current: 2 })),
+    );
+  });
+
   it('a job another process marked done or cancelled is never worked again, nor turned back to running', async () => {
     const jobs = newJobs();
     const h = await jobs.create(OWNER, items(5, 'fin'), undefined);

@@ -163,6 +163,7 @@ export class TriageJobs {
   readonly limits: JobLimits;
   /** Names this process in the lease that serialises job creation across processes. */
   readonly #creator = randomBytes(8).toString('hex');
+  #creating: Promise<unknown> = Promise.resolve();
 
   constructor(opts: JobStoreOptions) {
     this.#store = opts.store;
@@ -193,6 +194,14 @@ export class TriageJobs {
    * serialised across processes (a short lease), so two callers cannot both take the last place.
    */
   async create(owner: string, items: JobItem[], notes: unknown): Promise<JobHeader> {
+    // One creation at a time in this process (the lease below is this process's whatever call holds
+    // it, so it does not serialise calls of one process), and one at a time across processes.
+    const turn = this.#creating.then(() => this.#createLocked(owner, items, notes));
+    this.#creating = turn.catch(() => {});
+    return turn;
+  }
+
+  async #createLocked(owner: string, items: JobItem[], notes: unknown): Promise<JobHeader> {
     const lock = 'jobs:create';
     const until = this.#now() + 5_000;
     while (!(await this.#store.lease(lock, this.#creator, 5_000, this.#now()))) {

@@ -187,7 +187,7 @@ const JOB_BOUNDS: Record<JobBound, { what: string; option: string; mb?: true }> 
   },
   bytesPerJob: {
     what: 'MB of the state store would be taken by this job with its results',
-    option: `a ${JOB_BYTES_SHARE}th of VT_TRIAGE_STORE_MB`,
+    option: `one job: a ${JOB_BYTES_SHARE}th of VT_TRIAGE_STORE_MB, in MB`,
     mb: true,
   },
 };
@@ -196,14 +196,18 @@ const JOB_BOUNDS: Record<JobBound, { what: string; option: string; mb?: true }> 
 export function jobLimitText(err: JobLimitError, keepMs: number): string {
   const b = JOB_BOUNDS[err.bound];
   const shown = (n: number) => (b.mb ? (n / 1024 / 1024).toFixed(1) : n.toLocaleString('en'));
-  const head = `No new triage job: ${shown(err.current)} ${b.what}, the most this server allows (${b.option}: ${shown(err.limit)}).`;
+  const head =
+    err.bound === 'bytesPerJob'
+      ? `No new triage job: ${shown(err.current)} ${b.what}, more than this server allows (${b.option}: ${shown(err.limit)}).`
+      : `No new triage job: ${shown(err.current)} ${b.what}, the most this server allows (${b.option}: ${shown(err.limit)}).`;
   const list = err.holding
     .slice(0, 3)
     .map(
       (h) =>
         `${h.id} (${h.status}, ${(h.done + h.failed).toLocaleString('en')}/${h.total.toLocaleString('en')} checked)`,
     )
-    .join(', ');
+    .join(', ')
+    .concat(err.holding.length > 3 ? ` (+${err.holding.length - 3} more)` : '');
   const yours = list
     ? ` Yours: ${list}; follow one with {"job":"…"} or stop it with {"job":"…","cancel":true}.`
     : '';

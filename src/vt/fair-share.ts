@@ -1,11 +1,12 @@
 /**
  * How the key's day is shared between the clients of one server, when a daily cap is set. Interactive
  * calls may use the day up to the cap (the rate window is shared fairly by the limiter's line). A
- * background job spends the day only while it leaves each other active client an equal part of the
- * day's quota: with one other client active it stops at half the cap, with two at a third, and so on.
- * On a server with several clients (HTTP with tokens), a job leaves a small reserve (5% of the cap)
- * even when no other client is active, so a client that arrives later is not shut out by it. A client is active while it made a call in the last 15 minutes, or a
- * job of its own is running.
+ * background job spends the day only while what is left of it is more than the other active clients'
+ * parts of the cap: with one other client active it stops when the day's count (everyone's lookups)
+ * reaches half the cap, with two a third, and so on. On a server with several clients (HTTP with
+ * tokens), a job leaves a small reserve (5% of the cap) even when no other client is active, so a client
+ * that arrives later is not shut out by it. A client is active while it made a call in the last 15
+ * minutes, or a job of its own is running.
  *
  * What a job stops for is given to the caller: 'daily' (the day's cap is spent, or only the reserve is
  * left and nobody else is active) or 'share' (its owner's part is spent while others are active).
