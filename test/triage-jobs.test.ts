@@ -277,6 +277,8 @@ describe('a job of 1,000 on a 500-a-day cap', () => {
     expect(first.isError, textOf(first)).toBeFalsy();
     const s = sc(first);
     expect(s.plan).toMatchObject({ today: 500, later: 500 });
+    // It pauses at the cap: no ETA at the window's pace beside the plan.
+    expect(s).not.toHaveProperty('eta');
     expect(textOf(first)).toMatch(
       /about 500 lookups today .* the other 500 wait until you carry it on with resume from \d{4}-\d\d-\d\dT00:00:00Z/,
     );

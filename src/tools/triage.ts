@@ -422,7 +422,9 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number, acknowle
     .sort(byDanger);
   const counts = countsOf(snap, rows);
   const now = Date.now();
-  const schedule = h.status === 'running' ? scheduleOf(ctx, counts.pending, now) : {};
+  // A job that will pause at the daily cap is not done at the window's pace: no ETA then (the plan says
+  // how many go today).
+  const schedule = h.status === 'running' ? scheduleOf(ctx, counts.pending, now, !notes.plan) : {};
   const pausedFor =
     h.status === 'paused' ? (h.pausedFor === 'share' ? 'fair_share' : 'daily_cap') : undefined;
   const ignored = {
@@ -572,6 +574,7 @@ function scheduleOf(
   ctx: ToolContext,
   pending: number,
   now: number,
+  withEta: boolean,
 ): { next_lookup_at?: string; eta?: string } {
   if (pending === 0) return {};
   const lim = ctx.vt.stats()?.limiter;
@@ -580,7 +583,7 @@ function scheduleOf(
   const next = now + w.next_slot_in_ms;
   // The rest leave a window's worth at a time (cached indicators leave sooner: an upper bound).
   const eta = next + Math.max(0, Math.ceil(pending / w.requests) - 1) * w.seconds * 1000;
-  return { next_lookup_at: isoSeconds(next), eta: isoSeconds(eta) };
+  return { next_lookup_at: isoSeconds(next), ...(withEta ? { eta: isoSeconds(eta) } : {}) };
 }
 
 /** The job's state as vt_triage {job} shows it (without waiting), for the vt://triage/{job} resource. */
