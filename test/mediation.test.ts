@@ -197,6 +197,28 @@ describe('rate limit and triage', () => {
   });
 });
 
+describe('a job larger than what is left of the day', () => {
+  it("states its plan without an ETA at the window's pace, and shows when the next lookup goes", async () => {
+    h = await startHarness({
+      env: { VT_RATE_LIMIT: '1/60s', VT_DAILY_QUOTA: '3', VT_MAX_WAIT_SECONDS: '1' },
+    });
+    const r = await h.call('vt_triage', { indicators: sha256s.slice(0, 8) });
+    const sc = jobOf(r);
+    expect(sc).toMatchObject({ status: 'running', plan: { today: 3, later: 5 } });
+    expect(sc.next_lookup_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(sc).not.toHaveProperty('eta');
+    // Without a plan the same window gives an ETA.
+    const h2 = await startHarness({ env: { VT_RATE_LIMIT: '1/60s', VT_MAX_WAIT_SECONDS: '1' } });
+    try {
+      const plain = jobOf(await h2.call('vt_triage', { indicators: sha256s.slice(0, 8) }));
+      expect(plain.status).toBe('running');
+      expect(plain).toHaveProperty('eta');
+    } finally {
+      await h2.close();
+    }
+  });
+});
+
 describe('cache and de-duplication', () => {
   it('md5 then sha256 of one file: one upstream request', async () => {
     h = await startHarness();
