@@ -169,4 +169,42 @@ describe('node dist/index.js', () => {
       }
     },
   );
+
+  it.skipIf(!BUILT || process.platform === 'win32')(
+    "keeps Node's compile cache in the user's own cache directory, never in the shared temporary one",
+    async () => {
+      const { mkdtempSync, readdirSync, rmSync, statSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const home = mkdtempSync(join(tmpdir(), 'vtbrief-home-'));
+      const temp = mkdtempSync(join(tmpdir(), 'vtbrief-tmp-'));
+      try {
+        const fd = openSync('/dev/null', 'r');
+        try {
+          const r = spawnSync(process.execPath, [ENTRY], {
+            stdio: [fd, 'ignore', 'pipe'],
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: home,
+              TMPDIR: temp,
+              VIRUSTOTAL_API_KEY: TEST_KEY,
+              VT_STATE: 'memory',
+            },
+            encoding: 'utf8',
+            timeout: 15_000,
+          });
+          expect(r.status, r.stderr).toBe(0);
+        } finally {
+          closeSync(fd);
+        }
+        const dir = join(home, '.cache', 'vtbrief');
+        expect(statSync(dir).mode & 0o777).toBe(0o700);
+        expect(readdirSync(join(dir, 'compile-cache')).length).toBeGreaterThan(0);
+        expect(readdirSync(temp)).toEqual([]);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+        rmSync(temp, { recursive: true, force: true });
+      }
+    },
+  );
 });

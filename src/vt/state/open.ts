@@ -6,8 +6,8 @@
  * stateStartLine() is the one line the server logs about it at start. VT_STATE=redis://… in an
  * installation without the Redis client is a configuration error, not a fallback.
  */
-import { homedir as osHomedir } from 'node:os';
 import { posix, win32 } from 'node:path';
+import { defaultStatePath, home, type PathContext } from './location.js';
 import { MemoryStore } from './memory.js';
 import { ResilientStore } from './resilient.js';
 import { openSqliteStore, type SqliteDriver } from './sqlite.js';
@@ -25,47 +25,11 @@ export type StateSpec =
   | { kind: 'sqlite'; path: string; isDefault: boolean }
   | { kind: 'redis'; url: string };
 
-export interface PathContext {
-  env: NodeJS.ProcessEnv;
-  platform?: NodeJS.Platform;
-  /** Defaults to os.homedir(). */
-  homedir?: string;
-}
-
-const APP_DIR = 'vtbrief';
-const FILE_NAME = 'state.db';
+export { defaultStatePath, type PathContext } from './location.js';
 
 export const STATE_SPEC_HELP =
   'VT_STATE must be "sqlite" (the default: a file in the user cache directory), "sqlite:/absolute/path/file.db", ' +
   '"redis://host:port/db", "rediss://host:port/db" or "memory"';
-
-function home(ctx: PathContext): string | undefined {
-  if (ctx.homedir !== undefined) return ctx.homedir || undefined;
-  try {
-    return osHomedir() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The default file: $XDG_CACHE_HOME (when absolute) or ~/.cache on Linux and other Unixes,
- * ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows; then vtbrief/state.db. Undefined when no
- * home directory is known. Computes only: creates nothing.
- */
-export function defaultStatePath(ctx: PathContext): string | undefined {
-  const platform = ctx.platform ?? process.platform;
-  const h = home(ctx);
-  if (platform === 'win32') {
-    const local = ctx.env.LOCALAPPDATA;
-    const base = local && win32.isAbsolute(local) ? local : h ? win32.join(h, 'AppData', 'Local') : undefined;
-    return base ? win32.join(base, APP_DIR, FILE_NAME) : undefined;
-  }
-  if (platform === 'darwin') return h ? posix.join(h, 'Library', 'Caches', APP_DIR, FILE_NAME) : undefined;
-  const xdg = ctx.env.XDG_CACHE_HOME;
-  const base = xdg && posix.isAbsolute(xdg) ? xdg : h ? posix.join(h, '.cache') : undefined;
-  return base ? posix.join(base, APP_DIR, FILE_NAME) : undefined;
-}
 
 /**
  * A VT_STATE value fit for an error message: whatever may be a URL's user and password is hidden.
