@@ -211,6 +211,32 @@ describe('JobRunner', () => {
     expect((err as JobLimitError).roomAt).toBeLessThanOrEqual(Date.now() + 60_000);
   });
 
+  it('a job cancelled by another process while this one works it: its results expire with it', async () => {
+    const jobs = newJobs();
+    const runner = start({
+      jobs,
+      concurrency: 1,
+      lookup: async () => {
+        await new Promise((r) => setTimeout(r, 30));
+        return {};
+      },
+    });
+    const h = await jobs.create(OWNER, items(80, 'exp'), undefined);
+    runner.kick(h.id);
+    await until(async () => ((await jobs.header(h.id))?.done ?? 0) >= 2);
+    // As vt_triage's cancel does, from any process: the request, and the header says cancelled at once.
+    await jobs.requestCancel(h.id);
+    const now = await jobs.header(h.id);
+    await jobs.writeHeader(now as NonNullable<typeof now>, { status: 'cancelled' });
+    await until(async () => !runner.isRunning(h.id));
+    // Kept 60 s (keepMs) from now, not a running job's week: every chunk, the one written last included.
+    const later = Date.now() + 61_000;
+    expect(await store.docGet(`job:${h.id}`, later)).toBeUndefined();
+    expect(await store.docGet(`jobc:${h.id}:0`, later)).toBeUndefined();
+    expect(await store.docGet(`jobc:${h.id}:1`, later)).toBeUndefined();
+    expect(await store.docGet(`jobc:${h.id}:0`, Date.now())).toBeDefined();
+  });
+
   it('calls at the same moment cannot pass a bound between them', async () => {
     const jobs = newJobs({ runningPerClient: 2 });
     const owner = `race-${Date.now()}`;

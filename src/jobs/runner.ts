@@ -317,6 +317,8 @@ class JobWork {
     } else {
       this.#h = await jobs.writeHeader(this.#h, changes);
     }
+    // Stopped by another process meanwhile (a cancel): what this pass wrote since expires with it too.
+    if (this.#stop === 'cancelled' && this.#h.status === 'cancelled') await jobs.expireWith(this.#h);
     this.told(this.#h.id);
   }
 

@@ -369,15 +369,24 @@ export class TriageJobs {
     }
     const ttl = this.#ttl(next.status);
     await this.#store.docPut(headerKey(h.id), JSON.stringify(next), ttl, now);
-    if (next.status !== 'running' && (stored?.status ?? 'running') === 'running') {
-      // Stopped now: the chunks expire with the header (they were kept as long as a running job).
-      for (let n = 0; n < this.chunkCount(next); n++) {
-        const c = await this.chunk(h.id, n);
-        if (c) await this.#store.docPut(chunkKey(h.id, n), JSON.stringify(c), ttl, now);
-      }
-      await this.#store.docDelete(cancelKey(h.id));
-    }
+    if (next.status !== 'running' && (stored?.status ?? 'running') === 'running') await this.expireWith(next);
     return next;
+  }
+
+  /**
+   * A stopped job's chunks expire with its header (they were kept as long as a running job's). Called
+   * when it stops, and again by the process that was working it when that one ends: results it wrote
+   * after another process stopped the job (a cancel) were written with a running job's expiry.
+   */
+  async expireWith(h: JobHeader): Promise<void> {
+    if (h.status === 'running') return;
+    const now = this.#now();
+    const ttl = this.#ttl(h.status);
+    for (let n = 0; n < this.chunkCount(h); n++) {
+      const c = await this.chunk(h.id, n);
+      if (c) await this.#store.docPut(chunkKey(h.id, n), JSON.stringify(c), ttl, now);
+    }
+    await this.#store.docDelete(cancelKey(h.id));
   }
 
   /** Counts done and failed items from the chunks themselves (a header's counts can lag or drift). */
