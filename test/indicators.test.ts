@@ -69,6 +69,24 @@ describe('file hashes', () => {
 });
 
 describe('URLs and their VirusTotal ids', () => {
+  it('a canonical URL reads back as itself, even ending in a quote or an unbalanced parenthesis', () => {
+    // Found by the property test (seed 173901627): "0/'#" gave http://0.0.0.0/' whose quote the next
+    // parse took for a wrapping one.
+    for (const input of [
+      "0/'#",
+      "http://a.example/x'#frag",
+      'http://a.example/x)#frag',
+      'http://a.example/f_(b)',
+    ]) {
+      const first = parseIndicator(input);
+      if (!first.ok) throw new Error(`${input} not accepted`);
+      const again = parseIndicator(first.indicator.value);
+      expect(again.ok && again.indicator).toEqual(first.indicator);
+    }
+    const paren = parseIndicator('http://a.example/f_(b)');
+    expect(paren.ok && paren.indicator.value).toBe('http://a.example/f_(b)');
+  });
+
   it('gives http://example.com/ the id VT documents', () => {
     const ind = ok('http://example.com/');
     expect(ind).toMatchObject({ type: 'url', collection: 'urls', value: 'http://example.com/' });

@@ -140,7 +140,13 @@ export function canonicalUrl(s: string): string | undefined {
   const isIp = isIPv4(host) || (host.startsWith('[') && isIPv6(host.slice(1, -1)));
   if (!isIp && !normaliseDomain(host)) return undefined;
   u.hash = '';
-  return u.toString();
+  // The canonical form must read back as itself: a quote or an unbalanced parenthesis at its very end
+  // would be taken for one wrapped around a pasted URL (unwrap drops it), so it is written escaped.
+  const out = u.toString();
+  const count = (c: string) => out.split(c).length - 1;
+  if (out.endsWith("'")) return `${out.slice(0, -1)}%27`;
+  if (out.endsWith(')') && count('(') < count(')')) return `${out.slice(0, -1)}%29`;
+  return out;
 }
 
 function parseUrl(s: string): Indicator | undefined {
