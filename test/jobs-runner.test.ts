@@ -308,7 +308,7 @@ describe('JobRunner', () => {
       jobs,
       concurrency: 1,
       scanEveryMs: 30,
-      admit: { admit: () => verdict, done: () => {} },
+      admit: { admit: () => verdict, done: () => {}, allows: () => verdict === 'ok' },
       lookup: async () => {
         calls++;
         if (calls === 3) verdict = 'share';

@@ -37,6 +37,8 @@ export interface Admit {
   /** 'ok', why the job pauses, or ms to wait before asking again (its owner's minute is spent). */
   admit(owner: string): 'ok' | PauseReason | number;
   done(): void;
+  /** Whether a job paused for its share may carry on now (asks only: spends and marks nothing). */
+  allows(owner: string): boolean;
 }
 
 export interface RunnerOptions {
@@ -85,7 +87,7 @@ export class JobRunner {
       maxTries: 2,
       now: Date.now,
       log: () => {},
-      admit: { admit: () => 'ok', done: () => {} },
+      admit: { admit: () => 'ok', done: () => {}, allows: () => true },
       canWork: () => true,
       ...opts,
     };
@@ -169,11 +171,7 @@ export class JobRunner {
   /** A job paused for its share carries on by itself the same UTC day, once its share allows; never a later day. */
   #mayResume(h: JobHeader, now: number): boolean {
     if (h.status !== 'paused' || h.pausedFor !== 'share' || h.pausedAt === undefined) return false;
-    if (utcDay(h.pausedAt) !== utcDay(now)) return false;
-    // Asked as for a lookup, and given back at once: only whether its share allows one now.
-    const verdict = this.#o.admit.admit(h.owner);
-    if (verdict === 'ok') this.#o.admit.done();
-    return verdict === 'ok';
+    return utcDay(h.pausedAt) === utcDay(now) && this.#o.admit.allows(h.owner);
   }
 
   async #tryRun(id: string): Promise<void> {

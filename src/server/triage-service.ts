@@ -59,7 +59,11 @@ export function createTriageService(
       return triageRow(item.input, item.type, item.id, res.value);
     },
     notFoundRow: (item) => notFoundRow(item.input, item.type, item.id),
-    admit: { admit: (owner) => fairShare.admitJob(owner), done: () => fairShare.jobLookupDone() },
+    admit: {
+      admit: (owner) => fairShare.admitJob(owner),
+      done: () => fairShare.jobLookupDone(),
+      allows: (owner) => fairShare.dayAllows(owner),
+    },
     // Jobs live in the shared store: while it answers from this process's memory, what is read there
     // is not the job (a job done could look pending), so none is worked until it is back.
     canWork: () => store.health().degradedSince === undefined || store.kind === 'memory',

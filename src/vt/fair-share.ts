@@ -108,22 +108,36 @@ export class FairShare {
     return others > 0 ? Math.ceil((quota * others) / (others + 1)) : Math.floor(quota * this.#reserve);
   }
 
+  /** Why a job of `owner` may not spend one more lookup of the day now; undefined when it may. */
+  #dayRefusal(owner: string): 'daily' | 'share' | undefined {
+    const { quota, used } = this.#day();
+    if (quota === undefined) return undefined;
+    const left = quota - used - this.#inFlight;
+    if (left <= 0) return 'daily';
+    if (left <= this.reserveFor(owner, quota)) return this.othersActive(owner) > 0 ? 'share' : 'daily';
+    return undefined;
+  }
+
   /**
    * Whether a job of `owner` may spend one more lookup now: 'ok' (counted as in flight until
-   * jobLookupDone()), why it pauses, or how many ms to wait for its owner's minute.
+   * jobLookupDone(), and in its owner's minute), why it pauses, or how many ms to wait for the minute.
    */
   admitJob(owner: string): 'ok' | 'daily' | 'share' | number {
     this.seen(owner);
-    const { quota, used } = this.#day();
-    if (quota !== undefined) {
-      const left = quota - used - this.#inFlight;
-      if (left <= 0) return 'daily';
-      if (left <= this.reserveFor(owner, quota)) return this.othersActive(owner) > 0 ? 'share' : 'daily';
-    }
+    const refused = this.#dayRefusal(owner);
+    if (refused) return refused;
     const wait = this.rates.take(owner, 1);
     if (wait > 0) return wait;
     this.#inFlight++;
     return 'ok';
+  }
+
+  /**
+   * Whether the day would let a paused job of `owner` carry on: a question only, which neither makes
+   * its owner active nor spends anything of its minute.
+   */
+  dayAllows(owner: string): boolean {
+    return this.#dayRefusal(owner) === undefined;
   }
 
   /** An admitted lookup is over (answered, failed, or never sent): the day's count now has it, or not. */
