@@ -326,10 +326,21 @@ export class MediatedGateway implements VtGateway {
     const until = Math.min(deadline, Date.now() + this.#o.claimWaitMs);
     // The lease outlives a slow request a little; a process that dies frees it by expiry.
     const leaseMs = this.#o.claimWaitMs;
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       try {
-        if (await store.lease(claim, this.#owner, leaseMs, Date.now())) return { held: true };
+        if (await store.lease(claim, this.#owner, leaseMs, Date.now())) {
+          if (!waited) return { held: true };
+          // The holder may have filed its answer and let go between our last look and this lease.
+          const hit = await this.#sharedHit(key).catch((err: unknown) => {
+            this.#releaseClaim(key);
+            throw err;
+          });
+          if (!hit) return { held: true };
+          this.#releaseClaim(key);
+          return hit;
+        }
       } catch (err) {
+        if (err instanceof VtError) throw err;
         this.#storeFailed(err);
         return { held: false };
       }
@@ -416,12 +427,12 @@ export class MediatedGateway implements VtGateway {
     try {
       return await this.#request(key, req, signal, deadline);
     } finally {
-      if (claimed.held) {
-        this.#shared
-          .releaseLease(`fetch:${key}`, this.#owner)
-          .catch((err: unknown) => this.#storeFailed(err));
-      }
+      if (claimed.held) this.#releaseClaim(key);
     }
+  }
+
+  #releaseClaim(key: string): void {
+    this.#shared?.releaseLease(`fetch:${key}`, this.#owner).catch((err: unknown) => this.#storeFailed(err));
   }
 
   async #request(key: string, req: FetchRequest, signal: AbortSignal, deadline: number): Promise<Loaded> {
