@@ -33,7 +33,8 @@ try {
 
 const { ConfigError, helpText, loadConfig, parseCli } = await import('./config.js');
 const { createLogger } = await import('./log.js');
-const { createServer } = await import('./server/create-server.js');
+const { callerOf, createServer } = await import('./server/create-server.js');
+const { requestStateCodec } = await import('./server/request-state.js');
 const { fixHeapGrowth } = await import('./server/heap.js');
 const { createRuntime } = await import('./server/runtime.js');
 const { GuardedStdioTransport } = await import('./transports/stdio.js');
@@ -95,7 +96,9 @@ async function main(argv: string[]): Promise<void> {
     else log.info(line);
   }
   const runtime = createRuntime(config, log, opened ? { store: opened.store } : {});
-  const ctx = { vt: runtime.gateway, config, log, demo: config.demo, triage: runtime.triage };
+  // Signs what a 2026-07-28 client echoes back with its user's answer; the key is kept in the state store.
+  const requestState = await requestStateCodec(opened?.store, callerOf);
+  const ctx = { vt: runtime.gateway, config, log, demo: config.demo, triage: runtime.triage, requestState };
   const closers: Array<() => Promise<unknown>> = [];
 
   if (config.transport === 'http') {
@@ -117,15 +120,19 @@ async function main(argv: string[]): Promise<void> {
       );
     }
   } else {
-    const server = createServer(ctx);
-    closers.push(() => server.close());
+    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
     // 'end' as well as 'close': stdin from a file (e.g. < /dev/null) ends but never closes, and then
     // nothing started closing (with Redis, whose socket holds the loop, the process never exited).
     process.stdin.on('end', () => void shutdown());
     process.stdin.on('close', () => void shutdown());
     // Not the SDK's StdioServerTransport: a message over its 10 MB limit made it stop reading without a
     // word (see transports/stdio.ts).
-    await server.connect(new GuardedStdioTransport({ log }));
+    // Either protocol era from one factory: a 2026-07-28 client's discovery, or a 2025 initialize.
+    const served = serveStdio(() => createServer(ctx), {
+      transport: new GuardedStdioTransport({ log }),
+      onerror: (err) => log.debug(`mcp: ${err.message}`),
+    });
+    closers.push(async () => served.close());
     log.info(`vtbrief ${VERSION} serving on stdio`);
   }
 

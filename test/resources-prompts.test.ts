@@ -91,9 +91,9 @@ describe('resources', () => {
     await expect(
       h.client.readResource({ uri: 'vt://domain/never-seen-domain.example' }),
     ).rejects.toMatchObject({
-      code: -32002,
+      code: -32602,
       message:
-        'MCP error -32002: VirusTotal has never seen the domain never-seen-domain.example; that is not ' +
+        'MCP error -32602: VirusTotal has never seen the domain never-seen-domain.example; that is not ' +
         'evidence that it is safe.',
     });
     const before = h.api.requests.length;
@@ -144,7 +144,7 @@ describe('resources', () => {
     expect(long.message.length).toBeLessThan(600);
     // Well-formed and served, but unknown to VirusTotal or to the job store: resource not found.
     await expect(h.client.readResource({ uri: 'vt://triage/no-such-job' })).rejects.toMatchObject({
-      code: -32002,
+      code: -32602,
     });
     expect(h.api.requests.length).toBe(before);
   });

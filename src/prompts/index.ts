@@ -2,8 +2,7 @@
  * Prompts for the common workflows. Each one tells the model which tools to call, in which order,
  * and what to hand back, so an analyst can start an investigation with one pick from a menu.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { GetPromptResult } from '@modelcontextprotocol/sdk/types.js';
+import type { GetPromptResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { capCodePoints, neutraliseMarkup, stripInvisible } from '../util/sanitize.js';
 
@@ -96,7 +95,9 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Triage indicators',
       description: 'Verdicts for a list of hashes, URLs, domains or IPs, with the next step for each.',
-      argsSchema: { indicators: z.string().describe('Indicators, one per line or comma-separated.') },
+      argsSchema: z.object({
+        indicators: z.string().describe('Indicators, one per line or comma-separated.'),
+      }),
     },
     ({ indicators }) => triagePrompt(indicators),
   );
@@ -105,7 +106,7 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Investigate a file',
       description: 'Report, sandbox behaviour, relationships and similar samples of one file.',
-      argsSchema: { hash: z.string().describe('MD5, SHA-1 or SHA-256.') },
+      argsSchema: z.object({ hash: z.string().describe('MD5, SHA-1 or SHA-256.') }),
     },
     ({ hash }) => investigateFilePrompt(hash),
   );
@@ -114,7 +115,7 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Map infrastructure',
       description: 'Resolutions, related domains and IPs, and files around a domain or IP.',
-      argsSchema: { target: z.string().describe('A domain or an IP address.') },
+      argsSchema: z.object({ target: z.string().describe('A domain or an IP address.') }),
     },
     ({ target }) => mapInfrastructurePrompt(target),
   );

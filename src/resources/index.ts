@@ -5,14 +5,11 @@
  */
 import {
   type McpServer,
+  ProtocolErrorCode,
+  type ReadResourceResult,
   type RegisteredResourceTemplate,
   ResourceTemplate,
-} from '@modelcontextprotocol/sdk/server/mcp.js';
-import {
-  ErrorCode,
-  ReadResourceRequestSchema,
-  type ReadResourceResult,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
 import { q } from '../summaries/text.js';
 import type { ToolContext } from '../tools/context.js';
 import { reportAnswer } from '../tools/get-report.js';
@@ -23,8 +20,11 @@ import { errorText, jobNotFoundText, resourceNotFound, subjectOf } from '../tool
 import type { IndicatorType } from '../vt/indicators.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
 
-/** The JSON-RPC code for an unknown resource (MCP spec: -32002). */
-const RESOURCE_NOT_FOUND = -32002;
+/**
+ * The JSON-RPC code for an unknown resource: invalid params since the 2026-07-28 revision (the 2025
+ * ones said -32002), which the SDK sends in either era.
+ */
+const RESOURCE_NOT_FOUND = ProtocolErrorCode.InvalidParams;
 
 /**
  * A failed read, as the SDK sends it: it copies `code` and `message` into the JSON-RPC error. McpError
@@ -66,7 +66,7 @@ function decoded(v: string | string[] | undefined): string {
     return decodeURIComponent(s);
   } catch {
     throw new ResourceReadError(
-      ErrorCode.InvalidParams,
+      ProtocolErrorCode.InvalidParams,
       `${shownUri(s)} is not valid percent-encoding: each % must start an escape such as %2F (UTF-8 bytes, two hex digits each).`,
     );
   }
@@ -80,8 +80,8 @@ function shownUri(raw: string): string {
 const SERVED = `This server's resources: ${[...TEMPLATES.map((t) => t.uri), TRIAGE_URI, SEARCH_SYNTAX_URI].join(', ')}.`;
 
 /**
- * Why a URI that is a URI names none of this server's resources (JSON-RPC invalid params, as the SDK
- * answers it; the object behind a well-formed report URI that VirusTotal does not know is -32002).
+ * Why a URI that is a URI names none of this server's resources (JSON-RPC invalid params, as is an
+ * object behind a well-formed report URI that VirusTotal does not know).
  */
 function unknownResource(raw: string, uri: URL): ResourceReadError {
   const bare = /^vt:\/\/(file|url|domain|ip_address|triage)\/?$/i.exec(raw.trim());
@@ -90,12 +90,15 @@ function unknownResource(raw: string, uri: URL): ResourceReadError {
       t.startsWith(`vt://${(bare[1] as string).toLowerCase()}/`),
     );
     return new ResourceReadError(
-      ErrorCode.InvalidParams,
+      ProtocolErrorCode.InvalidParams,
       `${shownUri(raw)} names no object: put its id after the slash, as in ${template}.`,
     );
   }
   const files = uri.protocol === 'file:' ? ' (this server reads no local files)' : '';
-  return new ResourceReadError(ErrorCode.InvalidParams, `No resource at ${shownUri(raw)}${files}. ${SERVED}`);
+  return new ResourceReadError(
+    ProtocolErrorCode.InvalidParams,
+    `No resource at ${shownUri(raw)}${files}. ${SERVED}`,
+  );
 }
 
 async function readReport(
@@ -109,7 +112,7 @@ async function readReport(
   try {
     target = parsePublicTarget(raw, type);
   } catch (err) {
-    throw new ResourceReadError(ErrorCode.InvalidParams, errorText(err, ctx));
+    throw new ResourceReadError(ProtocolErrorCode.InvalidParams, errorText(err, ctx));
   }
   try {
     const answer = await reportAnswer(ctx, target, 'concise', { signal });
@@ -120,7 +123,7 @@ async function readReport(
   } catch (err) {
     if (err instanceof ResourceReadError) throw err;
     logFailure(ctx.log, `resource ${type}`, err);
-    throw new ResourceReadError(ErrorCode.InternalError, errorText(err, ctx));
+    throw new ResourceReadError(ProtocolErrorCode.InternalError, errorText(err, ctx));
   }
 }
 
@@ -146,7 +149,7 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
         mimeType: 'text/plain',
       },
       async (uri, variables, extra) =>
-        readReport(ctx, t.type, decoded(variables[t.variable]), uri, extra.signal),
+        readReport(ctx, t.type, decoded(variables[t.variable]), uri, extra.mcpReq.signal),
     );
     templates.push(registered);
   }
@@ -181,11 +184,11 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
    * and a string that is not a URL ("not a uri", "http://[::1") then escapes as an internal error
    * (-32603); its "not found" message also carried the "MCP error -32602:" prefix the client adds again.
    */
-  server.server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+  server.server.setRequestHandler('resources/read', async (request, extra) => {
     const raw = request.params.uri;
     if (!URL.canParse(raw)) {
       throw new ResourceReadError(
-        ErrorCode.InvalidParams,
+        ProtocolErrorCode.InvalidParams,
         `${shownUri(raw)} is not a URI. ${SERVED} Put the object's id in place of the braces.`,
       );
     }

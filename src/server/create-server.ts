@@ -1,7 +1,6 @@
 /** Builds the MCP server: identity, instructions, and the tools. Transports are chosen in index.ts. */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { McpServer, type ServerContext as RequestContext } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { registerPrompts } from '../prompts/index.js';
 import { registerResources } from '../resources/index.js';
 import type { ServerContext, ToolContext } from '../tools/context.js';
@@ -40,11 +39,40 @@ function sharedValidator(): AjvJsonSchemaValidator {
 /** The caller of stdio, and of HTTP without tokens: one client. */
 export const LOCAL_CALLER = 'local';
 
-/** `caller`: who this server answers (see ToolContext.caller); over HTTP, the request's token holder. */
+/** Who sent a request: the HTTP layer files the token holder as the request's clientId. */
+export function callerOf(req: RequestContext): string {
+  return req.http?.authInfo?.clientId ?? LOCAL_CALLER;
+}
+
+/**
+ * How long a client may keep what it listed (2026-07-28 clients): the tools, prompts and resources
+ * change only with a new version, and are the same for every caller.
+ */
+const LIST_HINT = { ttlMs: 60 * 60_000, cacheScope: 'public' } as const;
+
+/**
+ * One server for either protocol era (the SDK picks per connection or request). `caller`: who this
+ * server answers (see ToolContext.caller); over HTTP, the request's token holder.
+ */
 export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER): McpServer {
+  const codec = ctx.requestState;
   const server = new McpServer(
     { name: 'vtbrief', title: 'VirusTotal', version: VERSION },
-    { capabilities: { logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: sharedValidator() },
+    {
+      // Logging for 2025 clients that set a level; the 2026-07-28 revision has none (diagnostics: stderr).
+      capabilities: { logging: {} },
+      instructions: INSTRUCTIONS,
+      jsonSchemaValidator: sharedValidator(),
+      cacheHints: {
+        'tools/list': LIST_HINT,
+        'prompts/list': LIST_HINT,
+        'resources/list': LIST_HINT,
+        'resources/templates/list': LIST_HINT,
+      },
+      ...(codec
+        ? { requestState: { verify: (state: string, req: RequestContext) => codec.verify(state, req) } }
+        : {}),
+    },
   );
   const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;
   // ctx is shared by every server (over HTTP, one per request); each server's tools see their own client.
@@ -56,12 +84,18 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
     log: ctx.log,
     demo: ctx.demo,
     ...(ctx.triage ? { triage: ctx.triage } : {}),
+    ...(ctx.requestState ? { requestState: ctx.requestState } : {}),
     peer: server.server,
   };
   for (const tool of tools) registerTool(server, toolCtx, tool);
   // Replaces the SDK's listing with the leaner one (same tools, same schemas; see listEntry).
   const listing = { tools: tools.map(listEntry) };
-  server.server.setRequestHandler(ListToolsRequestSchema, () => listing as never);
+  const hinted = { ...listing, ...LIST_HINT };
+  // The cache hint only where the revision has it: a 2025 client reads the plain listing.
+  server.server.setRequestHandler(
+    'tools/list',
+    (_req, extra) => (extra.mcpReq.envelope !== undefined ? hinted : listing) as never,
+  );
   registerResources(server, toolCtx);
   registerPrompts(server);
   return server;

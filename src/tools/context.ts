@@ -1,10 +1,11 @@
 /** What the server is built with, and what every tool handler and resource gets besides its arguments. */
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestStateCodec, Server } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { TriageService } from '../server/triage-service.js';
 import type { VtApi } from '../vt/api.js';
 import type { VtGateway } from '../vt/gateway.js';
+import type { ConfirmState } from './confirm.js';
 
 /** What createServer() is given (index.ts and the tests build it the same way). */
 export interface ServerContext {
@@ -15,6 +16,8 @@ export interface ServerContext {
   demo: boolean;
   /** This process's triage jobs (vt_triage); the runtime makes one per process. */
   triage?: TriageService;
+  /** Signs what a 2026-07-28 client echoes back with its user's answer (server/request-state.ts). */
+  requestState?: RequestStateCodec<ConfirmState>;
 }
 
 export interface ToolContext {
@@ -25,6 +28,7 @@ export interface ToolContext {
   /** Answers come from recorded responses, not live VirusTotal. */
   demo: boolean;
   triage?: TriageService;
+  requestState?: RequestStateCodec<ConfirmState>;
   /**
    * Who is calling: the holder of one HTTP token, or "local" (stdio, and HTTP without tokens, where
    * every caller is one). Jobs belong to it, and the limiter's line and the day are shared between them.

@@ -4,14 +4,18 @@
  * by the output schema) and how to say it. respond() turns it into the result, and failures into
  * answers, in one place.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  McpServer,
+  ServerContext as RequestContext,
+  ToolAnnotations,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { NeedsInput } from './confirm.js';
 import type { ToolContext } from './context.js';
 import { type Answer, errorResult, respond } from './respond.js';
 
-export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+/** What the SDK tells a handler about its request: the caller's signal, _meta, era and ways to notify. */
+export type Extra = RequestContext;
 
 export interface ToolDefinition<
   I extends z.ZodRawShape = z.ZodRawShape,
@@ -58,8 +62,10 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
     {
       title: def.title,
       description: def.description,
-      inputSchema: def.inputSchema,
-      outputSchema: outputSchemaOf(def),
+      inputSchema: z.object(def.inputSchema),
+      // No output schema for the SDK: respond() checks the structure itself, and a tool that answers
+      // with a task (vt_triage) has none in that answer, which the SDK would refuse. tools/list shows
+      // the schema all the same (listEntry).
       annotations: { title: def.title, ...def.annotations },
     },
     // biome-ignore lint/suspicious/noExplicitAny: the SDK's callback type is generic over the schema.
@@ -69,6 +75,8 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
       try {
         return respond(ctx, await def.handler(args, ctx, extra), outputSchemaOf(def));
       } catch (err) {
+        // A question for the user (2026-07-28): the call comes back with the answer.
+        if (err instanceof NeedsInput) return err.result;
         return errorResult(err, ctx, def.name);
       }
     }) as never,

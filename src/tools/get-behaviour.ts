@@ -31,7 +31,7 @@ export const getBehaviourTool = defineTool({
       ...(target.hashKind === 'sha256' ? { id: target.value } : {}),
       input: target.value,
     };
-    const res = await ctx.vt.behaviour(target.id, { signal: extra.signal });
+    const res = await ctx.vt.behaviour(target.id, { signal: extra.mcpReq.signal });
     const { summary, trees, treesError } = res.value;
     // No behaviour summary says no sandbox report is available, not that the file was never run: the
     // report's own sandbox verdicts may come from sandboxes whose reports VirusTotal does not serve.

@@ -133,7 +133,7 @@ export const getRelationshipsTool = defineTool({
 
     if (several) {
       try {
-        const res = await ctx.vt.getWithRelationships(target, names, { signal: extra.signal });
+        const res = await ctx.vt.getWithRelationships(target, names, { signal: extra.mcpReq.signal });
         const blocks = summarizeBlocks(res.value.object, res.value.relationships, names);
         const self = summarizeRelated(res.value.object);
         return {
@@ -161,7 +161,7 @@ export const getRelationshipsTool = defineTool({
         target,
         name,
         { limit, cursor: args.cursor },
-        { signal: extra.signal },
+        { signal: extra.mcpReq.signal },
       );
       const page = res.value;
       const items = page.items.map((o) => summarizeRelated(o, target.type));

@@ -77,7 +77,7 @@ export const getReportTool = defineTool({
       };
     }
     return reportAnswer(ctx, ind, args.detail ?? 'concise', {
-      signal: extra.signal,
+      signal: extra.mcpReq.signal,
       fresh: args.fresh === true,
       onWait: progressFor(extra).onWait,
     });

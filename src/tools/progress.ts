@@ -13,14 +13,14 @@ interface Progress {
 }
 
 export function progressFor(extra: Extra): Progress {
-  const token = extra._meta?.progressToken;
+  const token = extra.mcpReq._meta?.progressToken;
   let last = 0;
   let lastWaitNote = '';
   const send = (progress: number, total: number | undefined, message: string) => {
     if (token === undefined) return;
     last = Math.max(last + 1e-3, progress);
-    extra
-      .sendNotification({
+    extra.mcpReq
+      .notify({
         method: 'notifications/progress',
         params: { progressToken: token, progress: last, ...(total !== undefined ? { total } : {}), message },
       })

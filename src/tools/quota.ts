@@ -278,7 +278,7 @@ export const quotaTool = defineTool({
     const structured: QuotaOutput = {
       ...(stats ? { server: serverFigures(stats) } : {}),
       ...(state ? { state } : {}),
-      ...(args.include_vt ? await vtFigures(ctx, extra.signal) : {}),
+      ...(args.include_vt ? await vtFigures(ctx, extra.mcpReq.signal) : {}),
     };
     return { structured, text: render };
   },

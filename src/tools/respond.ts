@@ -4,7 +4,7 @@
  * VT_MAX_RESPONSE_CHARS; the demo banner, the source line, key redaction, and what the structure had
  * to leave out (`truncated`). Failures become isError answers here too, worded by wording.ts.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { type Logger, redact, redactDeep } from '../log.js';
 import { truncate } from '../util/sanitize.js';

@@ -95,7 +95,7 @@ export const searchTool = defineTool({
     try {
       const res = await ctx.vt.search(
         { query, limit, cursor: args.cursor, order: args.order, descriptorsOnly: descriptors },
-        { signal: extra.signal },
+        { signal: extra.mcpReq.signal },
       );
       const page = res.value;
       const items = page.items.map((o) => summarizeRelated(o));

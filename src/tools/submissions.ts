@@ -69,12 +69,13 @@ export const submitUrlTool = defineTool({
         `URL: ${shownUrl}\n` +
         (url.length > URL_SHOWN_MAX ? `(the first ${URL_SHOWN_MAX} of its ${url.length} characters)\n` : '') +
         confirmationFooter(ctx),
+      `url\0${url}`,
     );
     if (asked === 'declined' || asked === 'dismissed') {
       return declined('this URL', asked, { status: 'declined' as const });
     }
     const { analysisId } = await ctx.vt.submitUrl(url, {
-      signal: extra.signal,
+      signal: extra.mcpReq.signal,
       onWait: progressFor(extra).onWait,
     });
     return {
@@ -110,6 +111,7 @@ export const submitFileTool = defineTool({
         `SHA-256: ${file.sha256}\n` +
         (args.password ? 'The archive password given is sent with it.\n' : '') +
         confirmationFooter(ctx),
+      `file\0${file.path}\0${file.sha256}\0${args.password ?? ''}`,
     );
     if (asked === 'declined' || asked === 'dismissed') {
       return declined(`${name} (sha256 ${file.sha256})`, asked, {
@@ -119,7 +121,7 @@ export const submitFileTool = defineTool({
     }
     const { analysisId } = await ctx.vt.uploadFile(
       { data: file.data, name, size: file.size, password: args.password },
-      { signal: extra.signal, onWait: progressFor(extra).onWait },
+      { signal: extra.mcpReq.signal, onWait: progressFor(extra).onWait },
     );
     return {
       structured: { analysis_id: analysisId, status: 'queued' as const, sha256: file.sha256 },
@@ -156,7 +158,7 @@ export const getAnalysisTool = defineTool({
     const progress = progressFor(extra);
     for (let poll = 1; ; poll++) {
       const res = await ctx.vt
-        .getAnalysis(id, { signal: extra.signal, fresh: true })
+        .getAnalysis(id, { signal: extra.mcpReq.signal, fresh: true })
         .catch((err: unknown) => {
           if (err instanceof VtError && err.kind === 'not_found') {
             throw invalidInput(
@@ -174,7 +176,7 @@ export const getAnalysisTool = defineTool({
         };
       }
       progress.step(poll, 0, `Analysis ${s.status}; checking again in ${Math.round(wait / 1000)} s.`);
-      await sleep(wait, extra.signal);
+      await sleep(wait, extra.mcpReq.signal);
     }
   },
 });

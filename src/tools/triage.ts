@@ -313,15 +313,15 @@ async function waitForProgress(ctx: ToolContext, id: string, extra: Extra): Prom
       progress.step(h.done + h.failed, h.total, `${fmtInt(h.done + h.failed)}/${fmtInt(h.total)} checked`);
       if (h.status !== 'running') return;
       const left = deadline - Date.now();
-      if (left <= 0 || extra.signal.aborted) return;
+      if (left <= 0 || extra.mcpReq.signal.aborted) return;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(left, POLL_MS));
         const onAbort = () => done();
-        extra.signal.addEventListener('abort', onAbort, { once: true });
+        extra.mcpReq.signal.addEventListener('abort', onAbort, { once: true });
         wake = done;
         function done() {
           clearTimeout(t);
-          extra.signal.removeEventListener('abort', onAbort);
+          extra.mcpReq.signal.removeEventListener('abort', onAbort);
           wake = undefined;
           resolve();
         }

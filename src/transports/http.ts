@@ -14,8 +14,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import type { HttpSettings } from '../config.js';
 import type { Logger } from '../log.js';
 import { CallRates } from '../vt/fair-share.js';
@@ -110,6 +110,14 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     (t) => `token:${createHash('sha256').update(`vtbrief-caller\0${t}`).digest('hex').slice(0, 16)}`,
   );
   let port = opts.port;
+  // Either protocol era per request, from one factory: a 2026-07-28 request carries its own envelope,
+  // a 2025 one is served statelessly (a server per POST, as before). The guards above run first.
+  const mcp = createMcpHandler(({ authInfo }) => opts.createServer(authInfo?.clientId ?? 'local'), {
+    legacy: 'stateless',
+    maxRequestBodySize: maxBody,
+    onerror: (err) => opts.log.debug(`mcp: ${err.message}`),
+  });
+  const mcpNode = toNodeHandler(mcp, { onerror: (err) => opts.log.debug(`mcp: ${err.message}`) });
 
   const server: Server = createHttpServer(
     {
@@ -261,14 +269,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
       );
     }
 
-    const mcp = opts.createServer(client);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    res.on('close', () => {
-      transport.close().catch(() => {});
-      mcp.close().catch(() => {});
-    });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res, body);
+    // The caller reaches the server built for this request, and its handlers, as the request's clientId.
+    (req as IncomingMessage & { auth?: unknown }).auth = { token: client, clientId: client, scopes: [] };
+    await mcpNode(req, res, body);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -282,6 +285,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     close: () =>
       new Promise<void>((resolve) => {
         refusals.stop();
+        void mcp.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

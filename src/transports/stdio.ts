@@ -8,13 +8,12 @@
  */
 import process from 'node:process';
 import type { Readable, Writable } from 'node:stream';
+import type { JSONRPCMessage, RequestId, Transport } from '@modelcontextprotocol/server';
 import {
   deserializeMessage,
   STDIO_DEFAULT_MAX_BUFFER_SIZE,
   serializeMessage,
-} from '@modelcontextprotocol/sdk/shared/stdio.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
 import type { Logger } from '../log.js';
 
 /** The JSON-RPC code for an invalid request. */
