@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * Cold start: the time from spawning `node dist/index.js` to its answer to `initialize` over stdio, as a
- * ratio to bench/minimal-server.mjs (McpServer with one tool on StdioServerTransport) started the same
- * way in the same run. The bin has a key, points at an API address where nothing listens (initialize must
+ * ratio to bench/minimal-server.mjs (McpServer with one tool, served by serveStdio: the same SDK v2 as the
+ * bin) started the same way in the same run. The bin has a key, points at an API address where nothing listens (initialize must
  * not need the network), and runs on VT_STATE=memory and on the default SQLite file (in a temporary HOME
  * and XDG_CACHE_HOME, created by its first run). Each is also started with NODE_DISABLE_COMPILE_CACHE=1,
  * to show what Node's module compile cache (src/index.ts turns it on) buys.
@@ -155,9 +155,9 @@ export function describeColdStart(r, label = 'this tree') {
     `## Cold start: spawn to the answer to \`initialize\` over stdio (${label}, node ${r.node})`,
     '',
     `Medians of ${r.runs} alternating runs each, as ratios to a minimal SDK server (bench/minimal-server.mjs:`,
-    'McpServer with one tool on StdioServerTransport) started the same way in the same run. The bin has a key',
-    'and an API address where nothing listens. The first run of each is apart: the compile cache starts empty',
-    "(the bin's first start writes it) and the SQLite file does not exist yet.",
+    'McpServer with one tool, served by serveStdio of the same SDK v2 as the bin) started the same way in the',
+    'same run. The bin has a key and an API address where nothing listens. The first run of each is apart: the',
+    "compile cache starts empty (the bin's first start writes it) and the SQLite file does not exist yet.",
     ...(r.compileCache ? [] : ['', 'This Node has no module compile cache (module.enableCompileCache).']),
     '',
     '| server | median | ratio to minimal | first run |',

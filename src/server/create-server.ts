@@ -11,7 +11,8 @@ import { getReportTool } from '../tools/get-report.js';
 import { quotaTool } from '../tools/quota.js';
 import { searchTool } from '../tools/search.js';
 import { getAnalysisTool, submitFileTool, submitUrlTool } from '../tools/submissions.js';
-import { triageTool } from '../tools/triage.js';
+import { triageTaskOps, triageTool } from '../tools/triage.js';
+import { serveTriageTasks } from '../tools/triage-tasks.js';
 import { VERSION } from '../version.js';
 import { VtApi } from '../vt/api.js';
 import { INSTRUCTIONS } from './instructions.js';
@@ -96,6 +97,8 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
     'tools/list',
     (_req, extra) => (extra.mcpReq.envelope !== undefined ? hinted : listing) as never,
   );
+  // vt_triage's jobs as tasks, for clients of the 2026-07-28 revision that follow tasks.
+  if (toolCtx.triage) serveTriageTasks(server, toolCtx, triageTaskOps(toolCtx));
   registerResources(server, toolCtx);
   registerPrompts(server);
   return server;

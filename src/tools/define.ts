@@ -32,7 +32,19 @@ export interface ToolDefinition<
     Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
   >;
   // A method, so that a list of tools with different schemas can be typed as ToolDefinition[].
-  handler(args: z.infer<z.ZodObject<I>>, ctx: ToolContext, extra: Extra): Promise<Answer<z.infer<O>>>;
+  handler(
+    args: z.infer<z.ZodObject<I>>,
+    ctx: ToolContext,
+    extra: Extra,
+  ): Promise<Answer<z.infer<O>> | ProtocolAnswer>;
+}
+
+/**
+ * An answer that is not a summary: a task handle (triage-tasks.ts) the client follows with tasks/get.
+ * Sent as it is.
+ */
+export interface ProtocolAnswer {
+  protocolAnswer: Record<string, unknown>;
 }
 
 export function defineTool<I extends z.ZodRawShape, O extends z.ZodObject>(
@@ -73,7 +85,9 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
       // Active clients share the day with the jobs of others (vt/fair-share.ts).
       ctx.triage?.fairShare.seen(ctx.caller);
       try {
-        return respond(ctx, await def.handler(args, ctx, extra), outputSchemaOf(def));
+        const answer = await def.handler(args, ctx, extra);
+        if ('protocolAnswer' in answer) return answer.protocolAnswer;
+        return respond(ctx, answer, outputSchemaOf(def));
       } catch (err) {
         // A question for the user (2026-07-28): the call comes back with the answer.
         if (err instanceof NeedsInput) return err.result;

@@ -21,9 +21,10 @@ import { isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { notConfigured, VtError } from '../vt/errors.js';
 import { extractIndicators, type Indicator, nonPublicIp, parseIndicator } from '../vt/indicators.js';
 import type { ToolContext } from './context.js';
-import { defineTool, type Extra } from './define.js';
+import { defineTool, type Extra, outputSchemaOf } from './define.js';
 import { progressFor } from './progress.js';
-import { respondText, textRoom } from './respond.js';
+import { respond, respondText, textRoom } from './respond.js';
+import { declaresTasks, type TriageTaskOps, taskOf } from './triage-tasks.js';
 import { errorText, invalidInput, jobLimitText, jobNotFoundText, triageNotFoundNote } from './wording.js';
 
 /** Indicators in one job: the schema's list limit, and the cap on what is mined from a text. */
@@ -165,6 +166,11 @@ export const triageTool = defineTool({
     let id = args.job;
     if (args.indicators !== undefined) {
       id = await startJob(ctx, args.indicators);
+      // A client that follows tasks gets one at once (tasks/get shows progress and, when done, this answer).
+      if (declaresTasks(extra)) {
+        const started = await service.jobs.headerFor(id, ctx.caller);
+        if (started) return { protocolAnswer: { resultType: 'task', ...taskOf(ctx, started) } };
+      }
     } else if (!(await service.jobs.headerFor(id as string, ctx.caller))) {
       // Where jobs are kept (shared, this process's memory, or a shared store unavailable now) decides
       // what an unknown id means; the store's own failure leaves the plain wording.
@@ -584,6 +590,21 @@ function scheduleOf(
   // The rest leave a window's worth at a time (cached indicators leave sooner: an upper bound).
   const eta = next + Math.max(0, Math.ceil(pending / w.requests) - 1) * w.seconds * 1000;
   return { next_lookup_at: isoSeconds(next), ...(withEta ? { eta: isoSeconds(eta) } : {}) };
+}
+
+/** A caller's triage jobs as MCP tasks: what tasks/get and tasks/cancel need (triage-tasks.ts). */
+export function triageTaskOps(ctx: ToolContext): TriageTaskOps {
+  const service = ctx.triage;
+  return {
+    header: async (id) => (service && isJobId(id) ? service.jobs.headerFor(id, ctx.caller) : undefined),
+    result: async (id) => {
+      const snap = isJobId(id) ? await service?.jobs.snapshot(id, ctx.caller) : undefined;
+      return snap ? respond(ctx, answerFor(ctx, snap, 0), outputSchemaOf(triageTool)) : undefined;
+    },
+    cancel: async (id) => {
+      if (service) await cancelJob(service, id, ctx.caller);
+    },
+  };
 }
 
 /** The job's state as vt_triage {job} shows it (without waiting), for the vt://triage/{job} resource. */

@@ -28,6 +28,8 @@ export async function startReplica(opts: {
   probeEveryMs?: number;
   /** The triage runner's lease and scan period (ms), shorter than the defaults for handover tests. */
   jobs?: { leaseMs?: number; scanEveryMs?: number };
+  /** The bearer token `client` sends (with VT_MCP_AUTH_TOKEN in env). */
+  token?: string;
 }): Promise<Replica> {
   const config = loadConfig({ VIRUSTOTAL_API_KEY: opts.key, VIRUSTOTAL_API_URL: opts.apiUrl, ...opts.env }, [
     '--transport',
@@ -52,7 +54,8 @@ export async function startReplica(opts: {
     log,
   });
   const client = testClient({ name: 'vtbrief-replica-test', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+  const headers: Record<string, string> = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+  await client.connect(new StreamableHTTPClientTransport(new URL(http.url), { requestInit: { headers } }));
   return {
     runtime,
     http,
