@@ -68,13 +68,25 @@ export function outputSchemaOf(def: ToolDefinition): z.ZodObject {
   return schema;
 }
 
+const INPUTS = new WeakMap<ToolDefinition, z.ZodObject>();
+
+/** The input schema as the SDK checks it, built once per tool (over HTTP a server is built per request). */
+function inputSchemaOf(def: ToolDefinition): z.ZodObject {
+  let schema = INPUTS.get(def);
+  if (!schema) {
+    schema = z.object(def.inputSchema);
+    INPUTS.set(def, schema);
+  }
+  return schema;
+}
+
 export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefinition): void {
   server.registerTool(
     def.name,
     {
       title: def.title,
       description: def.description,
-      inputSchema: z.object(def.inputSchema),
+      inputSchema: inputSchemaOf(def),
       // No output schema for the SDK: respond() checks the structure itself, and a tool that answers
       // with a task (vt_triage) has none in that answer, which the SDK would refuse. tools/list shows
       // the schema all the same (listEntry).
