@@ -717,3 +717,51 @@ describe('connections per peer, and room for authenticated clients', () => {
     expectNoSecrets(r);
   }, 60_000);
 });
+
+describe('streams held open by 2026-07-28 clients', () => {
+  /** A 2026-07-28 request on the wire: the mirrored headers and the _meta envelope. */
+  const modern = (url: string, method: string, params: Record<string, unknown>, signal?: AbortSignal) =>
+    fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${ALICE}`,
+        'mcp-method': method,
+        'mcp-protocol-version': '2026-07-28',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method,
+        params: {
+          ...params,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientInfo': { name: 'hardening', version: '0.0.0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+      ...(signal ? { signal } : {}),
+    });
+
+  it('never take more than half the connections: past that a listen is refused, and calls still get in', async () => {
+    const r = await start({ VT_MCP_AUTH_TOKEN: TOKENS }, '127.0.0.1', { maxConnections: 6 });
+    const held = new AbortController();
+    cleanup.push(() => held.abort());
+    const listen = () =>
+      modern(r.http.url, 'subscriptions/listen', { notifications: { toolsListChanged: true } }, held.signal);
+    // Half of 6: three streams open and stay open.
+    const streams = await Promise.all([listen(), listen(), listen()]);
+    for (const s of streams) expect(s.status).toBe(200);
+    const refused = await listen();
+    const text = await refused.text();
+    expect(text).toMatch(/-32603/);
+    expect(text).toMatch(/Subscription limit reached/);
+    // The other half is there for calls.
+    const list = await modern(r.http.url, 'tools/list', {});
+    expect(list.status).toBe(200);
+    expect(await list.text()).toContain('vt_get_report');
+  }, 20_000);
+});

@@ -115,6 +115,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   const mcp = createMcpHandler(({ authInfo }) => opts.createServer(authInfo?.clientId ?? 'local'), {
     legacy: 'stateless',
     maxRequestBodySize: maxBody,
+    // A 2026-07-28 client may hold a stream open for list changes (this server's lists never change):
+    // such streams never take more than half the connections, so calls always find room.
+    maxSubscriptions: Math.max(1, Math.floor(maxConnections / 2)),
     onerror: (err) => opts.log.debug(`mcp: ${err.message}`),
   });
   const mcpNode = toNodeHandler(mcp, { onerror: (err) => opts.log.debug(`mcp: ${err.message}`) });
