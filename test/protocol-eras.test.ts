@@ -554,3 +554,87 @@ describe('HTTP with VT_MCP_AUTH_TOKEN', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------- a hostile client and the signed state
+
+describe('a 2026-07-28 confirmation cannot be forged, moved or replayed by another token', () => {
+  let id = 100;
+  /** A 2026-07-28 tools/call on the wire; the JSON-RPC message that answers it. */
+  async function submit(
+    token: string,
+    url: string,
+    extra: { requestState?: string; accept?: boolean } = {},
+  ): Promise<{ result?: Record<string, unknown>; error?: { code: number; message: string } }> {
+    if (!http) throw new Error('the HTTP server did not start');
+    const res = await fetch(http.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${token}`,
+        'mcp-method': 'tools/call',
+        'mcp-name': 'vt_submit_url',
+        'mcp-protocol-version': MODERN,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: ++id,
+        method: 'tools/call',
+        params: {
+          name: 'vt_submit_url',
+          arguments: { url },
+          ...(extra.accept
+            ? { inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } }
+            : {}),
+          ...(extra.requestState ? { requestState: extra.requestState } : {}),
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN,
+            'io.modelcontextprotocol/clientInfo': { name: 'vtbrief-hostile', version: '0.0.0' },
+            'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+          },
+        },
+      }),
+      signal: AbortSignal.timeout(REQUEST_MS),
+    });
+    const body = await res.text();
+    const data = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+      ? (body
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trim())
+          .at(-1) ?? 'null')
+      : body;
+    return JSON.parse(data);
+  }
+  const sent = (m: { result?: Record<string, unknown> }) =>
+    JSON.stringify(m.result ?? {}).includes('Submitted');
+
+  it('asks again for an answer without the state or with another URL; refuses a changed state or another token', async () => {
+    const url = 'http://example.com/eras/hostile-one';
+    const asked = await submit(TOKEN_A, url);
+    expect(asked.result).toMatchObject({ resultType: 'input_required' });
+    const state = asked.result?.requestState as string;
+    expect(typeof state).toBe('string');
+
+    // "Yes" without the state the server signed: the question again, nothing sent.
+    const forged = await submit(TOKEN_A, url, { accept: true });
+    expect(forged.result).toMatchObject({ resultType: 'input_required' });
+    // The state of one URL brought back for another: the question again.
+    const moved = await submit(TOKEN_A, 'http://example.com/eras/hostile-two', {
+      accept: true,
+      requestState: state,
+    });
+    expect(moved.result).toMatchObject({ resultType: 'input_required' });
+    expect(sent(moved)).toBe(false);
+    // Another token's client, or a state changed on the way: refused outright.
+    const other = await submit(TOKEN_B, url, { accept: true, requestState: state });
+    expect(other.error?.code).toBe(-32602);
+    const i = state.length - 2;
+    const changed = state.slice(0, i) + (state[i] === 'A' ? 'B' : 'A') + state.slice(i + 1);
+    const tampered = await submit(TOKEN_A, url, { accept: true, requestState: changed });
+    expect(tampered.error?.code).toBe(-32602);
+    // The right answer with the right state: sent.
+    const yes = await submit(TOKEN_A, url, { accept: true, requestState: state });
+    expect(sent(yes)).toBe(true);
+  });
+});
