@@ -22,13 +22,17 @@
  * Reported, as medians over the runs: calls per second (calls / wall time of the load), p50 and p99 of
  * the per-call latency (over all calls of one load), and the server's CPU per call (utime + stime of its
  * process, /proc/<pid>/stat, Linux only, over all runs); the worst p99 and the slowest call of any run.
+ * Apart, each server's first load (the first era's warm-up, on a process that has answered one call): its
+ * tail is the cold process's (the JIT, lazy initialisation), and one sample.
  * Every load is bounded: its calls are aborted (and counted as failed) past `loadTimeoutMs`.
  *
  *   node bench/http-cost.mjs [--bin dist/index.js] [--node <node binary>] [--runs 5] [--clients 50]
- *                            [--calls 20] [--eras 2025-06-18,2026-07-28] [--json]
+ *                            [--calls 20] [--eras 2025-06-18,2026-07-28] [--cpu-prof DIR] [--json]
  *
  * --bin and --node measure another tree (an older checkout on its own Node); the baseline is then
- * started by that Node too. Prints a report; writes nothing. Run `npm run build` first.
+ * started by that Node too. --cpu-prof DIR starts both servers with node's --cpu-prof, their profiles
+ * written to DIR/vtbrief/ and DIR/minimal/ when they exit. Prints a report; writes nothing. Run
+ * `npm run build` first.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -200,21 +204,29 @@ export async function httpCost({
   calls = 20,
   eras = ERAS,
   loadTimeoutMs = 60_000,
+  cpuProf,
 } = {}) {
+  const profArgs = (name) =>
+    cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(resolve(cpuProf), name)}`] : [];
   const opts = { clients, calls, loadTimeoutMs };
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const env = { PATH: process.env.PATH ?? '', TMPDIR: process.env.TMPDIR ?? tmpdir() };
   const servers = [];
   try {
     servers.push(
-      await startServer('vtbrief', node, [resolve(bin), '--demo', '--transport', 'http'], {
-        ...env,
-        HOME: process.env.HOME ?? tmpdir(),
-        VT_MCP_CLIENT_RATE: '0',
-        VT_STATE: 'memory',
-      }),
+      await startServer(
+        'vtbrief',
+        node,
+        [...profArgs('vtbrief'), resolve(bin), '--demo', '--transport', 'http'],
+        {
+          ...env,
+          HOME: process.env.HOME ?? tmpdir(),
+          VT_MCP_CLIENT_RATE: '0',
+          VT_STATE: 'memory',
+        },
+      ),
     );
-    servers.push(await startServer('minimal', node, [MINIMAL], env));
+    servers.push(await startServer('minimal', node, [...profArgs('minimal'), MINIMAL], env));
     // The warm-up call (the bin's cache, and each era's path once), then the answers' sizes.
     const answerBytes = {};
     for (const s of servers) {
@@ -223,10 +235,14 @@ export async function httpCost({
         answerBytes[s.name][era] = await call(s.url, requestFor(era), AbortSignal.timeout(30_000));
     }
     const blocks = servers.flatMap((s) => eras.map((era) => ({ s, era, key: `${s.name} ${era}` })));
-    // One untimed load of each: the JIT, the connection pool, the first pages of the heap.
+    // One untimed load of each: the JIT, the connection pool, the first pages of the heap. A server's
+    // first load (on a process that has answered one call) is kept apart: the cold tail.
+    const cold = {};
     for (const b of blocks) {
       const w = await load(b.s.url, b.era, opts);
-      if (w.failures > 0) throw new Error(`${b.key}: ${w.failures} calls failed in the warm-up: ${w.firstError}`);
+      if (w.failures > 0)
+        throw new Error(`${b.key}: ${w.failures} calls failed in the warm-up: ${w.firstError}`);
+      cold[b.s.name] ??= { era: b.era, perSecond: w.perSecond, p50: w.p50, p99: w.p99, max: w.max };
     }
     const loads = Object.fromEntries(blocks.map((b) => [b.key, []]));
     const cpu = Object.fromEntries(blocks.map((b) => [b.key, 0]));
@@ -256,7 +272,18 @@ export async function httpCost({
         firstError: ls.find((l) => l.firstError)?.firstError,
       };
     }
-    return { node: version, bin: resolve(bin), runs, clients, calls, eras, answerBytes, results, loads };
+    return {
+      node: version,
+      bin: resolve(bin),
+      runs,
+      clients,
+      calls,
+      eras,
+      answerBytes,
+      results,
+      cold,
+      loads,
+    };
   } finally {
     for (const s of servers) await s.stop();
   }
@@ -307,6 +334,14 @@ export function describeHttpCost(r, label = 'this tree') {
       `${okP99 ? 'met' : 'missed'}).`
     );
   });
+  const c = r.cold;
+  figures.httpCostColdP99 = c.vtbrief.p99;
+  figures.httpCostColdMinimalP99 = c.minimal.p99;
+  const coldLine =
+    `First load on a fresh process (one call answered before it; ${c.vtbrief.era}, one sample, not a ` +
+    `median): vtbrief p50 ${ms(c.vtbrief.p50)}, p99 ${ms(c.vtbrief.p99)}, slowest ${ms(c.vtbrief.max)}; ` +
+    `minimal p50 ${ms(c.minimal.p50)}, p99 ${ms(c.minimal.p99)}, slowest ${ms(c.minimal.max)} ` +
+    `(p99 ${(c.vtbrief.p99 / c.minimal.p99).toFixed(2)}×).`;
   const failed = r.eras.flatMap((era) =>
     ['vtbrief', 'minimal']
       .map((n) => r.results[`${n} ${era}`])
@@ -330,6 +365,7 @@ export function describeHttpCost(r, label = 'this tree') {
     ...rows,
     '',
     ...verdicts.map((v) => `- ${v}`),
+    `- ${coldLine}`,
     ...failed.map((f) => `- ${f}`),
     '',
   ].join('\n');
@@ -348,6 +384,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     clients: Number(arg('--clients', '50')),
     calls: Number(arg('--calls', '20')),
     eras: arg('--eras', ERAS.join(',')).split(','),
+    cpuProf: arg('--cpu-prof'),
   });
   process.stdout.write(describeHttpCost(r, arg('--bin') ? arg('--bin') : 'this tree').markdown);
   if (process.argv.includes('--json')) {

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { coldStart, describeColdStart } from './cold-start.mjs';
 import { fmt, KEY, median, startClient } from './harness.mjs';
+import { describeHttpCost, httpCost } from './http-cost.mjs';
 import { describeMemory, serverMemory } from './memory.mjs';
 import { describeMissCost, missCost, transactionsPerMiss } from './miss-cost.mjs';
 import { sharingCost } from './sharing.mjs';
@@ -245,6 +246,7 @@ async function main() {
   const cold = describeColdStart(await coldStart());
   const miss = describeMissCost(await missCost(), await transactionsPerMiss());
   const http = await httpLoad();
+  const httpVsMinimal = describeHttpCost(await httpCost());
   const sharing = await sharingCost();
   const mem = await memory();
   const run = {
@@ -264,9 +266,10 @@ async function main() {
     cold.markdown,
     miss.markdown,
     http.markdown,
+    httpVsMinimal.markdown,
     sharing.markdown,
     mem.markdown,
-    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...cold.figures, ...miss.figures, ...http.figures, ...sharing.figures, ...mem.figures }) })} -->`,
+    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...cold.figures, ...miss.figures, ...http.figures, ...httpVsMinimal.figures, ...sharing.figures, ...mem.figures }) })} -->`,
     '',
   ].join('\n');
   process.stdout.write(text);

@@ -29,6 +29,9 @@
  *     (missing-input-response, ignore-extra-params, validate-input) exit 0 against any server, but only
  *     because their one real check turns into a warning, or passes on the -32602 of an unknown tool: a
  *     pass there would say nothing, so they are not run.
+ * The tasks-* scenarios belong to the tasks extension, not to the revision (at --spec-version 2026-07-28
+ * the runner skips them unless --force), and need the fixture tools greet, slow_compute, failing_job
+ * and protocol_error_job.
  *
  * The server runs with VT_MCP_CLIENT_RATE=0: the suite's requests are one client's, and the default 30
  * tool calls and report reads a minute would answer some of them 429 (a guard, not a protocol matter).
