@@ -92,6 +92,8 @@ describe('resources', () => {
       h.client.readResource({ uri: 'vt://domain/never-seen-domain.example' }),
     ).rejects.toMatchObject({
       code: -32602,
+      // The 2026-07-28 revision names the resource that is not there.
+      data: { uri: 'vt://domain/never-seen-domain.example' },
       message:
         'MCP error -32602: VirusTotal has never seen the domain never-seen-domain.example; that is not ' +
         'evidence that it is safe.',

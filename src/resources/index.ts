@@ -34,6 +34,8 @@ class ResourceReadError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** For a resource that is not there: its URI, as the 2026-07-28 revision asks (`data.uri`). */
+    readonly data?: { uri: string },
   ) {
     super(message);
     this.name = 'ResourceReadError';
@@ -98,6 +100,7 @@ function unknownResource(raw: string, uri: URL): ResourceReadError {
   return new ResourceReadError(
     ProtocolErrorCode.InvalidParams,
     `No resource at ${shownUri(raw)}${files}. ${SERVED}`,
+    { uri: raw },
   );
 }
 
@@ -117,7 +120,9 @@ async function readReport(
   try {
     const answer = await reportAnswer(ctx, target, 'concise', { signal });
     if (!answer.structured.found) {
-      throw new ResourceReadError(RESOURCE_NOT_FOUND, resourceNotFound(ctx, `the ${subjectOf(target)}`));
+      throw new ResourceReadError(RESOURCE_NOT_FOUND, resourceNotFound(ctx, `the ${subjectOf(target)}`), {
+        uri: uri.href,
+      });
     }
     return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: respondText(ctx, answer) }] };
   } catch (err) {
@@ -171,6 +176,7 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
         throw new ResourceReadError(
           RESOURCE_NOT_FOUND,
           jobNotFoundText(shownUri(id), ctx.config.triageKeepHours, state),
+          { uri: uri.href },
         );
       }
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };

@@ -61,7 +61,13 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
     { name: 'vtbrief', title: 'VirusTotal', version: VERSION },
     {
       // Logging for 2025 clients that set a level; the 2026-07-28 revision has none (diagnostics: stderr).
-      capabilities: { logging: {} },
+      // The lists never change while the server runs: no client should wait for a notification of it.
+      capabilities: {
+        logging: {},
+        tools: { listChanged: false },
+        resources: { listChanged: false },
+        prompts: { listChanged: false },
+      },
       instructions: INSTRUCTIONS,
       jsonSchemaValidator: sharedValidator(),
       cacheHints: {
