@@ -89,15 +89,20 @@ function mapInfrastructurePrompt(target: string): GetPromptResult {
   );
 }
 
+/** Built once: over HTTP a server, and its prompts, are made for every request. */
+const ARGS = {
+  triage: z.object({ indicators: z.string().describe('Indicators, one per line or comma-separated.') }),
+  file: z.object({ hash: z.string().describe('MD5, SHA-1 or SHA-256.') }),
+  infrastructure: z.object({ target: z.string().describe('A domain or an IP address.') }),
+};
+
 export function registerPrompts(server: McpServer): void {
   server.registerPrompt(
     'triage_indicators',
     {
       title: 'Triage indicators',
       description: 'Verdicts for a list of hashes, URLs, domains or IPs, with the next step for each.',
-      argsSchema: z.object({
-        indicators: z.string().describe('Indicators, one per line or comma-separated.'),
-      }),
+      argsSchema: ARGS.triage,
     },
     ({ indicators }) => triagePrompt(indicators),
   );
@@ -106,7 +111,7 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Investigate a file',
       description: 'Report, sandbox behaviour, relationships and similar samples of one file.',
-      argsSchema: z.object({ hash: z.string().describe('MD5, SHA-1 or SHA-256.') }),
+      argsSchema: ARGS.file,
     },
     ({ hash }) => investigateFilePrompt(hash),
   );
@@ -115,7 +120,7 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Map infrastructure',
       description: 'Resolutions, related domains and IPs, and files around a domain or IP.',
-      argsSchema: z.object({ target: z.string().describe('A domain or an IP address.') }),
+      argsSchema: ARGS.infrastructure,
     },
     ({ target }) => mapInfrastructurePrompt(target),
   );

@@ -115,8 +115,9 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
   const mcp = createMcpHandler(({ authInfo }) => opts.createServer(authInfo?.clientId ?? 'local'), {
     legacy: 'stateless',
     maxRequestBodySize: maxBody,
-    // A 2026-07-28 client may hold a stream open for list changes (this server's lists never change):
-    // such streams never take more than half the connections, so calls always find room.
+    // A 2026-07-28 client may ask for a stream of list changes; there are none (the lists never change,
+    // and the capabilities say so), so it is closed at once. Should the server ever offer one, such
+    // streams may take at most half the connections, leaving room for calls.
     maxSubscriptions: Math.max(1, Math.floor(maxConnections / 2)),
     onerror: (err) => opts.log.debug(`mcp: ${err.message}`),
   });

@@ -5,6 +5,7 @@
  * here; callers get objects, pages with their cursor, and typed errors. Nothing here knows MCP.
  */
 import type { z } from 'zod';
+import { deepFreeze } from '../util/freeze.js';
 import { pageCursor } from '../util/sanitize.js';
 import {
   dataObjectEnvelope,
@@ -110,10 +111,28 @@ export interface Submitted {
 /** Larger files go to an upload URL that VirusTotal hands out for each one. */
 const DIRECT_UPLOAD_MAX_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Checks read of a cached answer, by the answer: the cache hands every caller of a recent answer one
+ * frozen object (cache.ts), so a burst of calls for it checks it once, and the summaries made from the
+ * result are remembered too (summaries/index.ts).
+ */
+const CHECKED = new WeakMap<object, Map<z.ZodType, unknown>>();
+
 function parsed<S extends z.ZodType>(schema: S, body: unknown, expected: string): z.infer<S> {
+  const shared = body !== null && typeof body === 'object' && Object.isFrozen(body);
+  const known = shared ? CHECKED.get(body)?.get(schema) : undefined;
+  if (known !== undefined) return known as z.infer<S>;
   const r = schema.safeParse(body);
   if (!r.success) throw unexpectedShape(expected);
-  return r.data;
+  if (!shared) return r.data;
+  const data = deepFreeze(r.data);
+  let bySchema = CHECKED.get(body);
+  if (!bySchema) {
+    bySchema = new Map();
+    CHECKED.set(body, bySchema);
+  }
+  bySchema.set(schema, data);
+  return data;
 }
 
 function got<T>(res: Fetched<unknown>, value: T): Got<T> {

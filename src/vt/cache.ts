@@ -4,14 +4,17 @@
  * the wire, in a buffer of its own outside the JavaScript heap, and parses them on a hit (a fresh
  * object each time). So VT_CACHE_MAX_MB counts what the cache really holds, and an evicted answer's
  * memory is given back at once (see release) rather than lingering as old-generation garbage until
- * V8's next full collection, which is what made the peak several times the setting. It knows just
+ * V8's next full collection, which is what made the peak several times the setting. The few answers
+ * asked for most recently are also kept parsed (HOT_*), frozen, so that a burst of calls for the same
+ * object (a team's server, a pipeline) parses it once. It knows just
  * enough of VT's object model to file one answer under every id of the object: a file's md5, sha1
  * and sha256 share one entry.
  */
 import { LRUCache } from 'lru-cache';
+import { deepFreeze } from '../util/freeze.js';
 
 export interface CacheEntry {
-  /** The parsed body for a success (a fresh copy on every hit); undefined for a cached "not found". */
+  /** The parsed body for a success (frozen: callers share it); undefined for a cached "not found". */
   body: unknown;
   notFound: boolean;
   fetchedAt: Date;
@@ -50,6 +53,13 @@ const ENTRY_OVERHEAD = 384;
 /** Per key: the string and its row in the LRU or the alias table. */
 const KEY_OVERHEAD = 96;
 
+/**
+ * Answers kept parsed besides their bytes: the last few hit, up to this many bytes of JSON (several
+ * times that on the heap, outside VT_CACHE_MAX_MB: a bounded few MB).
+ */
+const HOT_ENTRIES = 32;
+const HOT_BYTES = 2 * 1024 * 1024;
+
 /** Memory an entry takes: its body bytes, its keys and a fixed overhead. */
 export function entrySize(bodyBytes: number, keys: string[]): number {
   let k = 0;
@@ -64,6 +74,12 @@ export class ResponseCache {
   readonly #lru: LRUCache<string, Stored> | undefined;
   /** Alias key → primary key; a row lives exactly as long as its entry (removed on dispose). */
   readonly #alias = new Map<string, string>();
+  /** Recently hit entries, parsed and frozen, by the buffer they were parsed from (gone with it). */
+  readonly #hot = new LRUCache<Buffer, object>({
+    max: HOT_ENTRIES,
+    maxSize: HOT_BYTES,
+    sizeCalculation: (_v, raw) => Math.max(1, raw.length),
+  });
   #hits = 0;
   #misses = 0;
 
@@ -79,7 +95,10 @@ export class ResponseCache {
         sizeCalculation: (v) => v.size,
         dispose: (v, key) => {
           for (const a of v.aliases) if (this.#alias.get(a) === key) this.#alias.delete(a);
-          if (v.raw) release(v.raw);
+          if (v.raw) {
+            this.#hot.delete(v.raw);
+            release(v.raw);
+          }
         },
       });
     }
@@ -102,12 +121,17 @@ export class ResponseCache {
     }
     let body: unknown;
     if (v.raw !== undefined) {
-      try {
-        body = JSON.parse(v.raw.toString('utf8'));
-      } catch {
-        this.#lru?.delete(primary);
-        this.#misses++;
-        return undefined;
+      body = this.#hot.get(v.raw);
+      if (body === undefined) {
+        try {
+          body = deepFreeze(JSON.parse(v.raw.toString('utf8')));
+        } catch {
+          this.#lru?.delete(primary);
+          this.#misses++;
+          return undefined;
+        }
+        if (v.raw.length <= HOT_BYTES && body !== null && typeof body === 'object')
+          this.#hot.set(v.raw, body);
       }
     }
     this.#hits++;
