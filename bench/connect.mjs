@@ -98,7 +98,17 @@ export async function connectTimes({ runs = 7 } = {}) {
 
 export function describeConnect(r) {
   const legacy = (t) => r.rows.find((x) => x.transport === t && x.mode.startsWith('2025')).median;
-  return [
+  const at = (mode, t) => r.rows.find((x) => x.transport === t && x.mode.startsWith(mode)).median;
+  const figures = {
+    connectRuns: r.runs,
+    connect2025StdioMs: at('2025', 'stdio'),
+    connect2026StdioMs: at('2026', 'stdio'),
+    connectAutoStdioMs: at('auto', 'stdio'),
+    connect2025HttpMs: at('2025', 'HTTP'),
+    connect2026HttpMs: at('2026', 'HTTP'),
+    connectAutoHttpMs: at('auto', 'HTTP'),
+  };
+  const markdown = [
     '## Connect time by protocol era',
     '',
     `The SDK v2 client against \`node dist/index.js --demo\`, from connect() until the first tools/list answered; medians of ${r.runs} alternating runs. On stdio each connect starts the server (pinned and auto, the client first starts a throw-away process to probe for the revision).`,
@@ -111,10 +121,11 @@ export function describeConnect(r) {
     ),
     '',
   ].join('\n');
+  return { markdown, figures };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const i = process.argv.indexOf('--runs');
   const runs = i > 0 ? Number(process.argv[i + 1]) : 7;
-  process.stdout.write(`${describeConnect(await connectTimes({ runs }))}\n`);
+  process.stdout.write(`${describeConnect(await connectTimes({ runs })).markdown}\n`);
 }

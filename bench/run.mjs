@@ -19,6 +19,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { coldStart, describeColdStart } from './cold-start.mjs';
+import { connectTimes, describeConnect } from './connect.mjs';
 import { fmt, KEY, median, startClient } from './harness.mjs';
 import { describeHttpCost, httpCost } from './http-cost.mjs';
 import { describeMemory, serverMemory } from './memory.mjs';
@@ -247,6 +248,7 @@ async function main() {
   const miss = describeMissCost(await missCost(), await transactionsPerMiss());
   const http = await httpLoad();
   const httpVsMinimal = describeHttpCost(await httpCost());
+  const connect = describeConnect(await connectTimes());
   const sharing = await sharingCost();
   const mem = await memory();
   const run = {
@@ -267,9 +269,10 @@ async function main() {
     miss.markdown,
     http.markdown,
     httpVsMinimal.markdown,
+    connect.markdown,
     sharing.markdown,
     mem.markdown,
-    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...cold.figures, ...miss.figures, ...http.figures, ...httpVsMinimal.figures, ...sharing.figures, ...mem.figures }) })} -->`,
+    `${FIGURES_MARK}${JSON.stringify({ ...run, ...rounded({ ...med.figures, ...cold.figures, ...miss.figures, ...http.figures, ...httpVsMinimal.figures, ...connect.figures, ...sharing.figures, ...mem.figures }) })} -->`,
     '',
   ].join('\n');
   process.stdout.write(text);

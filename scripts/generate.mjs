@@ -287,7 +287,7 @@ async function measurementsSection() {
       : [
           wrap(
             `- **Cold start** (spawn to the answer to \`initialize\` over stdio): ${x(t.coldStartMemoryRatio)} the ` +
-              `time of a minimal SDK server with one tool on VT_STATE=memory, ${x(t.coldStartSqliteRatio)} on the ` +
+              `time of a minimal SDK v2 server with one tool on VT_STATE=memory, ${x(t.coldStartSqliteRatio)} on the ` +
               'default SQLite file' +
               (t.coldStartMemoryNoCacheRatio === undefined
                 ? '.'
@@ -319,6 +319,29 @@ async function measurementsSection() {
         `(${fmt(t.httpIdleMb)} MB before the load).`,
       '  ',
     ),
+    ...(t.httpCost2025Ratio === undefined
+      ? []
+      : [
+          wrap(
+            `- **HTTP against a minimal server**: the same load on one cached report, against a minimal SDK v2 HTTP ` +
+              `server whose one tool answers 1 KB (ours answers about 6 KB): ${x(t.httpCost2025Ratio)} its calls per ` +
+              `second for 2025 clients and ${x(t.httpCost2026Ratio)} for 2026-07-28 clients; p99 ` +
+              `${x(t.httpCost2025P99Ratio)} and ${x(t.httpCost2026P99Ratio)} of its own; server CPU per call ` +
+              `${t.httpCost2025CpuMs.toFixed(2)} ms against ${t.httpCost2025MinimalCpuMs.toFixed(2)} ms.`,
+            '  ',
+          ),
+        ]),
+    ...(t.connect2025StdioMs === undefined
+      ? []
+      : [
+          wrap(
+            `- **Connect by protocol era** (the SDK v2 client, until its first tools/list has answered): over stdio ` +
+              `${fmt(t.connect2025StdioMs)} ms for a 2025 client and ${fmt(t.connect2026StdioMs)} ms for one pinned ` +
+              `to 2026-07-28 (the client starts a throw-away server process to probe for the revision first); over ` +
+              `HTTP ${fmt(t.connect2025HttpMs)} ms and ${fmt(t.connect2026HttpMs)} ms.`,
+            '  ',
+          ),
+        ]),
     wrap(
       `- **Memory**: ${fmt(t.memoryLookups)} distinct lookups through the bin raise its peak resident set ` +
         `${fmt(t.memoryOnMb)} MB above the warmed-up baseline at the default ${fmt(t.memoryCacheMb)} MB cache ` +

@@ -7,6 +7,7 @@
 import type {
   McpServer,
   ServerContext as RequestContext,
+  StandardSchemaWithJSON,
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
@@ -68,13 +69,39 @@ export function outputSchemaOf(def: ToolDefinition): z.ZodObject {
   return schema;
 }
 
-const INPUTS = new WeakMap<ToolDefinition, z.ZodObject>();
+const INPUTS = new WeakMap<ToolDefinition, StandardSchemaWithJSON>();
 
-/** The input schema as the SDK checks it, built once per tool (over HTTP a server is built per request). */
-function inputSchemaOf(def: ToolDefinition): z.ZodObject {
+/**
+ * The input schema as the SDK checks it, built once per tool: over HTTP a server is built per request,
+ * and the SDK asks each new one for the schema's JSON form on every 2026-07-28 call (to check the
+ * headers that mirror parameters), which zod would work out anew each time. zod validates; the JSON
+ * form is worked out once per target.
+ */
+function inputSchemaOf(def: ToolDefinition): StandardSchemaWithJSON {
   let schema = INPUTS.get(def);
   if (!schema) {
-    schema = z.object(def.inputSchema);
+    const zod = z.object(def.inputSchema);
+    const std = zod['~standard'];
+    const json = new Map<string, Record<string, unknown>>();
+    const once =
+      (io: 'input' | 'output') =>
+      (opts: { target: string }): Record<string, unknown> => {
+        const key = `${io}:${opts.target}`;
+        let out = json.get(key);
+        if (!out) {
+          out = std.jsonSchema[io](opts as Parameters<typeof std.jsonSchema.input>[0]);
+          json.set(key, out);
+        }
+        return out;
+      };
+    schema = {
+      '~standard': {
+        version: 1,
+        vendor: std.vendor,
+        validate: std.validate,
+        jsonSchema: { input: once('input'), output: once('output') },
+      },
+    } as StandardSchemaWithJSON;
     INPUTS.set(def, schema);
   }
   return schema;
