@@ -211,4 +211,21 @@ describe('vt_triage as a task across two replicas', () => {
     expect(plain.isError).toBeFalsy();
     expect((plain.structuredContent as { job: string }).job).toMatch(/^[a-z0-9]{12}$/);
   }, 30_000);
+
+  it(`the same ${N} followed as a job by a client without the extension: the round trips, for comparison`, async () => {
+    const a = await modernClient(one.http.url, TOKENS[0]);
+    // Hashes nobody asked for yet: every one a lookup, as in the task above.
+    const fresh = Array.from({ length: N }, (_, i) => i.toString(16).padStart(64, 'c'));
+    let calls = 1;
+    let r = await a.client.callTool({ name: 'vt_triage', arguments: { indicators: fresh } });
+    const job = (r.structuredContent as { job: string }).job;
+    while ((r.structuredContent as { status: string }).status === 'running') {
+      r = await a.client.callTool({ name: 'vt_triage', arguments: { job } });
+      calls++;
+    }
+    expect(r.structuredContent).toMatchObject({ status: 'done', total: N });
+    console.log(
+      `job of ${N} indicators at 40/1s followed with {job}: ${calls} tools/call (each waits for results)`,
+    );
+  }, 60_000);
 });
