@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const runtime = createRuntime(config, log, opened ? { store: opened.store } : {});
   // Signs what a 2026-07-28 client echoes back with its user's answer; the key is kept in the state store.
-  const requestState = await requestStateCodec(opened?.store, callerOf);
+  const requestState = requestStateCodec(opened?.store, callerOf);
   const ctx = { vt: runtime.gateway, config, log, demo: config.demo, triage: runtime.triage, requestState };
   const closers: Array<() => Promise<unknown>> = [];
 

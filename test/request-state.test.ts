@@ -42,19 +42,21 @@ const callerOf = (ctx: ServerContext) => ctx.http?.authInfo?.clientId ?? 'local'
 
 describe('request-state key', () => {
   it('two replicas starting together agree on one key: what one mints, the other verifies', async () => {
-    const [a, b] = await Promise.all([
-      requestStateCodec(connection('shared.db'), callerOf),
-      requestStateCodec(connection('shared.db'), callerOf),
+    const a = requestStateCodec(connection('shared.db'), callerOf);
+    const b = requestStateCodec(connection('shared.db'), callerOf);
+    // Both make their key at once, as two replicas starting together would.
+    const [state] = await Promise.all([
+      a.mint({ subject: 'x' }, request('token:aa')),
+      b.mint({ subject: 'y' }, request('token:aa')),
     ]);
-    const state = await a.mint({ subject: 'x' }, request('token:aa'));
     await expect(b.verify(state, request('token:aa'))).resolves.toEqual({ subject: 'x' });
     // The next start reads the same key.
-    const later = await requestStateCodec(connection('shared.db'), callerOf);
+    const later = requestStateCodec(connection('shared.db'), callerOf);
     await expect(later.verify(state, request('token:aa'))).resolves.toEqual({ subject: 'x' });
   });
 
   it('refuses a state changed on the way, or brought back by another caller', async () => {
-    const codec = await requestStateCodec(connection('bind.db'), callerOf);
+    const codec = requestStateCodec(connection('bind.db'), callerOf);
     const state = await codec.mint({ subject: 'url\0http://a.example/' }, request('token:aa'));
     await expect(codec.verify(state, request('token:bb'))).rejects.toThrow();
     await expect(codec.verify(state, request())).rejects.toThrow();
@@ -65,18 +67,20 @@ describe('request-state key', () => {
 
   it('keeps a random key, not the API key, and replaces a planted one', async () => {
     const store = connection('planted.db');
-    await requestStateCodec(store, callerOf);
+    const first = requestStateCodec(store, callerOf);
+    // Nothing is read or written before the key is first needed: a start waits for nothing.
+    expect(await store.docGet('request-state-key', Date.now())).toBeUndefined();
+    await first.mint({ subject: 's' }, request());
     const key = await store.docGet('request-state-key', Date.now());
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(key).not.toContain(API_KEY.slice(0, 16));
     // Someone who can write the store plants a short, guessable key: it is not used.
     await store.docPut('request-state-key', 'secret', undefined, Date.now());
-    const codec = await requestStateCodec(store, callerOf);
+    const codec = requestStateCodec(store, callerOf);
+    const minted = await codec.mint({ subject: 's' }, request());
     const now = await store.docGet('request-state-key', Date.now());
     expect(now).not.toBe('secret');
     expect(now).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    await expect(codec.verify(await codec.mint({ subject: 's' }, request()), request())).resolves.toEqual({
-      subject: 's',
-    });
+    await expect(codec.verify(minted, request())).resolves.toEqual({ subject: 's' });
   });
 });

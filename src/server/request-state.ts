@@ -46,17 +46,28 @@ async function sharedKey(store: StateStore): Promise<string> {
 /**
  * The codec for this process. `caller` binds a state to who minted it: another token's client cannot
  * replay it. Without a store (no API key), or when the store fails, the key is this process's own:
- * an answer then has to come back to the same process, which stdio always does.
+ * an answer then has to come back to the same process, which stdio always does. The key is read on
+ * first use, not before the server answers its first request (a start waits for nothing it may not need).
  */
-export async function requestStateCodec(
+export function requestStateCodec(
   store: StateStore | undefined,
   caller: (ctx: RequestContext) => string,
-): Promise<RequestStateCodec<ConfirmState>> {
-  let key: string | undefined;
-  if (store && store.kind !== 'memory') key = await sharedKey(store).catch(() => undefined);
-  return createRequestStateCodec<ConfirmState>({
-    key: key ?? randomBytes(32).toString('base64url'),
-    ttlSeconds: TTL_SECONDS,
-    bind: (ctx) => `${ctx.mcpReq.method}\0${caller(ctx)}`,
-  });
+): RequestStateCodec<ConfirmState> {
+  let codec: Promise<RequestStateCodec<ConfirmState>> | undefined;
+  const ready = () => {
+    codec ??= (async () => {
+      let key: string | undefined;
+      if (store && store.kind !== 'memory') key = await sharedKey(store).catch(() => undefined);
+      return createRequestStateCodec<ConfirmState>({
+        key: key ?? randomBytes(32).toString('base64url'),
+        ttlSeconds: TTL_SECONDS,
+        bind: (ctx) => `${ctx.mcpReq.method}\0${caller(ctx)}`,
+      });
+    })();
+    return codec;
+  };
+  return {
+    mint: async (payload, ctx) => (await ready()).mint(payload, ctx),
+    verify: async (state, ctx) => (await ready()).verify(state, ctx),
+  };
 }
