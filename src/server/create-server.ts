@@ -96,13 +96,12 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
   };
   for (const tool of tools) registerTool(server, toolCtx, tool);
   // Replaces the SDK's listing with the leaner one (same tools, same schemas; see listEntry).
-  const listing = { tools: tools.map(listEntry) };
-  const hinted = { ...listing, ...LIST_HINT };
+  // Worked out on the first tools/list, not before the first answer (a cold start's initialize).
   // The cache hint only where the revision has it: a 2025 client reads the plain listing.
-  server.server.setRequestHandler(
-    'tools/list',
-    (_req, extra) => (extra.mcpReq.envelope !== undefined ? hinted : listing) as never,
-  );
+  server.server.setRequestHandler('tools/list', (_req, extra) => {
+    const listing = { tools: tools.map(listEntry) };
+    return (extra.mcpReq.envelope !== undefined ? { ...listing, ...LIST_HINT } : listing) as never;
+  });
   // vt_triage's jobs as tasks, for clients of the 2026-07-28 revision that follow tasks.
   if (toolCtx.triage) serveTriageTasks(server, toolCtx, triageTaskOps(toolCtx));
   registerResources(server, toolCtx);
