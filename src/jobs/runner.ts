@@ -268,6 +268,13 @@ class JobWork {
   #lookups = 0;
   readonly #onLookupDone: Array<() => void> = [];
   #keyError: VtError | undefined;
+  /**
+   * File lookups in flight, by the length of the hash each was given as. An md5 and a sha256 may name
+   * one file, which only VirusTotal's answer tells: they are not looked up at the same time, so that
+   * the second finds the first's answer in the cache (filed under every hash of the file) and costs
+   * no request. Hashes of one kind are different files and go together.
+   */
+  readonly #fileLookups = new Map<number, number>();
   #headerWrites: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -419,10 +426,13 @@ class JobWork {
       const item = held.chunk.items[at.i] as JobItem;
       const state = held.chunk.states[at.i] as ItemState;
       const tries = state.s === 'pending' ? (state.tries ?? 0) : 0;
+      const kind = item.type === 'file' ? item.id.length : undefined;
+      if (kind !== undefined) await this.#fileTurn(kind);
       this.#lookups++;
       try {
-        await this.#lookup(at, held, item, tries);
+        if (!this.#halted()) await this.#lookup(at, held, item, tries);
       } finally {
+        if (kind !== undefined) this.#fileLookups.set(kind, (this.#fileLookups.get(kind) ?? 1) - 1);
         this.#lookups--;
         for (const wake of this.#onLookupDone.splice(0)) wake();
         this.o.admit.done();
@@ -430,6 +440,13 @@ class JobWork {
         this.#release(at.n);
       }
     }
+  }
+
+  /** Waits until no file lookup of another kind of hash is in flight, and counts this one in. */
+  async #fileTurn(kind: number): Promise<void> {
+    const others = () => [...this.#fileLookups].some(([k, n]) => k !== kind && n > 0);
+    while (others()) await new Promise<void>((resolve) => this.#onLookupDone.push(resolve));
+    this.#fileLookups.set(kind, (this.#fileLookups.get(kind) ?? 0) + 1);
   }
 
   async #lookup(

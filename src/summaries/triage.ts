@@ -24,6 +24,8 @@ export const triageRowSchema = z.object({
   registered: daySchema.optional(),
   analysed: daySchema.optional(),
   error: z.string().optional(),
+  /** Other hashes of the same file in the job's input (one row per file, however many were given). */
+  also_given_as: z.array(z.string()).optional(),
 });
 export type TriageRow = z.infer<typeof triageRowSchema>;
 type RowType = TriageRow['type'];
@@ -80,6 +82,8 @@ export function triageLine(r: TriageRow): string {
   const bits = [
     `${verdict}${ratio}`,
     `${r.type.replace('_address', '')} ${shown}`,
+    r.also_given_as?.length &&
+      `also given as ${r.also_given_as.map((a) => clean(a, SHOWN_INPUT_CHARS)).join(', ')}`,
     r.label && q(r.label),
     r.first_seen && `first seen ${r.first_seen}`,
     r.registered && `registered ${r.registered}`,

@@ -16,7 +16,7 @@ import {
 } from '../jobs/triage-jobs.js';
 import { clean, dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { joinMore, q } from '../summaries/text.js';
-import { byDanger, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';
+import { byDanger, RANK, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';
 import { isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { notConfigured, VtError } from '../vt/errors.js';
 import { extractIndicators, type Indicator, nonPublicIp, parseIndicator } from '../vt/indicators.js';
@@ -345,7 +345,11 @@ function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
   if (st.s === 'done') {
     // Parsed, not trusted: a row the store gives back damaged is shown as an error, not as a verdict.
     const row = triageRowSchema.safeParse(st.row);
-    if (row.success) return row.data;
+    if (row.success) {
+      // Which inputs share a row is worked out from the rows when they are shown (sameFileOnce).
+      const { also_given_as: _, ...own } = row.data;
+      return own;
+    }
     return {
       input: item.input,
       type: item.type,
@@ -364,6 +368,39 @@ function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
     };
   }
   return undefined;
+}
+
+/**
+ * One row per file, however many of its hashes were given: the md5, sha1 and sha256 of one file are
+ * different indicators until VirusTotal's answer names the file (its sha256), so rows are merged when
+ * shown, from what the store holds, and every process shows the same. The row shows the sha256 if it
+ * was given (else the first given) and names the others; it stands where the first of them stood in
+ * the input. Rows without an answer (not found, failed) name no file and stay as they are.
+ */
+function sameFileOnce(rows: TriageRow[]): TriageRow[] {
+  const groups = new Map<string, TriageRow[]>();
+  const out: Array<TriageRow | string> = [];
+  for (const r of rows) {
+    const sha256 = r.id.toLowerCase();
+    const answered = r.type === 'file' && RANK[r.verdict] < RANK.not_found && /^[0-9a-f]{64}$/.test(sha256);
+    if (!answered) {
+      out.push(r);
+      continue;
+    }
+    const group = groups.get(sha256);
+    if (group) group.push(r);
+    else {
+      groups.set(sha256, [r]);
+      out.push(sha256);
+    }
+  }
+  return out.map((r) => {
+    if (typeof r !== 'string') return r;
+    const group = groups.get(r) as TriageRow[];
+    const main = group.find((g) => g.input.toLowerCase() === r) ?? (group[0] as TriageRow);
+    if (group.length === 1) return main;
+    return { ...main, also_given_as: group.filter((g) => g !== main).map((g) => g.input) };
+  });
 }
 
 function countsOf(snap: JobSnapshot, rows: TriageRow[]): Counts {
@@ -422,10 +459,10 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number, acknowle
   const parsedNotes = jobNotesSchema.safeParse(h.notes);
   const notes: Partial<JobNotes> = parsedNotes.success ? parsedNotes.data : {};
   // Rows in the input's order, then most dangerous first (a stable sort keeps the input's order in ties).
-  const rows = snap.items
-    .map((_, i) => rowOf(snap, i))
-    .filter((r): r is TriageRow => r !== undefined)
-    .sort(byDanger);
+  const looked = snap.items.map((_, i) => rowOf(snap, i)).filter((r): r is TriageRow => r !== undefined);
+  const rows = sameFileOnce(looked).sort(byDanger);
+  // A file given by several hashes counts once: in the total, the counts and the pages alike.
+  const total = h.total - (looked.length - rows.length);
   const counts = countsOf(snap, rows);
   const now = Date.now();
   // A job that will pause at the daily cap is not done at the window's pace: no ETA then (the plan says
@@ -444,7 +481,7 @@ function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number, acknowle
   const structured: TriageOutput = {
     job: h.id,
     status: h.status,
-    total: h.total,
+    total,
     counts,
     ...(pausedFor ? { paused_for: pausedFor } : schedule),
     ...(notes.plan && (h.status === 'running' || h.status === 'paused')
