@@ -97,12 +97,14 @@ describe('vt_get_behaviour against the recording', () => {
     const text = textOf(res);
     const s = summaryOf(res);
     expect(text).toContain(`Sandbox verdict: ${(SUMMARY.verdicts as string[])[0]}`);
-    // Tactics come from the tree; technique names from the tree, observations from the summary.
-    expect(text).toContain('ATT&CK tactics: Execution (TA0002), Persistence (TA0003)');
+    // Tactics come from the tree (the detailed answer lists them first); technique names from MITRE.
+    const detailed = textOf(await h.call('vt_get_behaviour', { indicator: SHA, detail: 'detailed' }));
+    expect(detailed).toContain('ATT&CK tactics: Execution (TA0002), Persistence (TA0003)');
+    expect(text).not.toContain('ATT&CK tactics:');
     expect(text).toContain('T1562.001 Disable or Modify Tools [high] (Defense Evasion)');
     expect(text).toContain('T1053 Scheduled Task/Job [medium] (Execution, Persistence)');
-    // T1055 is only in the summary (no name in the tree), still listed.
-    expect(text).toMatch(/- T1055 \[info\]/);
+    // T1055 is only in the summary (no name in the tree): named, and placed, by MITRE's ATT&CK.
+    expect(text).toContain('- T1055 Process Injection [info] (Defense Evasion, Privilege Escalation)');
     const dns = SUMMARY.dns_lookups as Array<{ hostname: string }>;
     for (const d of dns) expect(text).toContain(d.hostname);
     const firstIp = (SUMMARY.ip_traffic as Array<{ destination_ip: string }>)[0]?.destination_ip;
@@ -111,20 +113,27 @@ describe('vt_get_behaviour against the recording', () => {
     expect(text).toContain('CONNECT `https://sanctam.net:58899/assets/txt/resource_url.php?type=xmrig`');
     const dropped = SUMMARY.files_dropped as Array<{ sha256?: string }>;
     expect(text).toContain(String(dropped[0]?.sha256));
-    const reg = (SUMMARY.registry_keys_set as Array<{ key: string }>)[0]?.key ?? '';
-    expect(text).toContain(reg.slice(0, 60));
-    for (const m of SUMMARY.mutexes_created as string[]) expect(text).toContain(m);
+    // The key that starts something (the miner's driver service) before the certificate cache.
+    expect(text).toContain('HKLM\\System\\CurrentControlSet\\Services\\WinRing0_1_2_0\\ImagePath');
+    expect(text).not.toContain('SystemCertificates');
+    // Mutexes by name, without the session's namespace Windows puts before each.
+    for (const m of SUMMARY.mutexes_created as string[])
+      expect(text).toContain(m.replace(/^\\Sessions\\\d+\\BaseNamedObjects\\/, ''));
     expect(text).toContain('untrusted');
-    // What was cut is counted: the recording created more processes than are shown.
+    // What was cut is counted: the recording created more processes than are shown (the same
+    // process written alike by two sandboxes, and the sample's own start, count once or not at all).
     const created = new Set(SUMMARY.processes_created as string[]).size;
     const shown = (s.processes_created as string[]).length;
+    const more = s.processes_created_more as number;
     expect(shown).toBeLessThan(created);
-    expect(s.processes_created_more).toBe(created - shown);
-    expect(text).toContain(`(+${created - shown} more)`);
+    expect(shown + more).toBeLessThan(created);
+    expect(shown + more).toBeGreaterThan(created / 2);
+    expect(text).toContain(`(+${more} more)`);
     const notShown = s.not_shown as Record<string, number>;
     expect(notShown.files_opened).toBe((SUMMARY.files_opened as unknown[]).length);
+    // Fields not shown at all, the largest first.
     expect(text).toContain(
-      `Also recorded, only in the full reports (item counts): processes_terminated ${(SUMMARY.processes_terminated as unknown[]).length}`,
+      `Also recorded, only in the full reports: registry_keys_opened ${(SUMMARY.registry_keys_opened as unknown[]).length}, files_opened ${notShown.files_opened}`,
     );
     expect(s.attack_tree).toBe('available');
   });
@@ -191,7 +200,7 @@ describe('summarizeBehaviour (pure)', () => {
     expect(s.dns_more).toBe(20);
     expect(s.ip_traffic_more).toBe(15);
     expect(s.mutexes_more).toBe(12);
-    expect(s.registry_set_more).toBe(6);
+    expect(s.registry_set_more).toBe(10);
     // Most severe Sigma rule first; duplicate IDS messages once.
     expect(s.sigma?.[0]).toEqual({ title: 'sigma 8', level: 'critical' });
     expect(s.sigma_more).toBe(3);
@@ -211,8 +220,8 @@ describe('summarizeBehaviour (pure)', () => {
       TREES,
     );
     // The bidi override goes (the text reads as stored); the NUL becomes a space.
-    expect(s.command_lines?.[0]).toBe('cmd /c evil.exe --run');
-    expect((s.command_lines?.[1] ?? '').length).toBeLessThanOrEqual(200);
+    expect(s.command_lines).toContain('cmd /c evil.exe --run');
+    expect(s.command_lines?.every((c) => c.length <= 200)).toBe(true);
   });
 
   it('keeps the most severe observation of a technique seen by several sandboxes', () => {
