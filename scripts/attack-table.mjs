@@ -15,7 +15,10 @@ const SOURCE = `${root}third-party/attack/techniques-v18.1.json`;
 const TARGET = `${root}src/summaries/attack-table.ts`;
 
 const src = JSON.parse(readFileSync(SOURCE, 'utf8'));
-const clean = (s) => String(s).replace(/[^\x20-\x7e]/g, '').trim();
+const clean = (s) =>
+  String(s)
+    .replace(/[^\x20-\x7e]/g, '')
+    .trim();
 const techniques = src.techniques
   .map((t) => [t.id, clean(t.name), t.tactics.join(','), t.revoked || t.deprecated ? 1 : 0])
   .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));

@@ -4,7 +4,8 @@
  * page and an overview; a search page; a behaviour summary; triage, complete and stopped by the daily
  * cap), approved in test/__golden__/<name>.txt so that a change of wording is reviewed in a diff,
  * not discovered. Only what changes from run to run is normalised: the fetch time in the source line,
- * any time or wait close to the clock of the run (ETAs, reset times), never a recorded date, and a
+ * any time or wait close to the clock of the run (ETAs, reset times), never a recorded date, the age
+ * of a recorded verdict (it grows with the calendar; test/verdict-age.test.ts fixes the clock), and a
  * triage job's random id.
  *
  * Accept changes (and create missing files, delete those of cases that are gone):
@@ -81,7 +82,8 @@ function normalise(text: string, now = Date.now()): string {
   return text
     .replace(/(Source: VirusTotal, fetched )\S+?(\.| \()/g, '$1<time>$2')
     .replace(ISO, (iso) => (Math.abs(Date.parse(iso) - now) < NEAR_MS ? '<time>' : iso))
-    .replace(/\b(wait|in|after|for) about \d+(?:\.\d+)? (s|seconds|min|minutes)\b/g, '$1 about <n> $2');
+    .replace(/\b(wait|in|after|for) about \d+(?:\.\d+)? (s|seconds|min|minutes)\b/g, '$1 about <n> $2')
+    .replace(/(\(analysed \d{4}-\d\d-\d\d), \d+ (?:days|months|years) ago\)/g, '$1, <age> ago)');
 }
 
 /** A golden file: the call as `> tool {json}`, whether it is an error, then the answer's text. */
@@ -133,6 +135,9 @@ describe('golden answers (test/__golden__)', () => {
     expect(normalise('It resets at 2026-12-02T00:00:00Z (00:00 UTC); wait about 37 s.', now)).toBe(
       'It resets at <time> (00:00 UTC); wait about <n> s.',
     );
+    expect(
+      normalise('Verdict: MALICIOUS, 54/75 engines malicious (analysed 2024-07-29, 2 years ago)', now),
+    ).toBe('Verdict: MALICIOUS, 54/75 engines malicious (analysed 2024-07-29, <age> ago)');
     // Recorded dates stay: they are what the golden files are about.
     expect(normalise('first submitted 2024-07-29T04:22:49Z', now)).toBe(
       'first submitted 2024-07-29T04:22:49Z',

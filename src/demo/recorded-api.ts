@@ -11,8 +11,9 @@
  *     unless a recording of that relationship exists. VT builds those relationships from the same
  *     sandbox reports; a related object that is itself recorded is served whole, otherwise by its id.
  * Anything else it does not hold gets VT's 404 NotFoundError (an object) or an empty collection (a
- * relationship of a recorded object): the stand-in never replays a recorded 404, so in demo mode every
- * not-found means "not in the recordings", and the tools say so (src/tools/respond.ts).
+ * relationship of a recorded object, or a page past the recorded ones) marked `meta.recorded: false`,
+ * which VT never sends: the stand-in never replays a recorded 404, so in demo mode every not-found means
+ * "not in the recordings", and so does every page so marked; the tools say so (src/tools/wording.ts).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -65,7 +66,11 @@ const COLLECTIONS: Record<string, string> = {
   url: 'urls',
   domain: 'domains',
   ip_address: 'ip_addresses',
+  collection: 'collections',
 };
+
+/** What the stand-in answers for a page it holds no recording of (see the file comment). */
+const NOT_RECORDED = { recorded: false };
 
 /**
  * Recordings as parsed, by path, shared by every stand-in in the process and frozen, so that none can
@@ -121,10 +126,15 @@ export class RecordedApi {
     }
   }
 
-  /** Every full file, URL, domain and IP object in the recordings, by type and id. */
+  /**
+   * Every full file, URL, domain and IP object in the recordings (what searches match and reports are
+   * given for), or every object of one type (type "collection" for the recorded collections).
+   */
   objects(type?: string): Json[] {
     const seen = new Set<Json>();
-    for (const o of this.#objects.values()) if (!type || o.type === type) seen.add(o);
+    for (const o of this.#objects.values()) {
+      if (type ? o.type === type : o.type !== 'collection') seen.add(o);
+    }
     return [...seen];
   }
 
@@ -132,9 +142,14 @@ export class RecordedApi {
     const candidates: unknown[] = [];
     if (body && typeof body === 'object' && !Array.isArray(body)) {
       const b = body as Json;
+      // An object is wrapped in `data`, or unwrapped (its type at the top), or, in OpenCTI's debug dumps
+      // ({request_info, response}), the response.
+      const dumped =
+        b.request_info && b.response && typeof b.response === 'object' && !Array.isArray(b.response);
       if (Array.isArray(b.data)) candidates.push(...b.data);
       else if (b.data && typeof b.data === 'object') candidates.push(b.data);
-      else if (typeof b.type === 'string') candidates.push(b); // an unwrapped object
+      else if (typeof b.type === 'string') candidates.push(b);
+      else if (dumped) candidates.push(b.response);
     }
     for (const c of candidates) {
       if (!c || typeof c !== 'object') continue;
@@ -243,9 +258,10 @@ export class RecordedApi {
       }
       if (o) return send(res, 200, { data: o });
     }
-    // A known object with no recording of this relationship: VT answers an empty collection, not 404.
+    // A known object with no recording of this relationship: VT would answer an empty collection (not a
+    // 404), which the stand-in does too, saying that it is not recorded rather than that there are none.
     if (segments.length === 3 && this.#objects.has(`${segments[0]}/${(segments[1] ?? '').toLowerCase()}`)) {
-      return send(res, 200, { data: [], meta: { count: 0 }, links: { self: 'stand-in' } });
+      return send(res, 200, { data: [], meta: NOT_RECORDED, links: { self: 'stand-in' } });
     }
     return send(res, 404, notFound(segments[1] ?? path));
   }
@@ -273,7 +289,7 @@ export class RecordedApi {
       const route = this.#findRoute(`/${coll}/${String(o.id)}/${name}`, {});
       const body = route
         ? this.#load(route.file, route.pick)
-        : (this.#derived(coll, String(o.id), name) ?? { data: [] });
+        : (this.#derived(coll, String(o.id), name) ?? { data: [], meta: NOT_RECORDED });
       const many = Array.isArray(body.data);
       const items = (many ? body.data : body.data ? [body.data] : []) as Json[];
       const descriptors = items.slice(0, 10).map((i) => ({
@@ -282,7 +298,12 @@ export class RecordedApi {
         ...(i.context_attributes ? { context_attributes: i.context_attributes } : {}),
       }));
       const cursor = (body.meta as Json | undefined)?.cursor;
-      const meta: Json = typeof cursor === 'string' ? {} : { count: items.length };
+      const meta: Json =
+        body.meta === NOT_RECORDED
+          ? { ...NOT_RECORDED }
+          : typeof cursor === 'string'
+            ? {}
+            : { count: items.length };
       if (items.length > 10) meta.cursor = 'rec:10';
       else if (typeof cursor === 'string') meta.cursor = cursor;
       relationships[name] = {
@@ -365,7 +386,8 @@ export class RecordedApi {
     const items = first.data as unknown[];
     const limit = Math.max(1, Math.min(Number(query.limit) || 10, 300));
     const offset = query.cursor?.startsWith('rec:') ? Number(query.cursor.slice(4)) || 0 : 0;
-    if (query.cursor && !query.cursor.startsWith('rec:')) return { data: [], links: {} };
+    // A cursor of VirusTotal's own whose page was never recorded.
+    if (query.cursor && !query.cursor.startsWith('rec:')) return { data: [], meta: NOT_RECORDED, links: {} };
     const data = items.slice(offset, offset + limit);
     const meta: Json = { ...((first.meta as Json | undefined) ?? {}) };
     delete meta.cursor;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { capCodePoints, stripInvisible, stripUnsafe, truncate, UNTRUSTED_PREFIX } from '../util/sanitize.js';
+import { DAY_MS } from '../util/time.js';
 
 export { isSafeCursor, QUOTE_STANDIN, UNTRUSTED_PREFIX } from '../util/sanitize.js';
 
@@ -186,14 +187,58 @@ export function engineResults(v: unknown): EngineResults {
   return { flagging: byEngine.length, labels: countValues(byEngine.map((e) => e.label)), byEngine };
 }
 
-/** "Verdict: MALICIOUS, 54/75 engines malicious, 1 suspicious (analysed 2024-07-29)". */
-export function statsLine(verdict: Verdict, s: DetectionStats | undefined, analysed?: string): string {
+/**
+ * The age of a report's last analysis, added to its summary when an answer is made (index.ts): the
+ * summary of a cached object is made once and holds dates only, an age depends on the time of asking.
+ */
+export const analysisAgeShape = {
+  analysis_age_days: z.number().int().nonnegative().optional(),
+};
+
+/** Whole days from an ISO time to `now` (ms): 0 for a time not yet past (a clock behind VirusTotal's). */
+export function ageDays(iso: string | undefined, now: number): number | undefined {
+  const t = iso === undefined ? Number.NaN : Date.parse(iso);
+  if (!Number.isFinite(t) || !Number.isFinite(now)) return undefined;
+  return Math.max(0, Math.floor((now - t) / DAY_MS));
+}
+
+/** Past this many days, a verdict line says how old its analysis is. */
+export const AGE_SHOWN_AFTER_DAYS = 30;
+
+/**
+ * "45 days ago", "14 months ago", "2 years ago": days under 60, months under two years, years after;
+ * undefined within AGE_SHOWN_AFTER_DAYS, where the date alone says it is recent.
+ */
+export function ageWords(days: number | undefined): string | undefined {
+  if (days === undefined || days <= AGE_SHOWN_AFTER_DAYS) return undefined;
+  if (days < 60) return `${days} days ago`;
+  if (days < 730) return `${Math.round(days / 30.44)} months ago`;
+  return `${Math.floor(days / 365)} years ago`;
+}
+
+/**
+ * "Verdict: MALICIOUS, 54/75 engines malicious, 1 suspicious (analysed 2024-07-29)"; given the age of
+ * the analysis in days, an old one says so: "(analysed 2024-07-29, 2 years ago)".
+ */
+export function statsLine(
+  verdict: Verdict,
+  s: DetectionStats | undefined,
+  analysed?: string,
+  ageInDays?: number,
+): string {
   if (!s || s.total === 0) return 'Verdict: none: no engine results in this report.';
   const word = verdict.toUpperCase().replace('_', ' ');
-  const when = analysed ? ` (analysed ${analysed.slice(0, 10)})` : '';
+  const age = ageWords(ageInDays);
+  const when = analysed ? ` (analysed ${analysed.slice(0, 10)}${age ? `, ${age}` : ''})` : '';
   if (s.malicious + s.suspicious === 0) return `Verdict: ${word}, 0/${s.total} engines flag it${when}`;
   const suspicious = s.suspicious > 0 ? `, ${s.suspicious} suspicious` : '';
   return `Verdict: ${word}, ${s.malicious}/${s.total} engines malicious${suspicious}${when}`;
+}
+
+/** How a report's text is made beyond its summary: what the server is configured to offer. */
+export interface ReportTextOptions {
+  /** VT_ENABLE_SUBMISSIONS=true: the write tools are listed, so a fresh scan may be suggested. */
+  submissions?: boolean;
 }
 
 /** "a (3), b (1)". */

@@ -1,6 +1,7 @@
 /** Domain report: raw VT domain object in, compact summary out. */
 import { z } from 'zod';
 import {
+  analysisAgeShape,
   clean,
   cleanBlock,
   compact,
@@ -29,6 +30,7 @@ export const domainSummarySchema = z.object({
   type: z.literal('domain'),
   id: z.string(),
   ...analysisPartShape,
+  ...analysisAgeShape,
   registrar: z.string().optional(),
   created: dateTimeSchema.optional(),
   expires: dateTimeSchema.optional(),

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import {
+  analysisAgeShape,
   arr,
   cap,
   clean,
@@ -22,6 +23,7 @@ import {
   num,
   obj,
   plural,
+  type ReportTextOptions,
   severityRank,
   statsLine,
   strings,
@@ -99,6 +101,7 @@ export const fileSummarySchema = z.object({
   first_submission: dateTimeSchema.optional(),
   last_submission: dateTimeSchema.optional(),
   last_analysis: dateTimeSchema.optional(),
+  ...analysisAgeShape,
   times_submitted: count.optional(),
   reputation: count.optional(),
   votes: z.object({ harmless: count, malicious: count }).optional(),
@@ -114,6 +117,8 @@ export const fileSummarySchema = z.object({
   sigma_more: count.optional(),
   ids_alerts: z.array(z.object({ message: str, severity: str.optional() })).optional(),
   ids_more: count.optional(),
+  /** VirusTotal's Code Insight: a model's reading of the code, cut to an excerpt (untrusted text). */
+  code_insight: z.object({ verdict: str.optional(), analysis: str, source: str.optional() }).optional(),
   signature: z
     .object({
       status: str.optional(),
@@ -144,6 +149,39 @@ const LIMITS = {
   concise: { names: 3, labels: 8, rules: 5, sandboxes: 4, tags: 12 },
   detailed: { names: 20, labels: 40, rules: 25, sandboxes: 20, tags: 40 },
 };
+
+/** How much of Code Insight's analysis a summary keeps, in code points. */
+const CODE_INSIGHT_CHARS = { concise: 300, detailed: 1500, short: 160 };
+
+// Code Insight's verdict is one word ("benign", "malicious"); it is shown unquoted, so nothing else is
+// (not even a few words, which could make a sentence).
+const VERDICT_WORD = /^[a-z][a-z_-]{0,23}$/;
+
+/** Prose cut to `max` code points, at the end of a word when one ends near the cut. */
+function excerpt(v: unknown, max: number): string | undefined {
+  const c = clean(v, max);
+  if (!c?.endsWith('…')) return c;
+  const space = c.lastIndexOf(' ');
+  return space > max * 0.8 ? `${c.slice(0, space).replace(/[\s,;:.-]+$/, '')}…` : c;
+}
+
+/**
+ * Code Insight (crowdsourced_ai_results): a model's account of what the code does. The code is the
+ * attacker's, and the model may repeat what it says, so the analysis is untrusted text like a file name.
+ */
+function codeInsightOf(a: Json, detail: Detail): FileSummary['code_insight'] {
+  const r = arr(a.crowdsourced_ai_results)
+    .map((x) => obj(x))
+    .find((o) => !!o && (o.category === undefined || /^code_insights?$/.test(String(o.category))));
+  const analysis = excerpt(r?.analysis, CODE_INSIGHT_CHARS[detail]);
+  if (!r || !analysis) return undefined;
+  const verdict = clean(r.verdict, 24)?.toLowerCase();
+  return compact({
+    verdict: verdict && VERDICT_WORD.test(verdict) ? verdict : undefined,
+    analysis,
+    source: clean(r.source, 30),
+  });
+}
 
 function bySeverity<T>(items: T[], sev: (t: T) => string | undefined): T[] {
   return [...items].sort((a, b) => severityRank(sev(a)) - severityRank(sev(b)));
@@ -374,6 +412,7 @@ export function summarizeFile(data: Json, detail: Detail = 'concise'): FileSumma
     sigma_more: sigma.more || undefined,
     ids_alerts: ids.items,
     ids_more: ids.more || undefined,
+    code_insight: codeInsightOf(a, detail),
     signature: signatureOf(a),
     similarity: similarityOf(a),
     pivots: pivotQueries(a),
@@ -386,10 +425,13 @@ function moreNote(n: number | undefined): string {
   return n ? ` (+${n} more)` : '';
 }
 
-export function renderFileText(s: FileSummary, maxChars: number): string {
+/** Past this many days, an answer with the write tools listed suggests a fresh scan. */
+const RESCAN_AFTER_DAYS = 365;
+
+export function renderFileText(s: FileSummary, maxChars: number, opts: ReportTextOptions = {}): string {
   const t = new TextBuilder();
   t.line(`File ${s.sha256 ?? s.id}`);
-  t.line(statsLine(s.verdict, s.stats, s.last_analysis));
+  t.line(statsLine(s.verdict, s.stats, s.last_analysis, s.analysis_age_days));
   const threat = [
     s.threat_label,
     s.threat_categories?.length ? `category ${countedList(s.threat_categories)}` : undefined,
@@ -435,6 +477,15 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
       : undefined,
     1,
   );
+  if (s.code_insight) {
+    const ci = s.code_insight;
+    const head = `Code Insight (AI-written, untrusted${ci.verdict ? `; verdict ${ci.verdict}` : ''}): `;
+    t.section(
+      'Code Insight',
+      [`${head}${q(ci.analysis)}`, `${head}${q(excerpt(ci.analysis, CODE_INSIGHT_CHARS.short) ?? '')}`],
+      2,
+    );
+  }
   t.section(
     'YARA rules',
     s.yara_rules?.length
@@ -481,6 +532,15 @@ export function renderFileText(s: FileSummary, maxChars: number): string {
     3,
   );
   if (s.details) renderDetails(t, s.details);
+  // No tool re-analyses a known file; an upload of it (a write, listed only with submissions on) does.
+  if (opts.submissions && (s.analysis_age_days ?? 0) > RESCAN_AFTER_DAYS) {
+    t.section(
+      'rescan hint',
+      'Rescan: the analysis is over a year old. If the user has the file, vt_submit_file gets a fresh one; ' +
+        'they can also press Reanalyze on its VirusTotal page (Link).',
+      2,
+    );
+  }
   const capped =
     (s.names_more ?? 0) +
     (s.detection_labels_more ?? 0) +

@@ -2,12 +2,13 @@
  * Reports: one entry per object type a report is given for (file, URL, domain, IP address), each
  * with its schema, its summariser (raw VT object in, typed summary out) and its text (rendered from
  * the summary). vt_get_report and the vt://{type}/{id} resources use these; one-line items of any
- * object type are in related.ts.
+ * object type are in related.ts. The age of the last analysis depends on when one asks: the caller
+ * passes `now`, and the summary it gets carries analysis_age_days for that moment.
  */
 import { z } from 'zod';
 import { deepFreeze } from '../util/freeze.js';
 import type { IndicatorType } from '../vt/indicators.js';
-import { type Detail, type Json, obj } from './common.js';
+import { ageDays, type Detail, type Json, obj, type ReportTextOptions } from './common.js';
 import { type DomainSummary, domainSummarySchema, renderDomainText, summarizeDomain } from './domain.js';
 import { type FileSummary, fileSummarySchema, renderFileText, summarizeFile } from './file.js';
 import { type IpSummary, ipSummarySchema, renderIpText, summarizeIp } from './ip.js';
@@ -23,7 +24,7 @@ export type ReportSummary = z.infer<typeof reportSummarySchema>;
 
 interface ReportKind<S extends ReportSummary> {
   summarise(data: Json, detail: Detail): S;
-  render(summary: S, maxChars: number): string;
+  render(summary: S, maxChars: number, opts?: ReportTextOptions): string;
 }
 
 const REPORTS: { [T in IndicatorType]: ReportKind<Extract<ReportSummary, { type: T }>> } = {
@@ -44,36 +45,70 @@ function isReportType(t: unknown): t is IndicatorType {
  */
 const MADE = new WeakMap<object, Partial<Record<Detail, ReportSummary>>>();
 
-/** Summarises a VT object of type file, url, domain or ip_address; undefined for other types. */
-export function summarizeReport(data: unknown, detail: Detail): ReportSummary | undefined {
+/**
+ * Summarises a VT object of type file, url, domain or ip_address; undefined for other types. Given
+ * `now` (ms), the summary also says how many whole days old its last analysis is then.
+ */
+export function summarizeReport(data: unknown, detail: Detail, now?: number): ReportSummary | undefined {
   const d = obj(data);
   if (!d || !isReportType(d.type)) return undefined;
   // Only an object nobody can change (a cached answer) is remembered.
-  if (!Object.isFrozen(d)) return (REPORTS[d.type] as ReportKind<ReportSummary>).summarise(d, detail);
+  if (!Object.isFrozen(d)) {
+    const s = (REPORTS[d.type] as ReportKind<ReportSummary>).summarise(d, detail);
+    return now === undefined ? s : aged(s, now);
+  }
   let made = MADE.get(d);
   if (!made) {
     made = {};
     MADE.set(d, made);
   }
   made[detail] ??= deepFreeze((REPORTS[d.type] as ReportKind<ReportSummary>).summarise(d, detail));
-  return made[detail];
+  return now === undefined ? made[detail] : aged(made[detail], now);
 }
 
-/** Texts already rendered from a remembered (frozen) summary, by the room they were given. */
-const RENDERED = new WeakMap<object, Map<number, string>>();
+/**
+ * A remembered summary with its age, for the age last asked: one copy a day per summary, itself frozen
+ * and so remembered by renderReport (its texts are those of that age).
+ */
+const AGED = new WeakMap<object, ReportSummary>();
+
+/** The summary with analysis_age_days at `now`, placed after last_analysis; as it is without one. */
+function aged(s: ReportSummary, now: number): ReportSummary {
+  const days = ageDays(s.last_analysis, now);
+  if (days === undefined) return s;
+  const kept = AGED.get(s);
+  if (kept?.analysis_age_days === days) return kept;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) {
+    out[k] = v;
+    if (k === 'last_analysis') out.analysis_age_days = days;
+  }
+  const copy = out as ReportSummary;
+  if (!Object.isFrozen(s)) return copy;
+  AGED.set(s, deepFreeze(copy));
+  return copy;
+}
+
+/**
+ * Texts already rendered from a remembered (frozen) summary, by the room they were given and the
+ * options. A summary with an age is a copy per age (aged), so a text never outlives its day.
+ */
+const RENDERED = new WeakMap<object, Map<string, string>>();
 
 /** The text of a report summary, within maxChars (what it cuts is named in it). */
-export function renderReport(s: ReportSummary, maxChars: number): string {
-  if (!Object.isFrozen(s)) return (REPORTS[s.type] as ReportKind<ReportSummary>).render(s, maxChars);
+export function renderReport(s: ReportSummary, maxChars: number, opts: ReportTextOptions = {}): string {
+  const render = () => (REPORTS[s.type] as ReportKind<ReportSummary>).render(s, maxChars, opts);
+  if (!Object.isFrozen(s)) return render();
   let byRoom = RENDERED.get(s);
   if (!byRoom) {
     byRoom = new Map();
     RENDERED.set(s, byRoom);
   }
-  let text = byRoom.get(maxChars);
+  const key = `${maxChars}${opts.submissions ? ' submissions' : ''}`;
+  let text = byRoom.get(key);
   if (text === undefined) {
-    text = (REPORTS[s.type] as ReportKind<ReportSummary>).render(s, maxChars);
-    byRoom.set(maxChars, text);
+    text = render();
+    byRoom.set(key, text);
   }
   return text;
 }

@@ -1,6 +1,7 @@
 /** IP address report: raw VT ip_address object in, compact summary out. */
 import { z } from 'zod';
 import {
+  analysisAgeShape,
   arr,
   clean,
   cleanBlock,
@@ -27,6 +28,7 @@ export const ipSummarySchema = z.object({
   type: z.literal('ip_address'),
   id: z.string(),
   ...analysisPartShape,
+  ...analysisAgeShape,
   as_owner: z.string().optional(),
   asn: z.number().optional(),
   country: z.string().optional(),

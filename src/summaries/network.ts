@@ -75,8 +75,8 @@ export function analysisPart(a: Json, detail: Detail): AnalysisPart {
   });
 }
 
-export function renderAnalysis(t: TextBuilder, p: AnalysisPart): void {
-  t.line(statsLine(p.verdict, p.stats, p.last_analysis));
+export function renderAnalysis(t: TextBuilder, p: AnalysisPart & { analysis_age_days?: number }): void {
+  t.line(statsLine(p.verdict, p.stats, p.last_analysis, p.analysis_age_days));
   if (p.flagged_by?.length) {
     t.line(
       `Flagged by: ${joinMore(

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { isSafeCursor, truncate } from '../util/sanitize.js';
 import type { RelationshipSample, VtObject } from '../vt/api.js';
 import type { IndicatorType } from '../vt/indicators.js';
+import { techniqueOf } from './attack.js';
 import {
   arr,
   clean,
@@ -405,6 +406,75 @@ const graph = kind({
     ]),
 });
 
+/** A GTI threat (actor, family, campaign, report, vulnerability) or an IoC collection: what, and how big. */
+const collection = kind({
+  schema: z.object({
+    type: z.literal('collection'),
+    id: z.string(),
+    collection_type: str,
+    name: str,
+    files: count,
+    domains: count,
+    ip_addresses: count,
+    urls: count,
+    last_seen: day,
+  }),
+  summarise: (_o, a, _c, id) => {
+    const c = obj(a.counters) ?? {};
+    const n = (k: string) => num(c[k]) ?? num(a[`${k}_count`]);
+    const lastSeen = arr(a.last_seen_details)
+      .map((d) => isoDay(obj(d)?.value))
+      .find(Boolean);
+    return compact({
+      type: 'collection' as const,
+      id,
+      collection_type: clean(a.collection_type, 30),
+      name: clean(a.name, 80),
+      files: n('files'),
+      domains: n('domains'),
+      ip_addresses: n('ip_addresses'),
+      urls: n('urls'),
+      last_seen: lastSeen ?? isoDay(a.last_seen),
+    });
+  },
+  line: (s) =>
+    join([
+      `collection ${s.id}`,
+      s.collection_type,
+      s.name && q(s.name),
+      [
+        s.files !== undefined && plural(s.files, 'file'),
+        s.domains !== undefined && plural(s.domains, 'domain'),
+        s.ip_addresses !== undefined && plural(s.ip_addresses, 'IP'),
+        s.urls !== undefined && plural(s.urls, 'URL'),
+      ]
+        .filter(Boolean)
+        .join(', ') || undefined,
+      s.last_seen && `last seen ${s.last_seen}`,
+    ]),
+});
+
+/** An ATT&CK technique, named from MITRE's table (VT often sends only its id). */
+const attackTechnique = kind({
+  schema: z.object({
+    type: z.literal('attack_technique'),
+    id: z.string(),
+    name: str,
+    tactics: z.array(z.string()).optional(),
+  }),
+  summarise: (_o, a, _c, id) => {
+    const t = techniqueOf(id);
+    return compact({
+      type: 'attack_technique' as const,
+      id: t?.id ?? id,
+      name: t ? (t.parent ? `${t.parent}: ${t.name}` : t.name) : clean(a.name, 80),
+      tactics: t?.tactics,
+    });
+  },
+  line: (s) =>
+    join([`technique ${s.id}`, s.name && (techniqueOf(s.id) ? s.name : q(s.name)), s.tactics?.join(', ')]),
+});
+
 /** Any other type: the first few short scalar attributes, cleaned. */
 const other = kind({
   schema: z.object({ type: z.string(), id: z.string(), fields: z.record(z.string(), z.string()).optional() }),
@@ -441,6 +511,8 @@ const KINDS = {
   submission,
   vote,
   graph,
+  collection,
+  attack_technique: attackTechnique,
 };
 type KnownType = keyof typeof KINDS;
 
@@ -457,6 +529,8 @@ export const relatedItemSchema = z
     submission.schema,
     vote.schema,
     graph.schema,
+    collection.schema,
+    attackTechnique.schema,
     unavailable.schema,
     other.schema,
   ])

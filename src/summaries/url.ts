@@ -1,6 +1,7 @@
 /** URL report: raw VT url object in, compact summary out. */
 import { z } from 'zod';
 import {
+  analysisAgeShape,
   clean,
   compact,
   type Detail,
@@ -32,6 +33,7 @@ export const urlSummarySchema = z.object({
   threat_names: strs.optional(),
   targeted_brands: strs.optional(),
   ...analysisPartShape,
+  ...analysisAgeShape,
   first_submission: dateTimeSchema.optional(),
   last_submission: dateTimeSchema.optional(),
   times_submitted: z.number().optional(),

@@ -11,21 +11,32 @@ import {
   summarizeRelated,
 } from '../summaries/related.js';
 import { VtError } from '../vt/errors.js';
-import type { Indicator } from '../vt/indicators.js';
-import { checkRelationship, relationshipAccess, suggestedRelationships } from '../vt/relationships.js';
+import type { CollectionRef, Indicator } from '../vt/indicators.js';
+import {
+  checkCollectionRelationship,
+  checkRelationship,
+  collectionRelationshipNames,
+  relationshipAccess,
+  suggestedRelationships,
+} from '../vt/relationships.js';
 import { defineTool } from './define.js';
 import { pageStructured, textRoom } from './respond.js';
 import { cursorParam, indicatorParam, typeParam, wellFormed } from './schemas.js';
-import { parsePublicTarget } from './target.js';
+import { parsePublicAnyTarget } from './target.js';
 import {
   A_TYPE,
+  collectionForbidden,
+  collectionNotFound,
+  collectionRelationshipProblem,
   invalidInput,
   neighboursNotFound,
   noneRecorded,
+  pageNotRecorded,
   relationshipProblem,
   shortList,
-  subjectOf,
   ToolError,
+  targetSubject,
+  techniqueHasNoRelationships,
 } from './wording.js';
 
 const NAME = 'vt_get_relationships';
@@ -74,7 +85,15 @@ function urlIdHint(target: Indicator, names: string[]): string {
 }
 
 /** The names as VirusTotal spells them, or a refusal that says what was meant (no request spent). */
-function checkedNames(target: Indicator, names: string[]): string[] {
+function checkedNames(target: Indicator | CollectionRef, names: string[]): string[] {
+  if (target.type === 'collection') {
+    const checks = names.map(checkCollectionRelationship);
+    const bad = checks.flatMap((c) =>
+      c.ok ? [] : [collectionRelationshipProblem(c, collectionRelationshipNames())],
+    );
+    if (bad.length > 0) throw invalidInput(bad.join(' '));
+    return [...new Set(checks.flatMap((c) => (c.ok ? [c.name] : [])))];
+  }
   const checks = names.map((n) => checkRelationship(target.type, n));
   const bad = checks.flatMap((c) => (c.ok ? [] : [relationshipProblem(target.type, c)]));
   if (bad.length > 0) throw invalidInput(`${urlIdHint(target, names)}${bad.join(' ')}`);
@@ -95,10 +114,11 @@ export const getRelationshipsTool = defineTool({
   name: NAME,
   title: 'VirusTotal relationships',
   description:
-    'Related VirusTotal objects of a hash, URL, domain or IP, one line each; one lookup per page ' +
+    'Related VirusTotal objects of a hash, URL, domain, IP or collection, one line each; one lookup per page ' +
     '(next_cursor). E.g. domain/IP: resolutions, communicating_files, referrer_files, subdomains; file: ' +
-    'contacted_ips, contacted_domains, dropped_files, execution_parents; URL: last_serving_ip_address. ' +
-    '`relationships`: counts of several in one lookup. Some names need a premium key.',
+    'contacted_ips, contacted_domains, dropped_files, execution_parents; URL: last_serving_ip_address; ' +
+    'collection: files, domains, ip_addresses, urls (members); threats linked to any: associations, ' +
+    'related_threat_actors. `relationships`: counts of several in one lookup. Some names need a premium key.',
   inputSchema: {
     indicator: indicatorParam,
     type: typeParam,
@@ -115,26 +135,40 @@ export const getRelationshipsTool = defineTool({
   outputSchema: relationshipsOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const target = parsePublicTarget(args.indicator, args.type);
+    const parsed = parsePublicAnyTarget(args.indicator, args.type);
+    if (parsed.type === 'attack_technique') throw invalidInput(techniqueHasNoRelationships(parsed.id));
+    const target = parsed;
     const several = args.relationships;
     if ((several === undefined) === (args.relationship === undefined)) {
       throw invalidInput(
         'Give either `relationship` (one name, with paging) or `relationships` (several names, an overview).',
       );
     }
-    const subject = subjectOf(target);
+    const subject = targetSubject(target);
     const names = checkedNames(target, several ?? [args.relationship as string]);
+    const origin = target.type === 'collection' ? undefined : target.type;
     const notSeen = () => {
-      const said = neighboursNotFound(ctx, subject);
+      const said =
+        target.type === 'collection' ? collectionNotFound(ctx, target.id) : neighboursNotFound(ctx, subject);
       return { structured: { items: [], found: false }, text: () => said };
     };
-    const refused = (err: unknown) =>
-      err instanceof VtError && err.kind === 'forbidden' ? forbidden(err, target, names) : err;
+    const refused = (err: unknown) => {
+      if (!(err instanceof VtError) || err.kind !== 'forbidden') return err;
+      // A collection's refusal is about the licence, whichever relationship was asked for.
+      return target.type === 'collection'
+        ? new ToolError(collectionForbidden(target), { upstream: err })
+        : forbidden(err, target, names);
+    };
 
     if (several) {
       try {
         const res = await ctx.vt.getWithRelationships(target, names, { signal: extra.mcpReq.signal });
-        const blocks = summarizeBlocks(res.value.object, res.value.relationships, names);
+        const blocks = summarizeBlocks(res.value.object, res.value.relationships, names).map((b) =>
+          // In the demo, a name it never recorded is not "none".
+          ctx.demo && res.value.relationships[b.relationship]?.unrecorded
+            ? { relationship: b.relationship, error: 'not in the demo recordings' }
+            : b,
+        );
         const self = summarizeRelated(res.value.object);
         return {
           structured: { items: blocks, found: true, object: self },
@@ -164,14 +198,16 @@ export const getRelationshipsTool = defineTool({
         { signal: extra.mcpReq.signal },
       );
       const page = res.value;
-      const items = page.items.map((o) => summarizeRelated(o, target.type));
+      const items = page.items.map((o) => summarizeRelated(o, origin));
       if (page.cursorRefused) ctx.log.info(`${NAME}: VirusTotal sent a malformed cursor; not offered`);
       const header =
         `${name} of ${subject}: ` +
         (items.length === 0
-          ? args.cursor
-            ? 'no more items.'
-            : noneRecorded(ctx)
+          ? ctx.demo && page.unrecorded
+            ? pageNotRecorded()
+            : args.cursor
+              ? 'no more items.'
+              : noneRecorded(ctx)
           : `${items.length} shown${page.total !== undefined ? ` of ${page.total}` : ''}` +
             `${limit < requested ? ` (limit lowered to ${limit} to fit the answer)` : ''}.`);
       const rendered = renderPage(

@@ -1,23 +1,47 @@
-/** vt_get_report: one indicator in, a compact VirusTotal report out (the vt://{type}/{id} resources too). */
+/**
+ * vt_get_report: one indicator in, a compact VirusTotal report out (the vt://{type}/{id} resources too);
+ * a collection id gets the collection's report, an ATT&CK technique id an offline answer.
+ */
 import { z } from 'zod';
+import { ATTACK_VERSION } from '../summaries/attack.js';
+import {
+  collectionSummarySchema,
+  renderCollectionText,
+  summarizeCollection,
+} from '../summaries/collection.js';
 import { type Detail, dateTimeSchema } from '../summaries/common.js';
 import { renderReport, reportSummarySchema, summarizeReport } from '../summaries/index.js';
+import { renderTechniqueText, summarizeTechnique, techniqueSummarySchema } from '../summaries/technique.js';
 import type { CallOptions } from '../vt/api.js';
 import { unexpectedShape, VtError } from '../vt/errors.js';
-import type { Indicator } from '../vt/indicators.js';
+import type { CollectionRef, Indicator } from '../vt/indicators.js';
 import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
 import { progressFor } from './progress.js';
 import type { Answer } from './respond.js';
-import { detailParam, freshParam, indicatorParam, indicatorTypeSchema, typeParam } from './schemas.js';
-import { notPublic, parseTarget } from './target.js';
-import { reportNotFound, subjectOf } from './wording.js';
+import { detailParam, freshParam, indicatorTypeSchema, reportIndicatorParam, typeParam } from './schemas.js';
+import { notPublic, parseAnyTarget } from './target.js';
+import {
+  collectionForbidden,
+  collectionNotFound,
+  reportNotFound,
+  subjectOf,
+  ToolError,
+  techniqueNotFound,
+} from './wording.js';
 
 const reportOutput = z.object({
-  type: indicatorTypeSchema,
+  type: z.enum([...indicatorTypeSchema.options, 'collection', 'attack_technique']),
   id: z.string(),
   found: z.boolean(),
-  summary: reportSummarySchema.optional(),
+  // The four reports' union, and the two kinds that are not indicators.
+  summary: z
+    .discriminatedUnion('type', [
+      ...reportSummarySchema.options,
+      collectionSummarySchema,
+      techniqueSummarySchema,
+    ])
+    .optional(),
   fetched_at: dateTimeSchema,
 });
 type ReportOutput = z.infer<typeof reportOutput>;
@@ -31,7 +55,8 @@ export async function reportAnswer(
 ): Promise<Answer<ReportOutput>> {
   try {
     const res = await ctx.vt.getObject(ind, call);
-    const summary = summarizeReport(res.value, detail);
+    // The age of the last analysis is the one thing in a summary that depends on the time of asking.
+    const summary = summarizeReport(res.value, detail, Date.now());
     if (!summary) throw unexpectedShape('a file, URL, domain or IP address report');
     return {
       structured: {
@@ -41,7 +66,8 @@ export async function reportAnswer(
         summary,
         fetched_at: res.fetchedAt.toISOString(),
       },
-      text: (s, max) => (s.summary ? renderReport(s.summary, max) : ''),
+      // The summary made above, not s.summary: that is typed as any report kind, collections included.
+      text: (_s, max) => renderReport(summary, max, { submissions: ctx.config.enableSubmissions }),
       source: res,
     };
   } catch (err) {
@@ -54,6 +80,55 @@ export async function reportAnswer(
   }
 }
 
+/** A collection's report: one lookup (none if cached); a key without access is told what grants it. */
+async function collectionAnswer(
+  ctx: ToolContext,
+  ref: CollectionRef,
+  detail: Detail,
+  call: CallOptions,
+): Promise<Answer<ReportOutput>> {
+  try {
+    const res = await ctx.vt.getCollection(ref.id, call);
+    const summary = summarizeCollection(res.value, detail);
+    return {
+      structured: {
+        type: 'collection',
+        id: summary.id || ref.id,
+        found: true,
+        summary,
+        fetched_at: res.fetchedAt.toISOString(),
+      },
+      text: (s, max) =>
+        s.summary?.type === 'collection' ? renderCollectionText(s.summary, max, detail) : '',
+      source: res,
+    };
+  } catch (err) {
+    if (err instanceof VtError && err.kind === 'forbidden') {
+      throw new ToolError(collectionForbidden(ref), { upstream: err });
+    }
+    if (!(err instanceof VtError) || err.kind !== 'not_found') throw err;
+    const said = collectionNotFound(ctx, ref.id);
+    return {
+      structured: { type: 'collection', id: ref.id, found: false, fetched_at: new Date().toISOString() },
+      text: () => said,
+    };
+  }
+}
+
+/** An ATT&CK technique, from the bundled table: no request, whatever the id. */
+function techniqueAnswer(id: string): Answer<ReportOutput> {
+  const summary = summarizeTechnique(id);
+  const now = new Date().toISOString();
+  if (!summary) {
+    const said = techniqueNotFound(id, ATTACK_VERSION);
+    return { structured: { type: 'attack_technique', id, found: false, fetched_at: now }, text: () => said };
+  }
+  return {
+    structured: { type: 'attack_technique', id: summary.id, found: true, summary, fetched_at: now },
+    text: (s, max) => (s.summary?.type === 'attack_technique' ? renderTechniqueText(s.summary, max) : ''),
+  };
+}
+
 export const getReportTool = defineTool({
   name: 'vt_get_report',
   title: 'VirusTotal report',
@@ -61,13 +136,22 @@ export const getReportTool = defineTool({
     'Look up one file hash, URL, domain or IP on VirusTotal: verdict (engines flagging it, when analysed), ' +
     'threat label, names, ISO dates, detections, sandbox/YARA/Sigma/IDS hits, similarity hashes and ready ' +
     'vt_search pivots for files; categories, DNS, certificate, registration and ASN for network items. ' +
-    'One lookup (none if cached). For several indicators use vt_triage. "Not found" means VirusTotal never ' +
-    'saw it, not that it is safe.',
-  inputSchema: { indicator: indicatorParam, type: typeParam, detail: detailParam, fresh: freshParam },
+    'Also a collection id (threat actor, malware family, campaign, report, CVE: who, targets, counts, members) ' +
+    'and an ATT&CK technique id (offline). One lookup (none if cached). For several indicators use ' +
+    'vt_triage. "Not found" means VirusTotal never saw it, not that it is safe.',
+  inputSchema: { indicator: reportIndicatorParam, type: typeParam, detail: detailParam, fresh: freshParam },
   outputSchema: reportOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, ctx, extra) {
-    const ind = parseTarget(args.indicator, args.type);
+    const target = parseAnyTarget(args.indicator, args.type);
+    if (target.type === 'attack_technique') return techniqueAnswer(target.id);
+    const call = {
+      signal: extra.mcpReq.signal,
+      fresh: args.fresh === true,
+      onWait: progressFor(extra).onWait,
+    };
+    if (target.type === 'collection') return collectionAnswer(ctx, target, args.detail ?? 'concise', call);
+    const ind = target;
     const privateWhy = notPublic(ind);
     if (privateWhy) {
       // A private, documentation or other special-purpose address: a lookup would spend quota on nothing.
@@ -76,10 +160,6 @@ export const getReportTool = defineTool({
         text: () => privateWhy,
       };
     }
-    return reportAnswer(ctx, ind, args.detail ?? 'concise', {
-      signal: extra.mcpReq.signal,
-      fresh: args.fresh === true,
-      onWait: progressFor(extra).onWait,
-    });
+    return reportAnswer(ctx, ind, args.detail ?? 'concise', call);
   },
 });

@@ -29,16 +29,28 @@ export const cursorParam = wellFormed(z.string().max(4096), 'cursor').refine(
   },
 );
 
-export const indicatorParam = wellFormed(z.string().max(8192), 'indicator').describe(
-  'Hash (md5/sha1/sha256), URL, domain or IP, as pasted; defanged forms are fine.',
+const indicatorText = wellFormed(z.string().max(8192), 'indicator');
+
+export const indicatorParam = indicatorText.describe(
+  'Hash (md5/sha1/sha256), URL, domain or IP, as pasted (defanged is fine), or a collection id (threat-actor--…, CVE-…).',
+);
+
+/** vt_get_report's: an ATT&CK technique id too, answered offline. */
+export const reportIndicatorParam = indicatorText.describe(
+  'Hash (md5/sha1/sha256), URL, domain or IP, as pasted (defanged is fine), a collection id (threat-actor--…, CVE-…) or an ATT&CK technique (T1055).',
 );
 
 /** file, url, domain or ip_address: a type of indicator, as parameters and answers name it. */
 export const indicatorTypeSchema = z.enum(['file', 'url', 'domain', 'ip_address']);
 
-export const typeParam = indicatorTypeSchema
+/** An indicator type, or a collection: what vt_get_report and vt_get_relationships can be pointed at. */
+export const targetTypeSchema = z.enum([...indicatorTypeSchema.options, 'collection']);
+
+export const typeParam = targetTypeSchema
   .optional()
-  .describe('Force a type, e.g. "url" for a bare host name or a 64-hex VT URL id.');
+  .describe(
+    'Force a type, e.g. "url" for a bare host name or a 64-hex VT URL id, "collection" for a 64-hex collection id.',
+  );
 
 export const detailParam = detailSchema
   .default('concise')

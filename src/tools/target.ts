@@ -1,6 +1,13 @@
 /** Reading the object a tool is about: indicators parsed (and non-public addresses refused) before any request. */
-import { type Indicator, type IndicatorType, nonPublicIp, parseIndicator } from '../vt/indicators.js';
-import { indicatorProblemText, invalidInput } from './wording.js';
+import {
+  type Indicator,
+  type IndicatorType,
+  nonPublicIp,
+  parseIndicator,
+  parseThreatRef,
+  type ThreatRef,
+} from '../vt/indicators.js';
+import { collectionIdProblem, indicatorProblemText, invalidInput } from './wording.js';
 
 /**
  * parseIndicator, plus VT's own URL ids: relationship and search answers name URLs by the SHA-256
@@ -32,4 +39,28 @@ export function parsePublicTarget(raw: string, type?: IndicatorType): Indicator 
   const why = notPublic(ind);
   if (why) throw invalidInput(why);
   return ind;
+}
+
+/**
+ * What vt_get_report and vt_get_relationships are pointed at: a collection or ATT&CK technique id (read
+ * first: no indicator looks like one), else an indicator as parseTarget reads it.
+ */
+export function parseAnyTarget(raw: string, type?: IndicatorType | 'collection'): Indicator | ThreatRef {
+  const ref = parseThreatRef(raw, type);
+  if (ref) return ref;
+  if (type === 'collection')
+    throw invalidInput(collectionIdProblem(typeof raw === 'string' ? raw.trim() : ''));
+  return parseTarget(raw, type);
+}
+
+/** parseAnyTarget for tools that pivot from an object: a non-public address is refused before any request. */
+export function parsePublicAnyTarget(
+  raw: string,
+  type?: IndicatorType | 'collection',
+): Indicator | ThreatRef {
+  const t = parseAnyTarget(raw, type);
+  if (t.type === 'collection' || t.type === 'attack_technique') return t;
+  const why = notPublic(t);
+  if (why) throw invalidInput(why);
+  return t;
 }

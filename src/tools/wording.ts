@@ -418,3 +418,91 @@ export function relationshipProblem(
 export function subjectOf(ind: Pick<Indicator, 'type' | 'value'>): string {
   return `${TYPE_WORDS[ind.type]} ${ind.type === 'url' ? code(ind.value) : ind.value}`;
 }
+
+// --- Collections and ATT&CK techniques ----------------------------------------------------------------
+
+/** What a collection id looks like, for a refusal of something that is not one. */
+const COLLECTION_ID_FORMS =
+  'threat-actor--<uuid>, campaign--<uuid>, malware--<uuid>, report--<id>, vulnerability--cve-<year>-<n> ' +
+  '(or the CVE id itself), or, with type="collection", the 64-hex id of an IoC collection';
+
+/** An input given with type "collection" that is not a collection id. */
+export function collectionIdProblem(shown: string): string {
+  const cut = shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
+  return `"${stripUnsafe(cut)}" is not a collection id. Give ${COLLECTION_ID_FORMS}.`;
+}
+
+/** "collection threat-actor--…", or what subjectOf says of an indicator. */
+export function targetSubject(
+  t: Pick<Indicator, 'type' | 'value'> | { type: 'collection'; id: string },
+): string {
+  return t.type === 'collection' ? `collection ${t.id}` : subjectOf(t);
+}
+
+/** vt_get_report and vt_get_relationships for a collection VirusTotal does not have. */
+export function collectionNotFound(ctx: Pick<WordingContext, 'demo'>, id: string): string {
+  return ctx.demo
+    ? demoAbsent(`collection ${id}`)
+    : `Not found: VirusTotal has no collection ${id}. Check the id: curated ones look like ` +
+        'threat-actor--<uuid> or vulnerability--cve-2021-44228, an IoC collection has 64 hex digits.';
+}
+
+/**
+ * VirusTotal's 403 for a collection: one sentence naming what grants access (VT-API.md: curated threat
+ * collections are Google Threat Intelligence's; threat actors need VT Enterprise's Threat Landscape
+ * module). Sending it again would be refused again, so it is not retried.
+ */
+export function collectionForbidden(ref: { id: string; kind?: string | undefined }): string {
+  const licence =
+    'which only keys with a Google Threat Intelligence licence (VT Enterprise with the Threat Landscape module) may read';
+  return ref.kind
+    ? `VirusTotal refused this key (ForbiddenError): ${ref.id} is a curated threat collection, ${licence}.`
+    : `VirusTotal refused this key (ForbiddenError): collection ${ref.id} is private to its owner, or a ` +
+        `curated threat collection, ${licence}.`;
+}
+
+/** What is wrong with a relationship name of a collection, with what was meant and what exists. */
+export function collectionRelationshipProblem(
+  check: Extract<RelationshipCheck, { ok: false }>,
+  names: string[],
+): string {
+  const shown = check.given.replace(/[^\w -]/g, '').slice(0, 40);
+  const parts = [`"${shown}" is not a relationship of a collection.`];
+  if (check.closest.length > 0) parts.push(`Did you mean ${check.closest.join(', ')}?`);
+  parts.push(`Names for a collection: ${shortList(names, 20)}.`);
+  return parts.join(' ');
+}
+
+/** vt_get_relationships given an ATT&CK technique: nothing to look up, and where to go instead. */
+export function techniqueHasNoRelationships(id: string): string {
+  return (
+    `${id} is a MITRE ATT&CK technique: vt_get_report describes it without a lookup. Files that show it: ` +
+    `vt_search attack_technique:${id} (VT Intelligence key).`
+  );
+}
+
+/** The demo asked for a relationship page it never recorded: not the same as VirusTotal having none. */
+export function pageNotRecorded(): string {
+  return `not in the demo recordings (this page was never recorded, which says nothing of VirusTotal). ${DEMO_ONLY}`;
+}
+
+/**
+ * vt_get_behaviour's answer for a file without a behaviour summary. In real mode that says no sandbox
+ * report is available, not that the file was never run (its report's sandbox verdicts may come from
+ * sandboxes whose reports VirusTotal does not serve); in the demo, only that the recordings hold none.
+ */
+export function behaviourNotFound(ctx: Pick<WordingContext, 'demo'>, hash: string): string {
+  return ctx.demo
+    ? demoAbsent(`the sandbox behaviour of file ${hash}`)
+    : `No sandbox report available for file ${hash}. vt_get_report shows whether VirusTotal knows the file ` +
+        'and any sandbox verdicts; no behaviour report is not evidence that it is safe.';
+}
+
+/** A T-number that MITRE ATT&CK (the version this server carries) does not have. */
+export function techniqueNotFound(id: string, version: string): string {
+  return (
+    `${id} is not a technique of MITRE ATT&CK v${version} (enterprise, mobile and ICS), the version this ` +
+    'server knows: it may be mistyped, or newer than that. Techniques are T and four digits, with .three ' +
+    'for a sub-technique (T1055, T1055.012); https://attack.mitre.org/techniques/ lists them. No lookup was made.'
+  );
+}

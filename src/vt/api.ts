@@ -44,8 +44,8 @@ interface Got<T> {
   fromCache: boolean;
 }
 
-/** Which object: a parsed indicator (or anything with its collection and VT id). */
-type ObjectRef = Pick<Indicator, 'collection' | 'id'>;
+/** Which object: a parsed indicator or collection (anything with its API collection and VT id). */
+type ObjectRef = { collection: Indicator['collection'] | 'collections'; id: string };
 
 /** One page of a relationship or a search. */
 export interface Page {
@@ -56,6 +56,11 @@ export interface Page {
   cursorRefused?: boolean;
   /** VT's count of the relationship, or its total hits of the search. */
   total?: number;
+  /**
+   * The demo's stand-in holds no recording of this page (its `meta.recorded` is false). Real VirusTotal
+   * never says so; the tools read it only in demo mode, where "none" would be a claim about VirusTotal.
+   */
+  unrecorded?: true;
 }
 
 /** One relationship of an object fetched with several relationships: the first descriptors, the count. */
@@ -66,6 +71,8 @@ export interface RelationshipSample {
   hasMore: boolean;
   /** VT's error code (raw, to be cleaned before showing) when it could not give this relationship. */
   error?: string;
+  /** The demo's stand-in holds no recording of this relationship (see Page.unrecorded). */
+  unrecorded?: true;
 }
 
 interface WithRelationships {
@@ -148,6 +155,7 @@ function pageOf(body: unknown): Page {
     ...(next !== undefined ? { next } : {}),
     ...(refused ? { cursorRefused: true } : {}),
     ...(total !== undefined ? { total } : {}),
+    ...(b.meta?.recorded === false ? { unrecorded: true as const } : {}),
   };
 }
 
@@ -201,6 +209,18 @@ export class VtApi {
     return got(res, parsed(objectEnvelope, res.body, 'an object').data);
   }
 
+  /**
+   * A collection (GET /collections/{id}): a curated threat actor, campaign, malware family, report or
+   * vulnerability of Google Threat Intelligence, or a user-made IoC collection. Anything but an object of
+   * type "collection" is not an answer to this request.
+   */
+  async getCollection(id: string, call: CallOptions = {}): Promise<Got<VtObject>> {
+    const res = await this.#get(vtPath`/collections/${id}`, call);
+    const object = parsed(objectEnvelope, res.body, 'a collection').data;
+    if (object.type !== 'collection') throw unexpectedShape('a collection');
+    return got(res, object);
+  }
+
   /** The object with the first descriptors and the count of several relationships, in one request. */
   async getWithRelationships(
     ref: ObjectRef,
@@ -226,6 +246,7 @@ export class VtApi {
         ...(b.meta?.count !== undefined ? { count: b.meta.count } : {}),
         hasMore: typeof cursor === 'string' && cursor !== '',
         ...(b.error ? { error: b.error.code ?? 'error' } : {}),
+        ...(b.meta?.recorded === false ? { unrecorded: true as const } : {}),
       };
     }
     return got(res, { object, relationships });

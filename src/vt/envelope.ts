@@ -43,6 +43,8 @@ const pageMeta = z.looseObject({
   cursor: z.unknown().optional(),
   count: tolerant(z.number()),
   total_hits: tolerant(z.number()),
+  /** Only the demo's stand-in sends it: false for a page it holds no recording of. */
+  recorded: tolerant(z.boolean()),
 });
 
 /** GET /{collection}/{id}, /analyses/{id}: one object (and, for analyses, what it was about in `meta`). */

@@ -1,6 +1,7 @@
 /**
- * Recognises what a user pasted: a file hash, URL, domain or IP, defanged or not,
- * and turns it into the id VirusTotal uses. Anything else is rejected here, before any request.
+ * Recognises what a user pasted: a file hash, URL, domain or IP, defanged or not, and turns it into the
+ * id VirusTotal uses; apart from those, a collection id or an ATT&CK technique id (parseThreatRef).
+ * Anything else is rejected here, before any request.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
@@ -217,6 +218,70 @@ function detect(s: string): Indicator | undefined {
     (looksLikeUrl(s) ? parseUrl(s) : undefined) ??
     (/^[0-9a-f]+$/i.test(s) ? undefined : parseDomain(s))
   );
+}
+
+/**
+ * A VirusTotal collection: a curated threat object of Google Threat Intelligence (threat actor, campaign,
+ * malware family, report, vulnerability) or a user-made IoC collection.
+ */
+export interface CollectionRef {
+  type: 'collection';
+  /** The id in GET /collections/{id}: "threat-actor--<uuid>", "vulnerability--cve-2021-44228", 64 hex… */
+  id: string;
+  value: string;
+  collection: 'collections';
+  /** What the id's prefix says it is; a user-made IoC collection's 64-hex id says nothing. */
+  kind?: CollectionIdKind;
+}
+
+export type CollectionIdKind = 'threat-actor' | 'campaign' | 'malware' | 'report' | 'vulnerability';
+
+/** A MITRE ATT&CK technique id (T1055, T1055.012, ICS T0822): answered offline, never looked up. */
+export interface TechniqueRef {
+  type: 'attack_technique';
+  /** Upper case, as MITRE writes it. */
+  id: string;
+  value: string;
+}
+
+export type ThreatRef = CollectionRef | TechniqueRef;
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+// The prefixes Google Threat Intelligence gives its curated collections. Report ids are Mandiant's
+// report numbers ("25-20031886") or uuids; vulnerabilities are named by their CVE.
+const CURATED_ID = new RegExp(
+  `^(?:(threat-actor|campaign|malware)--${UUID}|(report)--[0-9a-z]{1,32}(?:-[0-9a-z]{1,32}){0,6}|` +
+    `(vulnerability)--(?:cve-\\d{4}-\\d{4,7}|${UUID}))$`,
+);
+const CVE = /^cve-\d{4}-\d{4,7}$/;
+/** Any other collection id given with type "collection": VT's ids are letters, digits, "-" and "_". */
+const OTHER_COLLECTION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/;
+const ATTACK_TECHNIQUE_ID = /^T\d{4}(?:\.\d{3})?$/i;
+
+function collectionRef(id: string, kind?: CollectionIdKind): CollectionRef {
+  return { type: 'collection', id, value: id, collection: 'collections', ...(kind ? { kind } : {}) };
+}
+
+/**
+ * A collection id or an ATT&CK technique id, or undefined. Without `type`, only ids no indicator can
+ * have are read (prefixed collection ids, a bare CVE id, T-numbers); a bare 64-hex string stays a
+ * SHA-256 hash. With type "collection", a user-made collection's 64-hex id (or another plain id) too.
+ */
+export function parseThreatRef(raw: string, type?: IndicatorType | 'collection'): ThreatRef | undefined {
+  if (typeof raw !== 'string' || raw.length > 300) return undefined;
+  if (type !== undefined && type !== 'collection') return undefined;
+  const s = unwrap(raw.trim());
+  if (type === undefined && ATTACK_TECHNIQUE_ID.test(s)) {
+    const id = s.toUpperCase();
+    return { type: 'attack_technique', id, value: id };
+  }
+  const lower = s.toLowerCase();
+  const m = CURATED_ID.exec(lower);
+  if (m) return collectionRef(lower, (m[1] ?? m[2] ?? m[3]) as CollectionIdKind);
+  if (CVE.test(lower)) return collectionRef(`vulnerability--${lower}`, 'vulnerability');
+  if (type !== 'collection') return undefined;
+  if (/^[0-9a-f]{64}$/.test(lower)) return collectionRef(lower);
+  return OTHER_COLLECTION_ID.test(s) ? collectionRef(s) : undefined;
 }
 
 // Which addresses are looked up is decided by ipaddr.js's table of special-purpose ranges (it follows the

@@ -1,7 +1,7 @@
 /**
- * Relationship names per object type, with who may read them (VT-API.md §4), and the closest
- * valid names for a typo. Pure: checking a name here costs no upstream request. Facts only: the
- * sentences that tell the model about them are in src/tools/wording.ts.
+ * Relationship names per object type (and of collections), with who may read them (VT-API.md §4), and
+ * the closest valid names for a typo. Pure: checking a name here costs no upstream request. Facts only:
+ * the sentences that tell the model about them are in src/tools/wording.ts.
  */
 import type { IndicatorType } from './indicators.js';
 
@@ -20,6 +20,19 @@ function table(all: string[], premium: string[]): ReadonlyMap<string, Relationsh
 
 // Names the other SDKs add beyond VT's tables ("also named elsewhere") are included: the ones read
 // by every key where that is known, the rest as premium (the access only shapes error messages).
+// The threat context of an object (the curated collections it belongs to) is Google Threat
+// Intelligence's: associations (VT-API.md names it for files) and the per-kind names Google's own GTI
+// MCP server lists for files, URLs, domains and IPs alike.
+const THREAT_CONTEXT = [
+  'associations',
+  'campaigns',
+  'malware_families',
+  'reports',
+  'related_reports',
+  'software_toolkits',
+  'vulnerabilities',
+];
+
 export const RELATIONSHIPS: Readonly<Record<IndicatorType, ReadonlyMap<string, RelationshipAccess>>> = {
   file: table(
     [
@@ -68,6 +81,7 @@ export const RELATIONSHIPS: Readonly<Record<IndicatorType, ReadonlyMap<string, R
       'urls_for_embedded_js',
       'sigma_analysis',
       'attack_techniques',
+      ...THREAT_CONTEXT,
     ],
   ),
   url: table(
@@ -96,6 +110,7 @@ export const RELATIONSHIPS: Readonly<Record<IndicatorType, ReadonlyMap<string, R
       'submissions',
       'embedded_js_files',
       'urls_related_by_tracker_id',
+      ...THREAT_CONTEXT,
     ],
   ),
   domain: table(
@@ -126,6 +141,7 @@ export const RELATIONSHIPS: Readonly<Record<IndicatorType, ReadonlyMap<string, R
       'related_references',
       'related_threat_actors',
       'urls',
+      ...THREAT_CONTEXT,
     ],
   ),
   ip_address: table(
@@ -142,9 +158,36 @@ export const RELATIONSHIPS: Readonly<Record<IndicatorType, ReadonlyMap<string, R
       'votes',
       'user_votes',
     ],
-    ['downloaded_files', 'related_references', 'related_threat_actors', 'urls'],
+    ['downloaded_files', 'related_references', 'related_threat_actors', 'urls', ...THREAT_CONTEXT],
   ),
 };
+
+/**
+ * A collection's relationships: its members (what VT-API.md §3.3 lists for every collection) and, for
+ * curated ones, the threats it is linked to (Google Threat Intelligence; the names its GTI MCP server
+ * lists). Members are "all" because a user-made collection shares them with every key; a curated
+ * collection may refuse even those to a key without the licence, which the tools word as such.
+ */
+export const COLLECTION_RELATIONSHIPS: ReadonlyMap<string, RelationshipAccess> = table(
+  ['files', 'domains', 'ip_addresses', 'urls', 'comments', 'owner'],
+  [
+    'associations',
+    'attack_techniques',
+    'threat_actors',
+    'suspected_threat_actors',
+    'malware_families',
+    'software_toolkits',
+    'campaigns',
+    'reports',
+    'vulnerabilities',
+    'hunting_rulesets',
+  ],
+);
+
+/** A collection's relationship names, members first. */
+export function collectionRelationshipNames(): string[] {
+  return [...COLLECTION_RELATIONSHIPS.keys()];
+}
 
 export function relationshipAccess(type: IndicatorType, name: string): RelationshipAccess | undefined {
   return RELATIONSHIPS[type].get(name);
@@ -186,9 +229,13 @@ function normaliseRelationship(name: string): string {
  * of the name's length), then names that contain it or that it contains. At most `max`.
  */
 export function closestRelationships(type: IndicatorType, name: string, max = 3): string[] {
+  return closestIn(relationshipNames(type), name, max);
+}
+
+function closestIn(names: string[], name: string, max: number): string[] {
   const wanted = normaliseRelationship(name);
   const limit = Math.max(2, Math.ceil(wanted.length / 3));
-  const scored = relationshipNames(type)
+  const scored = names
     .map((n) => {
       let d = editDistance(wanted, n);
       if (wanted.length >= 3 && (n.includes(wanted) || wanted.includes(n))) d = Math.min(d, limit);
@@ -265,4 +312,12 @@ export function checkRelationship(type: IndicatorType, raw: string): Relationshi
       (t) => t !== type && RELATIONSHIPS[t].has(name),
     ),
   };
+}
+
+/** Checks one relationship name of a collection; a failure carries the closest names (never `elsewhere`). */
+export function checkCollectionRelationship(raw: string): RelationshipCheck {
+  const name = normaliseRelationship(raw);
+  const access = COLLECTION_RELATIONSHIPS.get(name);
+  if (access) return { ok: true, name, access };
+  return { ok: false, given: raw, closest: closestIn(collectionRelationshipNames(), name, 3), elsewhere: [] };
 }
