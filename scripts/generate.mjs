@@ -480,6 +480,10 @@ export async function readme(text) {
   return out;
 }
 
+/** The text with each "(analysed <date>, N … ago)" read as the same. */
+const ageless = (text) =>
+  text.replace(/(\(analysed \d{4}-\d\d-\d\d), \d+ (?:days|months|years) ago\)/g, '$1, <age> ago)');
+
 async function main() {
   const check = process.argv.includes('--check');
   const json = (v) => `${JSON.stringify(v, null, 2)}\n`;
@@ -494,7 +498,8 @@ async function main() {
     try {
       have = readFileSync(`${root}${name}`, 'utf8');
     } catch {}
-    if (have === want) continue;
+    // The examples' verdict ages grow with the calendar: a file is stale for what it says, not for that.
+    if (have === want || (check && ageless(have) === ageless(want))) continue;
     stale.push(name);
     if (!check) writeFileSync(`${root}${name}`, want);
   }
