@@ -43,6 +43,8 @@ export const REDACTED = '[redacted]';
  * concatenation ("abc" + "def"); and any piece of 16 characters or more of it as is (a cut-off key).
  */
 export function redact(text: string, secrets: string[]): string {
+  const known = clean.seen(text, secrets);
+  if (known) return text;
   let out = text;
   for (const secret of secrets) {
     if (!secret) continue;
@@ -51,8 +53,43 @@ export function redact(text: string, secrets: string[]): string {
     out = out.replace(patternOf(secret), REDACTED);
     out = cutPieces(out, secret);
   }
-  return out === text ? out : out.replace(/(?:\[redacted\]){2,}/g, REDACTED);
+  if (out === text) {
+    clean.add(text, secrets);
+    return out;
+  }
+  return out.replace(/(?:\[redacted\]){2,}/g, REDACTED);
 }
+
+/**
+ * Texts lately found to hold no secret: the same answer asked for again (a cached report, by a team
+ * or a pipeline) is not searched again. Only clean texts are kept, up to CLEAN_CHARS in all.
+ */
+const CLEAN_CHARS = 1_000_000;
+const clean = {
+  texts: new Set<string>(),
+  chars: 0,
+  for: '',
+  seen(text: string, secrets: string[]): boolean {
+    if (text.length > CLEAN_CHARS / 16) return false;
+    const key = secrets.join('\0');
+    if (key !== this.for) {
+      this.texts.clear();
+      this.chars = 0;
+      this.for = key;
+    }
+    return this.texts.has(text);
+  },
+  add(text: string, secrets: string[]): void {
+    if (text.length > CLEAN_CHARS / 16 || secrets.join('\0') !== this.for) return;
+    while (this.chars + text.length > CLEAN_CHARS) {
+      const oldest = this.texts.values().next().value as string;
+      this.texts.delete(oldest);
+      this.chars -= oldest.length;
+    }
+    this.texts.add(text);
+    this.chars += text.length;
+  },
+};
 
 /** redact() applied to every string in a JSON-like value (keys included); the value itself is not changed. */
 export function redactDeep<T>(value: T, secrets: string[]): T {

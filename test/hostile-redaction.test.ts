@@ -168,3 +168,24 @@ describe('an upstream error that echoes the key encoded', () => {
       expect(carriesKey(out, KEY), out.slice(0, 300)).toBeUndefined();
   });
 });
+
+describe('texts found clean are remembered, never a secret', () => {
+  const key = 'REMEMBER-0123456789abcdef-0123456789abcdef-XYZ';
+  it('a text seen clean is answered at once, and one that holds the key is still cut after it', () => {
+    const clean = `report ${'x'.repeat(2000)}`;
+    expect(redact(clean, [key])).toBe(clean);
+    expect(redact(clean, [key])).toBe(clean);
+    // The same words with the key in them: a different text, searched as ever.
+    expect(redact(`${clean} ${key}`, [key])).not.toContain(key);
+    // Another secret: what was clean for the first is searched again.
+    const other = 'OTHERKEY-0123456789abcdef-0123456789';
+    expect(redact(`${clean}${other}`, [other])).not.toContain(other);
+    expect(redact(clean, [other])).toBe(clean);
+  });
+  it('keeps a bounded number of characters: many large clean texts do not pile up', () => {
+    for (let i = 0; i < 200; i++) redact(`${i} ${'y'.repeat(50_000)}`, [key]);
+    // Still correct after the oldest were let go.
+    expect(redact(`0 ${'y'.repeat(50_000)}`, [key])).toBe(`0 ${'y'.repeat(50_000)}`);
+    expect(redact(`0 ${'y'.repeat(50_000)}${key}`, [key])).not.toContain(key);
+  });
+});
