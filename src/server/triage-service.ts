@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config.js';
 import { JobRunner } from '../jobs/runner.js';
+import type { TriageService } from '../jobs/service.js';
 import { type JobItem, TriageJobs } from '../jobs/triage-jobs.js';
 import type { Logger } from '../log.js';
 import { notFoundRow, triageRow } from '../summaries/triage.js';
@@ -13,12 +14,7 @@ import { FairShare } from '../vt/fair-share.js';
 import type { VtGateway } from '../vt/gateway.js';
 import type { StateStore } from '../vt/state/store.js';
 
-export interface TriageService {
-  jobs: TriageJobs;
-  runner: JobRunner;
-  /** Who is active, and how much of the day a job may spend (tools tell it who calls). */
-  fairShare: FairShare;
-}
+export type { TriageService };
 
 export function createTriageService(
   gateway: VtGateway,

@@ -1,8 +1,8 @@
 /** What the server is built with, and what every tool handler and resource gets besides its arguments. */
 import type { RequestStateCodec, Server } from '@modelcontextprotocol/server';
 import type { Config } from '../config.js';
+import type { TriageService } from '../jobs/service.js';
 import type { Logger } from '../log.js';
-import type { TriageService } from '../server/triage-service.js';
 import type { VtApi } from '../vt/api.js';
 import type { VtGateway } from '../vt/gateway.js';
 import type { ConfirmState } from './confirm.js';

@@ -187,6 +187,7 @@ function pollInterval(ctx: ToolContext): number {
   return w ? Math.max(2000, (w.seconds * 1000) / w.requests) : 2000;
 }
 
+/** On the global setTimeout, which the tests' virtual clock drives (see abortableSleep in vt/gateway.ts). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolveSleep, reject) => {
     if (signal.aborted) return reject(new ToolError('The call was cancelled.', { kind: 'cancelled' }));

@@ -554,6 +554,10 @@ export function cacheKey(path: string, query?: Record<string, QueryValue>): stri
   return q ? `${path}?${q}` : path;
 }
 
+/**
+ * On the global setTimeout, not node:timers/promises: the tests' virtual clock drives the global timers
+ * (test/helpers/virtual-time.ts), and a wait on the other would stall them.
+ */
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new VtError('cancelled', 'The request was cancelled.'));

@@ -6,7 +6,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { DAY_MS, isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { VtError } from './errors.js';
-import type { StateStore, Usage } from './state/store.js';
+import type { StateStore } from './state/store.js';
 
 /**
  * What the limiter shares with every other process on the key (the state store): the window's
@@ -303,11 +303,6 @@ export class RateLimiter {
     // Every process on the key honours it: they would meet the same 429.
     this.#o.shared?.pause(now + ms, now).catch((err: unknown) => this.#o.onSharedError?.(err));
     this.#pump();
-  }
-
-  /** The window and the day as the shared store counts them, across every process on the key. */
-  async sharedUsage(): Promise<Usage | undefined> {
-    return this.#o.shared?.usage(this.#now(), this.#o.window);
   }
 
   stats(): LimiterStats {

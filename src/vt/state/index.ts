@@ -1,4 +1,4 @@
-/** The shared-state layer (issue 11): one interface, three backends, a resilient wrapper, VT_STATE parsing. */
+/** The shared-state layer: one interface, three backends, a resilient wrapper, VT_STATE parsing. */
 export { byCodeUnits, MemoryStore, type MemoryStoreOptions } from './memory.js';
 export {
   defaultStatePath,
