@@ -10,6 +10,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { createTaskSessionFromClient, resultFromTaskOutcome } from '@modelcontextprotocol/ext-tasks/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
+import { taskNotFound } from '../src/tools/triage-tasks.js';
 import { type Replica, startReplica } from './helpers/replica.js';
 import { tempDir } from './helpers/state-backends.js';
 
@@ -228,4 +229,38 @@ describe('vt_triage as a task across two replicas', () => {
       `job of ${N} indicators at 40/1s followed with {job}: ${calls} tools/call (each waits for results)`,
     );
   }, 60_000);
+});
+
+describe('a task the store cannot read now', () => {
+  it('is an internal error worth asking again, not "no such task", while a shared store is unavailable', () => {
+    const down = taskNotFound(
+      'abcdefabcdef',
+      {
+        kind: 'sqlite',
+        location: '/tmp/state.db',
+        shared: true,
+        degradedSince: Date.parse('2026-12-07T00:00:00Z'),
+        reason: 'disk I/O error',
+      },
+      24,
+    );
+    expect(down.code).toBe(-32603);
+    expect(down.message).toMatch(
+      /can be read now: the shared state \(sqlite at \/tmp\/state\.db\) is unavailable since 2026-12-07T00:00:00Z \(disk I\/O error\)/,
+    );
+    const unknown = taskNotFound(
+      'abcdefabcdef',
+      { kind: 'sqlite', location: '/tmp/state.db', shared: true },
+      24,
+    );
+    expect(unknown.code).toBe(-32602);
+    // A memory store that lost its tasks in a restart has nothing to come back: unknown too.
+    expect(
+      taskNotFound(
+        'abcdefabcdef',
+        { kind: 'memory', location: 'memory', shared: false, degradedSince: 1 },
+        24,
+      ).code,
+    ).toBe(-32602);
+  });
 });

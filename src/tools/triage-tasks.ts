@@ -16,8 +16,10 @@ import { z } from 'zod';
 import type { JobHeader } from '../jobs/triage-jobs.js';
 import { fmtInt } from '../summaries/common.js';
 import { isoSeconds } from '../util/time.js';
+import type { StoreHealth } from '../vt/state/store.js';
 import type { ToolContext } from './context.js';
 import type { Extra } from './define.js';
+import { jobNotFoundText } from './wording.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
@@ -84,6 +86,25 @@ function unknownTask(id: string): ProtocolError {
   );
 }
 
+/**
+ * A task not found: unknown (invalid params), unless the store that keeps tasks cannot be read now, in
+ * which case it may well be there (an internal error, worth asking again).
+ */
+export function taskNotFound(id: string, health: StoreHealth | undefined, keepHours: number): ProtocolError {
+  if (health?.degradedSince !== undefined && health.kind !== 'memory') {
+    return new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      jobNotFoundText(id.slice(0, 40), keepHours, health),
+    );
+  }
+  return unknownTask(id);
+}
+
+async function notFound(ctx: ToolContext, id: string): Promise<ProtocolError> {
+  const health = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
+  return taskNotFound(id, health, ctx.config.triageKeepHours);
+}
+
 /** Serves tasks/get, tasks/update and tasks/cancel on this server, for its caller's triage jobs. */
 export function serveTriageTasks(server: McpServer, ctx: ToolContext, ops: TriageTaskOps): void {
   server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
@@ -101,22 +122,22 @@ export function serveTriageTasks(server: McpServer, ctx: ToolContext, ops: Triag
   server.server.setRequestHandler('tasks/get', ANY_PARAMS, async (params, extra) => {
     const id = taskIdOf(params, extra);
     const h = await ops.header(id);
-    if (!h) throw unknownTask(id);
+    if (!h) throw await notFound(ctx, id);
     const task = taskOf(ctx, h);
     if (task.status !== 'completed') return { resultType: 'complete', ...task };
     const result = await ops.result(id);
-    if (!result) throw unknownTask(id);
+    if (!result) throw await notFound(ctx, id);
     return { resultType: 'complete', ...task, result: { resultType: 'complete', ...result } };
   });
   server.server.setRequestHandler('tasks/cancel', ANY_PARAMS, async (params, extra) => {
     const id = taskIdOf(params, extra);
-    if (!(await ops.header(id))) throw unknownTask(id);
+    if (!(await ops.header(id))) throw await notFound(ctx, id);
     await ops.cancel(id);
     return { resultType: 'complete' };
   });
   server.server.setRequestHandler('tasks/update', ANY_PARAMS, async (params, extra) => {
     const id = taskIdOf(params, extra);
-    if (!(await ops.header(id))) throw unknownTask(id);
+    if (!(await ops.header(id))) throw await notFound(ctx, id);
     throw new ProtocolError(
       ProtocolErrorCode.InvalidParams,
       `Task ${id} asks for no input: a triage job needs none (a paused one is carried on with vt_triage resume).`,
