@@ -1,8 +1,13 @@
 /** Builds the MCP server: identity, instructions, and the tools. Transports are chosen in index.ts. */
-import { McpServer, type ServerContext as RequestContext } from '@modelcontextprotocol/server';
+import {
+  McpServer,
+  type ServerContext as RequestContext,
+  type RequestStateCodec,
+} from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { registerPrompts } from '../prompts/index.js';
 import { registerResources } from '../resources/index.js';
+import type { ConfirmState } from '../tools/confirm.js';
 import type { ServerContext, ToolContext } from '../tools/context.js';
 import { listEntry, registerTool, type ToolDefinition } from '../tools/define.js';
 import { getBehaviourTool } from '../tools/get-behaviour.js';
@@ -16,6 +21,7 @@ import { serveTriageTasks } from '../tools/triage-tasks.js';
 import { VERSION } from '../version.js';
 import { VtApi } from '../vt/api.js';
 import { INSTRUCTIONS } from './instructions.js';
+import { requestStateCodec } from './request-state.js';
 
 /** Every read-only tool; the order is the order clients list them in. */
 export const READ_TOOLS: ToolDefinition[] = [
@@ -37,6 +43,13 @@ function sharedValidator(): AjvJsonSchemaValidator {
   return validator;
 }
 
+let processCodec: RequestStateCodec<ConfirmState> | undefined;
+/** A key of this process's own, for servers built without the state store's. */
+function ownCodec(): RequestStateCodec<ConfirmState> {
+  processCodec ??= requestStateCodec(undefined, callerOf);
+  return processCodec;
+}
+
 /** The caller of stdio, and of HTTP without tokens: one client. */
 export const LOCAL_CALLER = 'local';
 
@@ -56,7 +69,8 @@ const LIST_HINT = { ttlMs: 60 * 60_000, cacheScope: 'public' } as const;
  * server answers (see ToolContext.caller); over HTTP, the request's token holder.
  */
 export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER): McpServer {
-  const codec = ctx.requestState;
+  // Never without one: a server built without the store's key (tests, benchmarks) signs with its own.
+  const codec = ctx.requestState ?? ownCodec();
   const server = new McpServer(
     { name: 'vtbrief', title: 'VirusTotal', version: VERSION },
     {
@@ -76,9 +90,7 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
         'resources/list': LIST_HINT,
         'resources/templates/list': LIST_HINT,
       },
-      ...(codec
-        ? { requestState: { verify: (state: string, req: RequestContext) => codec.verify(state, req) } }
-        : {}),
+      requestState: { verify: (state: string, req: RequestContext) => codec.verify(state, req) },
     },
   );
   const tools = ctx.config.enableSubmissions ? [...READ_TOOLS, ...SUBMISSION_TOOLS] : READ_TOOLS;
@@ -91,7 +103,7 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
     log: ctx.log,
     demo: ctx.demo,
     ...(ctx.triage ? { triage: ctx.triage } : {}),
-    ...(ctx.requestState ? { requestState: ctx.requestState } : {}),
+    requestState: codec,
     peer: server.server,
   };
   for (const tool of tools) registerTool(server, toolCtx, tool);

@@ -79,7 +79,9 @@ async function confirmByRoundTrip(
   // The SDK types the envelope as an open record: its fields are read, not trusted.
   const envelope = extra.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined>;
   const caps = envelope[CLIENT_CAPABILITIES_META_KEY];
-  if (!caps?.elicitation || !ctx.requestState) return 'unsupported';
+  if (!caps?.elicitation) return 'unsupported';
+  // Every server has a codec (createServer); a context built by hand without one cannot ask.
+  if (!ctx.requestState) return 'unsupported';
   const digest = createHash('sha256').update(subject).digest('base64url');
   // The SDK has checked the state's signature, age and caller before this handler ran.
   const state = extra.mcpReq.requestState<ConfirmState>();
