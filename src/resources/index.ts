@@ -15,7 +15,7 @@ import type { ToolContext } from '../tools/context.js';
 import { reportAnswer } from '../tools/get-report.js';
 import { logFailure, respondText } from '../tools/respond.js';
 import { parsePublicTarget } from '../tools/target.js';
-import { triageStateText } from '../tools/triage.js';
+import { triageStateText } from '../tools/triage-answer.js';
 import { errorText, jobNotFoundText, resourceNotFound, subjectOf } from '../tools/wording.js';
 import type { IndicatorType } from '../vt/indicators.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
