@@ -2,7 +2,7 @@
 /**
  * Writes the files that restate what the code already defines, so they cannot drift:
  *   - README.md, between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` markers: the
- *     configuration table (from src/config.ts's option table); the tool list (every tool as tools/list
+ *     configuration table (from src/config-options.ts's table); the tool list (every tool as tools/list
  *     shows it, the write tools included: title, hints, description, parameters); the example answers, each the real
  *     answer of the built server in demo mode to the call shown above it, driven through an MCP client
  *     (bench/harness.mjs); the answer sizes (bench/sizes.mjs, exact over the recordings); and the

@@ -5,7 +5,7 @@
 import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indicatorProblemText } from '../src/tools/wording.js';
+import { indicatorProblemText } from '../src/answers/wording.js';
 import { extractIndicators, nonPublicIp, parseIndicator, parseThreatRef } from '../src/vt/indicators.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 

@@ -3,7 +3,7 @@
  * defanged forms, the type override, and rejections that explain themselves.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indicatorProblemText } from '../src/tools/wording.js';
+import { indicatorProblemText } from '../src/answers/wording.js';
 import {
   canonicalUrl,
   extractIndicators,
@@ -23,7 +23,7 @@ function ok(raw: string, type?: IndicatorType): Indicator {
   return r.indicator;
 }
 
-/** The sentence a rejected input gets (the facts from src/vt, worded by tools/wording.ts). */
+/** The sentence a rejected input gets (the facts from src/vt, worded by answers/wording.ts). */
 function reasonFor(raw: string, type?: IndicatorType): string {
   const r = parseIndicator(raw, type);
   if (r.ok)

@@ -47,7 +47,7 @@ describe('RateLimiter', () => {
     const err = await lim.acquire().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VtError);
     expect((err as VtError).quotaScope).toBe('rate');
-    // Facts; tools/wording.ts words them ("would wait about 60 s … a slot is free again at 12:01:00Z").
+    // Facts; answers/wording.ts words them ("would wait about 60 s … a slot is free again at 12:01:00Z").
     expect((err as VtError).retryAfterSeconds).toBeGreaterThanOrEqual(60);
     expect((err as VtError).retryAfterSeconds).toBeLessThanOrEqual(61);
     expect((err as VtError).resetAt?.toISOString()).toMatch(/^2026-01-01T12:01:00/);

@@ -94,7 +94,7 @@ describe('upstream 429 back-off', () => {
       expect(Math.max(...gaps)).toBeLessThan(4100);
       expect(err).toBeInstanceOf(VtError);
       expect((err as VtError).quotaScope).toBe('upstream');
-      // Facts; tools/wording.ts words them ("still refusing … after 3 retries over 7 s").
+      // Facts; answers/wording.ts words them ("still refusing … after 3 retries over 7 s").
       expect(err).toMatchObject({ vtCode: 'QuotaExceededError', retries: 3, waitedSeconds: 7 });
       expect((err as VtError).resetAt).toBeInstanceOf(Date);
       expect(gw.stats().upstream).toMatchObject({ requests: 4, rate_limited: 4, retries: 3, failures: 0 });

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { namesByAccess, relationshipProblem, SUGGEST_MAX } from '../src/answers/wording.js';
 import { BUNDLED_FIXTURES, manifestRoutes, send } from '../src/demo/recorded-api.js';
-import { namesByAccess, relationshipProblem, SUGGEST_MAX } from '../src/tools/wording.js';
 import {
   checkRelationship,
   closestRelationships,

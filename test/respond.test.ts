@@ -1,11 +1,11 @@
 /**
- * respond()'s budget for structuredContent (src/tools/respond.ts fitStructure): the structure is cut
+ * respond()'s budget for structuredContent (src/answers/respond.ts fitStructure): the structure is cut
  * only when over budget, largest lists first, then optional fields, only in ways the output schema
  * allows, and every cut is counted in `truncated`.
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { fitStructure, pageStructured } from '../src/tools/respond.js';
+import { fitStructure, pageStructured } from '../src/answers/respond.js';
 
 const size = (v: unknown) => JSON.stringify(v).length;
 const items = (n: number, width: number) => Array.from({ length: n }, (_, i) => `${i}`.padEnd(width, 'x'));

@@ -13,7 +13,7 @@
  * Anything else it does not hold gets VT's 404 NotFoundError (an object) or an empty collection (a
  * relationship of a recorded object, or a page past the recorded ones) marked `meta.recorded: false`,
  * which VT never sends: the stand-in never replays a recorded 404, so in demo mode every not-found means
- * "not in the recordings", and so does every page so marked; the tools say so (src/tools/wording.ts).
+ * "not in the recordings", and so does every page so marked; the tools say so (src/answers/wording.ts).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -29,7 +29,7 @@ export type JobItem = z.infer<typeof itemSchema>;
 
 /**
  * What a failed item keeps of its error besides the kind: the facts the answer words it from
- * (src/tools/wording.ts): "could not be reached (ECONNREFUSED), no quota was used" is not "VirusTotal is
+ * (src/answers/wording.ts): "could not be reached (ECONNREFUSED), no quota was used" is not "VirusTotal is
  * unavailable", and a rejected key is told as such.
  */
 const failureWhySchema = z.object({

@@ -10,13 +10,13 @@ import {
   type RegisteredResourceTemplate,
   ResourceTemplate,
 } from '@modelcontextprotocol/server';
+import type { ToolContext } from '../answers/context.js';
+import { reportAnswer } from '../answers/report.js';
+import { logFailure, respondText } from '../answers/respond.js';
+import { parsePublicTarget } from '../answers/target.js';
+import { triageStateText } from '../answers/triage.js';
+import { errorText, jobNotFoundText, resourceNotFound, subjectOf } from '../answers/wording.js';
 import { q } from '../summaries/text.js';
-import type { ToolContext } from '../tools/context.js';
-import { reportAnswer } from '../tools/get-report.js';
-import { logFailure, respondText } from '../tools/respond.js';
-import { parsePublicTarget } from '../tools/target.js';
-import { triageStateText } from '../tools/triage-answer.js';
-import { errorText, jobNotFoundText, resourceNotFound, subjectOf } from '../tools/wording.js';
 import type { IndicatorType } from '../vt/indicators.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
 

@@ -5,10 +5,9 @@ import {
   type RequestStateCodec,
 } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import type { ConfirmState, ServerContext, ToolContext } from '../answers/context.js';
 import { registerPrompts } from '../prompts/index.js';
 import { registerResources } from '../resources/index.js';
-import type { ConfirmState } from '../tools/confirm.js';
-import type { ServerContext, ToolContext } from '../tools/context.js';
 import { listEntry, registerTool, type ToolDefinition } from '../tools/define.js';
 import { getBehaviourTool } from '../tools/get-behaviour.js';
 import { getRelationshipsTool } from '../tools/get-relationships.js';

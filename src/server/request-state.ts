@@ -9,7 +9,7 @@ import {
   type ServerContext as RequestContext,
   type RequestStateCodec,
 } from '@modelcontextprotocol/server';
-import type { ConfirmState } from '../tools/confirm.js';
+import type { ConfirmState } from '../answers/context.js';
 import type { StateStore } from '../vt/state/store.js';
 
 const DOC = 'request-state-key';

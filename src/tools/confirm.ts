@@ -13,10 +13,10 @@ import {
   SdkError,
   SdkErrorCode,
 } from '@modelcontextprotocol/server';
+import type { ConfirmState, ToolContext } from '../answers/context.js';
+import { ToolError } from '../answers/wording.js';
 import { clean } from '../summaries/common.js';
-import type { ToolContext } from './context.js';
 import type { Extra } from './define.js';
-import { ToolError } from './wording.js';
 
 const CONFIRM_TIMEOUT_MS = 5 * 60_000;
 
@@ -36,12 +36,6 @@ const CONFIRM_SCHEMA = {
   },
   required: ['confirm'],
 };
-
-/** What a 2026-07-28 client echoes back with its user's answer, signed by the server (tools/context.ts). */
-export interface ConfirmState {
-  /** A digest of what is to be sent: an answer given for one URL or file never sends another. */
-  subject: string;
-}
 
 /**
  * Thrown to answer a 2026-07-28 client with a question for its user (the tool call comes back with the

@@ -11,9 +11,9 @@ import type {
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import type { ToolContext } from '../answers/context.js';
+import { type Answer, errorResult, respond } from '../answers/respond.js';
 import { NeedsInput } from './confirm.js';
-import type { ToolContext } from './context.js';
-import { type Answer, errorResult, respond } from './respond.js';
 
 /** What the SDK tells a handler about its request: the caller's signal, _meta, era and ways to notify. */
 export type Extra = RequestContext;

@@ -1,11 +1,11 @@
 /** vt_get_behaviour: a file's sandbox behaviour and its MITRE ATT&CK mapping, in one compact answer. */
 import { z } from 'zod';
+import { parseTarget } from '../answers/target.js';
+import { behaviourNotFound } from '../answers/wording.js';
 import { behaviourSummarySchema, renderBehaviourText, summarizeBehaviour } from '../summaries/behaviour.js';
 import { VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
 import { detailParam, wellFormed } from './schemas.js';
-import { parseTarget } from './target.js';
-import { behaviourNotFound } from './wording.js';
 
 /**
  * The behaviour text has its own ceilings: the concise one leaves room under 4,000 characters for the

@@ -1,5 +1,22 @@
 /** vt_get_relationships: from one object to its neighbours, one line each, with a cursor to page on. */
 import { z } from 'zod';
+import { pageStructured, textRoom } from '../answers/respond.js';
+import { parsePublicAnyTarget } from '../answers/target.js';
+import {
+  A_TYPE,
+  collectionForbidden,
+  collectionNotFound,
+  collectionRelationshipProblem,
+  invalidInput,
+  neighboursNotFound,
+  noneRecorded,
+  pageNotRecorded,
+  relationshipProblem,
+  shortList,
+  ToolError,
+  targetSubject,
+  techniqueHasNoRelationships,
+} from '../answers/wording.js';
 import {
   blockLine,
   LINE_MAX,
@@ -20,24 +37,7 @@ import {
   suggestedRelationships,
 } from '../vt/relationships.js';
 import { defineTool } from './define.js';
-import { pageStructured, textRoom } from './respond.js';
 import { cursorParam, indicatorParam, typeParam, wellFormed } from './schemas.js';
-import { parsePublicAnyTarget } from './target.js';
-import {
-  A_TYPE,
-  collectionForbidden,
-  collectionNotFound,
-  collectionRelationshipProblem,
-  invalidInput,
-  neighboursNotFound,
-  noneRecorded,
-  pageNotRecorded,
-  relationshipProblem,
-  shortList,
-  ToolError,
-  targetSubject,
-  techniqueHasNoRelationships,
-} from './wording.js';
 
 const NAME = 'vt_get_relationships';
 

@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { invalidInput } from '../answers/wording.js';
 import { clean } from '../summaries/common.js';
-import { invalidInput } from './wording.js';
 
 /** VirusTotal's limit for a file sent through an upload URL. */
 const UPLOAD_MAX_BYTES = 650 * 1024 * 1024;

@@ -1,14 +1,14 @@
 /** vt_quota: what the server has spent and has left, the queue, the cache, and VT's own figures. */
 import { z } from 'zod';
+import type { ToolContext } from '../answers/context.js';
+import { errorText } from '../answers/wording.js';
 import { clean, dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { TextBuilder } from '../summaries/text.js';
 import { isoSeconds } from '../util/time.js';
 import type { Quotas } from '../vt/api.js';
 import { VtError } from '../vt/errors.js';
 import type { GatewayStats } from '../vt/gateway.js';
-import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
-import { errorText } from './wording.js';
 
 const n = z.number();
 const usedAllowed = z.object({ used: n, allowed: n });

@@ -1,5 +1,6 @@
 /** Parameter schemas shared by several tools, so one wording serves them all. */
 import { z } from 'zod';
+import { indicatorTypeSchema } from '../answers/target.js';
 import { detailSchema } from '../summaries/common.js';
 import { isSafeCursor, isWellFormed } from '../util/sanitize.js';
 
@@ -39,9 +40,6 @@ export const indicatorParam = indicatorText.describe(
 export const reportIndicatorParam = indicatorText.describe(
   'Hash (md5/sha1/sha256), URL, domain or IP, as pasted (defanged is fine), a collection id (threat-actor--…, CVE-…) or an ATT&CK technique (T1055).',
 );
-
-/** file, url, domain or ip_address: a type of indicator, as parameters and answers name it. */
-export const indicatorTypeSchema = z.enum(['file', 'url', 'domain', 'ip_address']);
 
 /** An indicator type, or a collection: what vt_get_report and vt_get_relationships can be pointed at. */
 export const targetTypeSchema = z.enum([...indicatorTypeSchema.options, 'collection']);

@@ -1,13 +1,13 @@
 /** vt_search: VT Intelligence search, hits one line each, with a cursor to page on. */
 import { z } from 'zod';
+import { pageStructured, textRoom } from '../answers/respond.js';
+import { invalidInput, nothingMatched, ToolError } from '../answers/wording.js';
 import { clean, cleanCode, plural } from '../summaries/common.js';
 import { LINE_MAX, relatedItemSchema, renderPage, summarizeRelated } from '../summaries/related.js';
 import { code, q } from '../summaries/text.js';
 import { VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
-import { pageStructured, textRoom } from './respond.js';
 import { cursorParam, wellFormed } from './schemas.js';
-import { invalidInput, nothingMatched, ToolError } from './wording.js';
 
 const NAME = 'vt_search';
 const DESCRIPTOR_LINE = 90;

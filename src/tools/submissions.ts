@@ -7,17 +7,17 @@
  */
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import type { ToolContext } from '../answers/context.js';
+import type { Answer } from '../answers/respond.js';
+import { indicatorProblemText, invalidInput, ToolError } from '../answers/wording.js';
 import { analysisSummarySchema, renderAnalysisText, summarizeAnalysis } from '../summaries/analysis.js';
 import { clean } from '../summaries/common.js';
 import { VtError } from '../vt/errors.js';
 import { parseIndicator } from '../vt/indicators.js';
 import { confirmationFooter, confirmSubmission } from './confirm.js';
-import type { ToolContext } from './context.js';
 import { defineTool } from './define.js';
 import { readFileForUpload } from './local-file.js';
 import { progressFor } from './progress.js';
-import type { Answer } from './respond.js';
-import { indicatorProblemText, invalidInput, ToolError } from './wording.js';
 
 const WRITE = {
   readOnlyHint: false,

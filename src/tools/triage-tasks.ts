@@ -13,13 +13,13 @@ import {
   ProtocolErrorCode,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import type { ToolContext } from '../answers/context.js';
+import { jobNotFoundText } from '../answers/wording.js';
 import type { JobHeader } from '../jobs/triage-jobs.js';
 import { fmtInt } from '../summaries/common.js';
 import { isoSeconds } from '../util/time.js';
 import type { StoreHealth } from '../vt/state/store.js';
-import type { ToolContext } from './context.js';
 import type { Extra } from './define.js';
-import { jobNotFoundText } from './wording.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 

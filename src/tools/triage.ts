@@ -6,6 +6,10 @@
  * the job with `{job}` alone: nothing is sent twice.
  */
 import { z } from 'zod';
+import type { ToolContext } from '../answers/context.js';
+import { respond } from '../answers/respond.js';
+import { answerFor, triageOutput } from '../answers/triage.js';
+import { invalidInput, jobLimitText, jobNotFoundText } from '../answers/wording.js';
 import {
   type CancelOutcome,
   cancelJob,
@@ -18,13 +22,9 @@ import {
 import { isJobId, JobLimitError } from '../jobs/triage-jobs.js';
 import { clean, fmtInt } from '../summaries/common.js';
 import { q } from '../summaries/text.js';
-import type { ToolContext } from './context.js';
 import { defineTool, type Extra, outputSchemaOf } from './define.js';
 import { progressFor } from './progress.js';
-import { respond } from './respond.js';
-import { answerFor, triageOutput } from './triage-answer.js';
 import { declaresTasks, type TriageTaskOps, taskOf } from './triage-tasks.js';
-import { invalidInput, jobLimitText, jobNotFoundText } from './wording.js';
 
 /** Indicators in one job: jobs/control.ts keeps the number (the cap on what is mined from a text too). */
 export { MAX_TRIAGE };

@@ -19,6 +19,20 @@ import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import type { HttpSettings } from '../config.js';
 import type { Logger } from '../log.js';
 import { CallRates } from '../vt/fair-share.js';
+import { ConnectionTable } from './http-connections.js';
+import {
+  BAD_JSON,
+  CLOSED,
+  jsonRpcError,
+  plain,
+  quoted,
+  RefusalLog,
+  readJson,
+  TIMED_OUT,
+  TOO_LARGE,
+} from './http-refusals.js';
+
+export { peerOf } from './http-connections.js';
 
 export interface HttpOptions extends HttpSettings {
   maxBodyBytes?: number;
@@ -300,185 +314,6 @@ function bracketed(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-/** A header value as it may appear in a log line: quoted, printable, short. */
-function quoted(value: string | undefined): string {
-  if (value === undefined) return '(none)';
-  const printable = value.replace(/[^\x20-\x7e]/g, '?');
-  return JSON.stringify(printable.length > 100 ? `${printable.slice(0, 100)}...` : printable);
-}
-
-/**
- * One warning line per refused request or connection. Past 100 lines in 10 s (a flood), the rest are
- * counted and the count is logged when the 10 s are over, so a flood cannot fill the disk.
- */
-class RefusalLog {
-  #windowStart = 0;
-  #lines = 0;
-  #suppressed = 0;
-  #timer: NodeJS.Timeout | undefined;
-  constructor(private readonly log: Logger) {}
-
-  request(req: IncomingMessage, path: string, reason: string): void {
-    const shownPath = quoted(path).slice(1, -1);
-    this.#emit(
-      `http: refused ${req.method ?? '?'} ${shownPath} from ${req.socket.remoteAddress ?? 'unknown'}: ${reason}`,
-    );
-  }
-
-  connection(remote: string | undefined, reason: string): void {
-    this.#emit(`http: refused a connection from ${remote ?? 'unknown'}: ${reason}`);
-  }
-
-  evicted(remote: string | undefined, reason: string): void {
-    this.#emit(
-      `http: closed an idle connection from ${remote ?? 'unknown'} that carried no authenticated request, ${reason}`,
-    );
-  }
-
-  stop(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #emit(line: string): void {
-    const now = Date.now();
-    if (now - this.#windowStart >= 10_000) {
-      this.#windowStart = now;
-      this.#lines = 0;
-    }
-    if (this.#lines < 100) {
-      this.#lines++;
-      this.log.warn(line);
-      return;
-    }
-    this.#suppressed++;
-    this.#timer ??= setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.log.warn(`http: ${this.#suppressed} more refusals in a flood were not logged one by one`);
-        this.#suppressed = 0;
-      },
-      Math.max(1, this.#windowStart + 10_000 - now),
-    ).unref();
-  }
-}
-
-/**
- * The peer a connection is counted against: its IPv4 address (also when it arrives IPv4-mapped on an
- * IPv6 socket), or the /64 of its IPv6 address, the block one subscriber usually holds whole: counting
- * single IPv6 addresses would give such a peer billions of allowances.
- */
-export function peerOf(address: string): string {
-  const a = address.toLowerCase().replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return mapped[1] as string;
-  if (!a.includes(':')) return a;
-  const groups = (part: string) =>
-    (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
-  const [head = '', tail] = a.split('::');
-  const h = groups(head);
-  const t = tail === undefined ? [] : groups(tail);
-  const all =
-    tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  return `${all
-    .slice(0, 4)
-    .map((g) => (Number.parseInt(g, 16) || 0).toString(16))
-    .join(':')}::/64`;
-}
-
-/** 127.0.0.0/8 (also IPv4-mapped), or ::1's /64 as peerOf names it. */
-function isLoopbackPeer(peer: string): boolean {
-  return peer.startsWith('127.') || peer === '0:0:0:0::/64';
-}
-
-interface Tracked {
-  peer: string;
-  /** A request on it passed authentication (or, without tokens, every check before /mcp's work). */
-  authenticated: boolean;
-  /** Requests received and not yet answered. */
-  inFlight: number;
-}
-
-/**
- * The open connections: how many each peer holds, which have proved themselves, and which are idle.
- * `#spare` holds the idle connections that have carried no authenticated request, longest idle first
- * (a Set keeps insertion order), so the one to close for room is found at once even under a flood.
- *
- * Loopback peers are not held to the per-address cap (unless capLoopback): a local process can send
- * from any of 127.0.0.0/8, so the cap would bind only the honest ones, among them a reverse proxy on
- * this machine (the README's TLS setup), through which every client arrives from one address. Room for
- * authenticated clients at the overall cap holds for them as for everyone.
- */
-class ConnectionTable {
-  readonly #open = new Map<Socket, Tracked>();
-  readonly #perPeer = new Map<string, number>();
-  readonly #spare = new Set<Socket>();
-  constructor(
-    private readonly max: number,
-    private readonly perAddress: number,
-    private readonly capLoopback: boolean,
-  ) {}
-
-  /** Takes a new connection in, or says why not; may name a spare connection to close for room. */
-  admit(socket: Socket, remote: string): { refused?: string; evicted?: Socket } {
-    const peer = peerOf(remote);
-    const held = this.#perPeer.get(peer) ?? 0;
-    const capped = this.capLoopback || !isLoopbackPeer(peer);
-    // A per-address cap as large as the overall one is the overall one, refused in its words below.
-    if (capped && held >= this.perAddress && this.perAddress < this.max) {
-      const from = peer.endsWith('/64') ? `its /64 (${peer})` : 'this address';
-      return {
-        refused: `${held} connections from ${from} are open (VT_MCP_MAX_CONNECTIONS_PER_ADDRESS)`,
-      };
-    }
-    let evicted: Socket | undefined;
-    if (this.#open.size >= this.max) {
-      evicted = this.#spare.values().next().value;
-      if (evicted === undefined) return { refused: `${this.max} connections are open (the cap)` };
-      this.#forget(evicted);
-    }
-    this.#open.set(socket, { peer, authenticated: false, inFlight: 0 });
-    // Read again: the connection closed for room may have been this peer's.
-    this.#perPeer.set(peer, (this.#perPeer.get(peer) ?? 0) + 1);
-    this.#spare.add(socket);
-    socket.once('close', () => this.#forget(socket));
-    return evicted ? { evicted } : {};
-  }
-
-  busy(socket: Socket): void {
-    const t = this.#open.get(socket);
-    if (!t) return;
-    t.inFlight++;
-    this.#spare.delete(socket);
-  }
-
-  idle(socket: Socket): void {
-    const t = this.#open.get(socket);
-    if (!t) return;
-    t.inFlight = Math.max(0, t.inFlight - 1);
-    // Re-added at the end: idle from now on.
-    if (t.inFlight === 0 && !t.authenticated && !socket.destroyed) this.#spare.add(socket);
-  }
-
-  authenticated(socket: Socket): void {
-    const t = this.#open.get(socket);
-    if (!t) return;
-    t.authenticated = true;
-    this.#spare.delete(socket);
-  }
-
-  /** Counts a connection out once, whether it closed or is being closed for room. */
-  #forget(socket: Socket): void {
-    const t = this.#open.get(socket);
-    if (!t) return;
-    this.#open.delete(socket);
-    this.#spare.delete(socket);
-    const left = (this.#perPeer.get(t.peer) ?? 1) - 1;
-    if (left > 0) this.#perPeer.set(t.peer, left);
-    else this.#perPeer.delete(t.peer);
-  }
-}
-
 /** The index of the token the request carries, or -1; compared in constant time. */
 function matchingToken(header: string | undefined, tokens: string[]): number {
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
@@ -514,56 +349,4 @@ function upstreamRequests(body: unknown): number {
     const uri = typeof params?.uri === 'string' ? params.uri : '';
     return !/^vt:\/\/(docs\/[a-z0-9-]+|triage\/[a-z0-9]{12})$/i.test(uri);
   }).length;
-}
-
-const TOO_LARGE = Symbol('too large');
-const BAD_JSON = Symbol('bad json');
-const TIMED_OUT = Symbol('timed out');
-const CLOSED = Symbol('closed');
-
-/** Reads a JSON body of at most max bytes within ms, without holding more than max in memory. */
-function readJson(req: IncomingMessage, max: number, ms: number): Promise<unknown> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (value: unknown) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onClose);
-      req.off('close', onClose);
-      resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) return finish(TOO_LARGE);
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      try {
-        finish(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        finish(BAD_JSON);
-      }
-    };
-    const onClose = () => finish(req.complete ? BAD_JSON : CLOSED);
-    const timer = setTimeout(() => finish(TIMED_OUT), ms);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onClose);
-    req.on('close', onClose);
-  });
-}
-
-function plain(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end(`${text}\n`);
-}
-
-function jsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }

@@ -1,7 +1,7 @@
 /**
  * Typed errors of the VirusTotal client: a kind and the facts behind it (VT's code, when to retry,
  * whose limit, why the connection failed). The MCP layer words them for the model in one place
- * (src/tools/wording.ts); `message` is a short description for logs and tests, never shown as such.
+ * (src/answers/wording.ts); `message` is a short description for logs and tests, never shown as such.
  * Nothing here carries the API key, a request URL or a raw upstream body.
  */
 import { stripUnsafe, truncate } from '../util/sanitize.js';

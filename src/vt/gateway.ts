@@ -527,7 +527,7 @@ export class MediatedGateway implements VtGateway {
 
   #upstreamQuota(err: VtError, backoffMs: number, gaveUp?: { retries: number; sinceMs: number }): VtError {
     const at = Date.now() + backoffMs;
-    // Facts only: tools/wording.ts words them for the model.
+    // Facts only: answers/wording.ts words them for the model.
     return new VtError(
       'quota',
       `VirusTotal answered 429 (${err.vtCode ?? 'no code'}); retry after ${isoSeconds(at)}`,

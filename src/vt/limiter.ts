@@ -414,7 +414,7 @@ export class RateLimiter {
     const q = this.#o.dailyQuota;
     if (q === undefined || this.#dayUsed < q) return undefined;
     const reset = nextUtcMidnight(now);
-    // Facts only: tools/wording.ts words them for the model.
+    // Facts only: answers/wording.ts words them for the model.
     return new VtError('quota', `daily cap of ${q} spent until ${isoSeconds(reset)}`, {
       retryAfterSeconds: Math.ceil((reset - now) / 1000),
       resetAt: new Date(reset),

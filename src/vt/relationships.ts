@@ -1,7 +1,7 @@
 /**
  * Relationship names per object type (and of collections), with who may read them (VT-API.md §4), and
  * the closest valid names for a typo. Pure: checking a name here costs no upstream request. Facts only:
- * the sentences that tell the model about them are in src/tools/wording.ts.
+ * the sentences that tell the model about them are in src/answers/wording.ts.
  */
 import type { IndicatorType } from './indicators.js';
 

@@ -11,12 +11,29 @@
  * has a time limit, the connection is retried in the background with a capped backoff. The limits are
  * ours (util/deadline.ts): node-redis' own timers fire before a reply that came during a stall of this
  * process is read, so they are only a backstop for a server that never answers.
+ *
+ * The Lua scripts, and the table of the keys and fields they keep, are in redis-scripts.ts.
  */
 
 import { type CommandParser, createClient, defineScript, RESP_TYPES } from 'redis';
 import { withinDeadline } from '../../util/deadline.js';
-import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
+import { nextUtcMidnight } from '../../util/time.js';
 import { packBody, unpackBody } from './packed-body.js';
+import {
+  ACQUIRE,
+  CACHE_GET,
+  CACHE_SET,
+  CACHE_STATS,
+  DOC_GET,
+  DOC_LIST,
+  DOC_PUT,
+  LEASE,
+  PAUSE,
+  REFUND,
+  RELEASE,
+  SETTLE,
+  USAGE,
+} from './redis-scripts.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -51,7 +68,6 @@ export interface RedisStoreOptions {
   log?: (msg: string) => void;
 }
 
-const DAY_COUNTER_TTL_MS = 2 * DAY_MS;
 /**
  * node-redis' own command and connection timeouts. A stall of this process longer than these would
  * fail a command that was answered; they only free what a server that never answers leaves pending.
@@ -72,201 +88,6 @@ const script = (SCRIPT: string, NUMBER_OF_KEYS: number) =>
     },
     transformReply: (reply: Reply) => reply as unknown as Reply,
   });
-
-// KEYS: pending, settled, day counter, pause. ARGV: now, pending expiry, slot, has window, requests,
-// quota (-1: none), key ttl. The sets' own expiries (a safety net) are only ever extended.
-const ACQUIRE = `
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local used = tonumber(redis.call('GET', KEYS[3]) or '0')
-local quota = tonumber(ARGV[6])
-if quota >= 0 and used >= quota then return {0, 'daily', 0} end
-local paused = tonumber(redis.call('GET', KEYS[4]) or '0')
-if paused > now then return {0, 'paused', redis.call('GET', KEYS[4])} end
-if ARGV[4] == '1' then
-  local live = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
-  if live >= tonumber(ARGV[5]) then
-    local s = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-    local p = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-    return {0, 'window', 0, s, p}
-  end
-end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[7]) then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
-local n = redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ${DAY_COUNTER_TTL_MS})
-return {1, ARGV[3], n}
-`;
-
-// KEYS: pending, settled. ARGV: slot, free time ('' = no window: just remove), key ttl.
-const SETTLE = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[2] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-else
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-end
-return 1
-`;
-
-// KEYS: pending, settled, the slot's day counter. ARGV: slot, now.
-const REFUND = `
-local r = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
-if r > 0 then
-  local v = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if v > 0 then redis.call('DECR', KEYS[3]) end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
-return r
-`;
-
-// KEYS: pause. ARGV: until, ttl.
-const PAUSE = `
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-return 1
-`;
-
-// KEYS: pending, settled, today's counter, pause. ARGV: now.
-const USAGE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-local s = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-local p = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-return {redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0', s, p}
-`;
-
-/** Shared Lua helpers of the cache scripts; P is the key prefix. */
-const CACHE_LIB = `
-local P = ARGV[1]
-local IDX, SZ, BYTES = P .. 'cidx', P .. 'csz', P .. 'cb'
-local function drop(canon)
-  local ek = P .. 'ce:' .. canon
-  local al = redis.call('HGET', ek, 'a')
-  if al then
-    for _, k in ipairs(cjson.decode(al)) do
-      if redis.call('GET', P .. 'ck:' .. k) == canon then redis.call('DEL', P .. 'ck:' .. k) end
-    end
-  end
-  redis.call('DEL', ek)
-  local sz = redis.call('HGET', SZ, canon)
-  if sz then
-    redis.call('DECRBY', BYTES, sz)
-    redis.call('HDEL', SZ, canon)
-  end
-  redis.call('ZREM', IDX, canon)
-end
-local function reconcile(now, n)
-  for _, c in ipairs(redis.call('ZRANGE', IDX, 0, n - 1)) do
-    local x = redis.call('HGET', P .. 'ce:' .. c, 'x')
-    if (not x) or tonumber(x) <= now then drop(c) end
-  end
-  if redis.call('ZCARD', IDX) == 0 then redis.call('DEL', BYTES, SZ) end
-end
-`;
-
-// KEYS: the alias key of the key asked. ARGV: prefix, now.
-const CACHE_GET = `
-local canon = redis.call('GET', KEYS[1])
-if not canon then return false end
-local h = redis.call('HMGET', ARGV[1] .. 'ce:' .. canon, 'b', 'f', 'n', 'x', 'e')
-if not h[1] or not h[4] then return false end
-if tonumber(h[4]) <= tonumber(ARGV[2]) then return false end
-return {h[1], h[2], h[3], h[5] or '0'}
-`;
-
-// KEYS: index. ARGV: prefix, now, expiresAt, ttl, size, maxBytes, body (as stored: packed-body.ts),
-// fetchedAt, notFound, keys (JSON), the body's encoding.
-const CACHE_SET = `${CACHE_LIB}
-local now = tonumber(ARGV[2])
-local size, maxb = tonumber(ARGV[5]), tonumber(ARGV[6])
-local keys = cjson.decode(ARGV[10])
-for _, k in ipairs(keys) do
-  local owner = redis.call('GET', P .. 'ck:' .. k)
-  if owner then drop(owner) end
-  if redis.call('ZSCORE', IDX, k) then drop(k) end
-end
-if size > maxb then return 0 end
-reconcile(now, 64)
-local bytes = tonumber(redis.call('GET', BYTES) or '0')
-while bytes + size > maxb do
-  local o = redis.call('ZRANGE', IDX, 0, 0)
-  if #o == 0 then
-    redis.call('DEL', BYTES, SZ)
-    break
-  end
-  drop(o[1])
-  bytes = tonumber(redis.call('GET', BYTES) or '0')
-end
-local canon = keys[1]
-local ek = P .. 'ce:' .. canon
-redis.call('HSET', ek, 'b', ARGV[7], 'f', ARGV[8], 'n', ARGV[9], 'x', ARGV[3], 'a', ARGV[10], 'e', ARGV[11])
-redis.call('PEXPIRE', ek, ARGV[4])
-for _, k in ipairs(keys) do redis.call('SET', P .. 'ck:' .. k, canon, 'PX', ARGV[4]) end
-local seq = redis.call('INCR', P .. 'cseq')
-redis.call('ZADD', IDX, seq, canon)
-redis.call('HSET', SZ, canon, size)
-redis.call('INCRBY', BYTES, size)
-local keep = tonumber(ARGV[4]) + 86400000
-for _, k in ipairs({IDX, SZ, BYTES, P .. 'cseq'}) do redis.call('PEXPIRE', k, keep) end
-return 1
-`;
-
-// KEYS: index. ARGV: prefix, now.
-const CACHE_STATS = `${CACHE_LIB}
-reconcile(tonumber(ARGV[2]), 64)
-return {redis.call('ZCARD', IDX), tonumber(redis.call('GET', BYTES) or '0')}
-`;
-
-// KEYS: lease. ARGV: owner, now, expiresAt, ttl.
-const LEASE = `
-local v = redis.call('HMGET', KEYS[1], 'o', 'x')
-if v[1] and v[1] ~= ARGV[1] and v[2] and tonumber(v[2]) > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'o', ARGV[1], 'x', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1
-`;
-
-// KEYS: lease. ARGV: owner.
-const RELEASE = `
-if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-`;
-
-// KEYS: doc, index. ARGV: key, value, expiresAt ('' = none), ttl.
-const DOC_PUT = `
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'x', ARGV[3])
-if ARGV[3] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-return 1
-`;
-
-// KEYS: doc. ARGV: now.
-const DOC_GET = `
-local v = redis.call('HMGET', KEYS[1], 'v', 'x')
-if not v[1] then return false end
-if v[2] and v[2] ~= '' and tonumber(v[2]) <= tonumber(ARGV[1]) then return false end
-return v[1]
-`;
-
-// KEYS: index. ARGV: doc key prefix, key prefix asked, now.
-const DOC_LIST = `
-local min, max = '-', '+'
-if ARGV[2] ~= '' then min, max = '[' .. ARGV[2], '(' .. ARGV[2] .. '\\255' end
-local out = {}
-for _, k in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], min, max)) do
-  local x = redis.call('HGET', ARGV[1] .. k, 'x')
-  if not x then
-    redis.call('ZREM', KEYS[1], k)
-  elseif x == '' or tonumber(x) > tonumber(ARGV[3]) then
-    out[#out + 1] = k
-  end
-end
-return out
-`;
 
 const SCRIPTS = {
   vtbAcquire: script(ACQUIRE, 4),

@@ -5,7 +5,12 @@ import type { TriageService } from '../jobs/service.js';
 import type { Logger } from '../log.js';
 import type { VtApi } from '../vt/api.js';
 import type { VtGateway } from '../vt/gateway.js';
-import type { ConfirmState } from './confirm.js';
+
+/** What a 2026-07-28 client echoes back with its user's answer, signed by the server (requestState below). */
+export interface ConfirmState {
+  /** A digest of what is to be sent: an answer given for one URL or file never sends another. */
+  subject: string;
+}
 
 /** What createServer() is given (index.ts and the tests build it the same way). */
 export interface ServerContext {

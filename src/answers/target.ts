@@ -1,4 +1,5 @@
 /** Reading the object a tool is about: indicators parsed (and non-public addresses refused) before any request. */
+import { z } from 'zod';
 import {
   type Indicator,
   type IndicatorType,
@@ -8,6 +9,9 @@ import {
   type ThreatRef,
 } from '../vt/indicators.js';
 import { collectionIdProblem, indicatorProblemText, invalidInput } from './wording.js';
+
+/** file, url, domain or ip_address: a type of indicator, as parameters and answers name it. */
+export const indicatorTypeSchema = z.enum(['file', 'url', 'domain', 'ip_address']);
 
 /**
  * parseIndicator, plus VT's own URL ids: relationship and search answers name URLs by the SHA-256
