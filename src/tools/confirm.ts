@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  CLIENT_CAPABILITIES_META_KEY,
   type InputRequiredResult,
   inputRequired,
   inputResponse,
@@ -17,6 +16,7 @@ import type { ConfirmState, ToolContext } from '../answers/context.js';
 import { ToolError } from '../answers/wording.js';
 import { clean } from '../summaries/common.js';
 import type { Extra } from './define.js';
+import { envelopeCapabilities } from './envelope.js';
 
 const CONFIRM_TIMEOUT_MS = 5 * 60_000;
 
@@ -70,10 +70,7 @@ async function confirmByRoundTrip(
   message: string,
   subject: string,
 ): Promise<Asked> {
-  // The SDK types the envelope as an open record: its fields are read, not trusted.
-  const envelope = extra.mcpReq.envelope as Record<string, { elicitation?: unknown } | undefined>;
-  const caps = envelope[CLIENT_CAPABILITIES_META_KEY];
-  if (!caps?.elicitation) return 'unsupported';
+  if (!envelopeCapabilities(extra)?.elicitation) return 'unsupported';
   // Every server has a codec (createServer); a context built by hand without one cannot ask.
   if (!ctx.requestState) return 'unsupported';
   const digest = createHash('sha256').update(subject).digest('base64url');

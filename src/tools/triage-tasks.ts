@@ -6,7 +6,6 @@
  * caller's task is unknown, as another's job is). Callers without the extension follow jobs as before.
  */
 import {
-  CLIENT_CAPABILITIES_META_KEY,
   type McpServer,
   MissingRequiredClientCapabilityError,
   ProtocolError,
@@ -20,16 +19,13 @@ import { fmtInt } from '../summaries/common.js';
 import { isoSeconds } from '../util/time.js';
 import type { StoreHealth } from '../vt/state/store.js';
 import type { Extra } from './define.js';
+import { envelopeCapabilities } from './envelope.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 /** Whether this request's client takes a task for an answer (it declared the extension in its envelope). */
 export function declaresTasks(extra: Extra): boolean {
-  const envelope = extra.mcpReq.envelope as Record<
-    string,
-    { extensions?: Record<string, unknown> } | undefined
-  >;
-  const extensions = envelope?.[CLIENT_CAPABILITIES_META_KEY]?.extensions;
+  const extensions = (envelopeCapabilities(extra) as { extensions?: object } | undefined)?.extensions;
   return extensions !== undefined && Object.hasOwn(extensions, TASKS_EXTENSION);
 }
 
