@@ -8,35 +8,18 @@
  * Two gateways on two connections to one real SQLite file stand for two processes; the upstream is a
  * client whose answer the test releases.
  */
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { ResponseCache } from '../src/vt/cache.js';
 import type { VtClient, VtResponse } from '../src/vt/client.js';
 import { MediatedGateway } from '../src/vt/gateway.js';
 import { RateLimiter } from '../src/vt/limiter.js';
-import { openSqliteStore, type SqliteStore } from '../src/vt/state/sqlite.js';
-import { keyspace, type StateStore } from '../src/vt/state/store.js';
-import { tempDir } from './helpers/state-backends.js';
+import type { StateStore } from '../src/vt/state/store.js';
+import { sqliteConnections } from './helpers/state-backends.js';
 
-const tmp = tempDir('claims');
-const stores: SqliteStore[] = [];
-afterAll(() => {
-  for (const s of stores) s.close();
-  tmp.remove();
-});
-
-function connection(file: string): SqliteStore {
-  const s = openSqliteStore({
-    path: join(tmp.dir, file),
-    keyspace: keyspace('claims-key'),
-    cacheMaxBytes: 1e6,
-    ownDirectory: false,
-    platform: process.platform,
-  });
-  stores.push(s);
-  return s;
-}
+const files = sqliteConnections('claims', 'claims-key');
+afterAll(() => files.close());
+const connection = files.connection;
 
 /** An upstream that holds each request until the test says to answer, and answers at once after that. */
 function heldUpstream() {

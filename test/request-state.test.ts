@@ -4,33 +4,15 @@
  * SQLite file here) and the next start verify what another minted; bound to the caller; never the API
  * key; a damaged or planted key document is replaced, not trusted.
  */
-import { join } from 'node:path';
 import type { ServerContext } from '@modelcontextprotocol/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requestStateCodec } from '../src/server/request-state.js';
-import { openSqliteStore, type SqliteStore } from '../src/vt/state/sqlite.js';
-import { keyspace } from '../src/vt/state/store.js';
-import { tempDir } from './helpers/state-backends.js';
+import { sqliteConnections } from './helpers/state-backends.js';
 
 const API_KEY = 'request-state-test-key-0123456789abcdef0123456789abcdef';
-const tmp = tempDir('request-state');
-const stores: SqliteStore[] = [];
-afterAll(() => {
-  for (const s of stores) s.close();
-  tmp.remove();
-});
-
-function connection(file: string): SqliteStore {
-  const s = openSqliteStore({
-    path: join(tmp.dir, file),
-    keyspace: keyspace(API_KEY),
-    cacheMaxBytes: 1e6,
-    ownDirectory: false,
-    platform: process.platform,
-  });
-  stores.push(s);
-  return s;
-}
+const files = sqliteConnections('request-state', API_KEY);
+afterAll(() => files.close());
+const connection = files.connection;
 
 /** What the codec reads of a request: its method and the caller the HTTP layer filed. */
 const request = (caller?: string) =>

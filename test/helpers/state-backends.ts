@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { MemoryStore } from '../../src/vt/state/memory.js';
 import { openRedisStore, type RedisStore } from '../../src/vt/state/redis.js';
-import { openSqliteStore } from '../../src/vt/state/sqlite.js';
+import { openSqliteStore, type SqliteStore } from '../../src/vt/state/sqlite.js';
 import { keyspace, type StateStore } from '../../src/vt/state/store.js';
 
 export const REDIS_URL = process.env.VT_TEST_REDIS_URL || undefined;
@@ -89,6 +89,32 @@ export function sqliteBackend(): Backend {
     open: async (apiKey, cacheMaxBytes = 1_000_000) =>
       openSqliteStore({ path, keyspace: keyspace(apiKey), cacheMaxBytes }),
     cleanup: async () => t.remove(),
+  };
+}
+
+/**
+ * SQLite files in a temporary directory, each opened as often as a test likes (every connection stands
+ * for a process on that file); close() closes them all and removes the directory.
+ */
+export function sqliteConnections(label: string, apiKey: string) {
+  const t = tempDir(label);
+  const open: SqliteStore[] = [];
+  return {
+    connection(file: string): SqliteStore {
+      const s = openSqliteStore({
+        path: join(t.dir, file),
+        keyspace: keyspace(apiKey),
+        cacheMaxBytes: 1e6,
+        ownDirectory: false,
+        platform: process.platform,
+      });
+      open.push(s);
+      return s;
+    },
+    close(): void {
+      for (const s of open.splice(0)) s.close();
+      t.remove();
+    },
   };
 }
 
