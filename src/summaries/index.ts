@@ -6,7 +6,7 @@
  * passes `now`, and the summary it gets carries analysis_age_days for that moment.
  */
 import { z } from 'zod';
-import { deepFreeze } from '../util/freeze.js';
+import { deepFreeze, madeOnce } from '../util/freeze.js';
 import type { IndicatorType } from '../vt/indicators.js';
 import { ageDays, type Detail, type Json, obj, type ReportTextOptions } from './common.js';
 import { type DomainSummary, domainSummarySchema, renderDomainText, summarizeDomain } from './domain.js';
@@ -43,7 +43,7 @@ function isReportType(t: unknown): t is IndicatorType {
  * answer one frozen object (vt/cache.ts), so a burst of calls for it summarises it once. Pure functions of
  * their input, and frozen here, they are safe to share.
  */
-const MADE = new WeakMap<object, Partial<Record<Detail, ReportSummary>>>();
+const MADE = new WeakMap<object, Map<Detail, ReportSummary>>();
 
 /**
  * Summarises a VT object of type file, url, domain or ip_address; undefined for other types. Given
@@ -52,18 +52,9 @@ const MADE = new WeakMap<object, Partial<Record<Detail, ReportSummary>>>();
 export function summarizeReport(data: unknown, detail: Detail, now?: number): ReportSummary | undefined {
   const d = obj(data);
   if (!d || !isReportType(d.type)) return undefined;
-  // Only an object nobody can change (a cached answer) is remembered.
-  if (!Object.isFrozen(d)) {
-    const s = (REPORTS[d.type] as ReportKind<ReportSummary>).summarise(d, detail);
-    return now === undefined ? s : aged(s, now);
-  }
-  let made = MADE.get(d);
-  if (!made) {
-    made = {};
-    MADE.set(d, made);
-  }
-  made[detail] ??= deepFreeze((REPORTS[d.type] as ReportKind<ReportSummary>).summarise(d, detail));
-  return now === undefined ? made[detail] : aged(made[detail], now);
+  const kind = REPORTS[d.type] as ReportKind<ReportSummary>;
+  const s = madeOnce(MADE, d, detail, () => kind.summarise(d, detail));
+  return now === undefined ? s : aged(s, now);
 }
 
 /**
@@ -97,18 +88,8 @@ const RENDERED = new WeakMap<object, Map<string, string>>();
 
 /** The text of a report summary, within maxChars (what it cuts is named in it). */
 export function renderReport(s: ReportSummary, maxChars: number, opts: ReportTextOptions = {}): string {
-  const render = () => (REPORTS[s.type] as ReportKind<ReportSummary>).render(s, maxChars, opts);
-  if (!Object.isFrozen(s)) return render();
-  let byRoom = RENDERED.get(s);
-  if (!byRoom) {
-    byRoom = new Map();
-    RENDERED.set(s, byRoom);
-  }
   const key = `${maxChars}${opts.submissions ? ' submissions' : ''}`;
-  let text = byRoom.get(key);
-  if (text === undefined) {
-    text = render();
-    byRoom.set(key, text);
-  }
-  return text;
+  return madeOnce(RENDERED, s, key, () =>
+    (REPORTS[s.type] as ReportKind<ReportSummary>).render(s, maxChars, opts),
+  );
 }

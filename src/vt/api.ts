@@ -5,7 +5,7 @@
  * here; callers get objects, pages with their cursor, and typed errors. Nothing here knows MCP.
  */
 import type { z } from 'zod';
-import { deepFreeze } from '../util/freeze.js';
+import { madeOnce } from '../util/freeze.js';
 import { pageCursor } from '../util/sanitize.js';
 import {
   dataObjectEnvelope,
@@ -126,20 +126,11 @@ const DIRECT_UPLOAD_MAX_BYTES = 32 * 1024 * 1024;
 const CHECKED = new WeakMap<object, Map<z.ZodType, unknown>>();
 
 function parsed<S extends z.ZodType>(schema: S, body: unknown, expected: string): z.infer<S> {
-  const shared = body !== null && typeof body === 'object' && Object.isFrozen(body);
-  const known = shared ? CHECKED.get(body)?.get(schema) : undefined;
-  if (known !== undefined) return known as z.infer<S>;
-  const r = schema.safeParse(body);
-  if (!r.success) throw unexpectedShape(expected);
-  if (!shared) return r.data;
-  const data = deepFreeze(r.data);
-  let bySchema = CHECKED.get(body);
-  if (!bySchema) {
-    bySchema = new Map();
-    CHECKED.set(body, bySchema);
-  }
-  bySchema.set(schema, data);
-  return data;
+  return madeOnce(CHECKED, body, schema, () => {
+    const r = schema.safeParse(body);
+    if (!r.success) throw unexpectedShape(expected);
+    return r.data;
+  }) as z.infer<S>;
 }
 
 function got<T>(res: Fetched<unknown>, value: T): Got<T> {
