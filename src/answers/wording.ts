@@ -314,14 +314,20 @@ export function relationshipProblem(
   type: IndicatorType,
   check: Extract<RelationshipCheck, { ok: false }>,
 ): string {
-  const shown = check.given.replace(/[^\w -]/g, '').slice(0, 40);
-  const parts = [`"${shown}" is not a relationship of ${A_TYPE[type]}.`];
-  if (check.closest.length > 0) parts.push(`Did you mean ${check.closest.join(', ')}?`);
+  const parts = notARelationshipOf(A_TYPE[type], check);
   if (check.elsewhere.length > 0) {
     parts.push(`It exists for ${check.elsewhere.map((t) => A_TYPE[t]).join(' and ')}.`);
   }
   if (check.closest.length === 0) parts.push(`Names for ${A_TYPE[type]}: ${namesByAccess(type)}.`);
   return parts.join(' ');
+}
+
+/** "<name>" is not a relationship of <what>, and the names closest to it: the start of either refusal. */
+function notARelationshipOf(what: string, check: Extract<RelationshipCheck, { ok: false }>): string[] {
+  const shown = check.given.replace(/[^\w -]/g, '').slice(0, 40);
+  const parts = [`"${shown}" is not a relationship of ${what}.`];
+  if (check.closest.length > 0) parts.push(`Did you mean ${check.closest.join(', ')}?`);
+  return parts;
 }
 
 /** "domain github.com", "URL `http://example.com/`" (a code span: text to read, not a link to click). */
@@ -376,9 +382,7 @@ export function collectionRelationshipProblem(
   check: Extract<RelationshipCheck, { ok: false }>,
   names: string[],
 ): string {
-  const shown = check.given.replace(/[^\w -]/g, '').slice(0, 40);
-  const parts = [`"${shown}" is not a relationship of a collection.`];
-  if (check.closest.length > 0) parts.push(`Did you mean ${check.closest.join(', ')}?`);
+  const parts = notARelationshipOf('a collection', check);
   parts.push(`Names for a collection: ${shortList(names, 20)}.`);
   return parts.join(' ');
 }
