@@ -44,6 +44,11 @@ export const reportOutput = z.object({
 });
 type ReportOutput = z.infer<typeof reportOutput>;
 
+/** found:false, and the sentence that says what that means for this kind of object. */
+function notFoundAnswer(type: ReportOutput['type'], id: string, said: string): Answer<ReportOutput> {
+  return { structured: { type, id, found: false, fetched_at: new Date().toISOString() }, text: () => said };
+}
+
 /** The report of one object: its summary and text, or found:false. vt_get_report and the report resources answer with it. */
 export async function reportAnswer(
   ctx: ToolContext,
@@ -70,11 +75,7 @@ export async function reportAnswer(
     };
   } catch (err) {
     if (!(err instanceof VtError) || err.kind !== 'not_found') throw err;
-    const said = reportNotFound(ctx, `the ${subjectOf(ind)}`);
-    return {
-      structured: { type: ind.type, id: ind.id, found: false, fetched_at: new Date().toISOString() },
-      text: () => said,
-    };
+    return notFoundAnswer(ind.type, ind.id, reportNotFound(ctx, `the ${subjectOf(ind)}`));
   }
 }
 
@@ -105,24 +106,22 @@ export async function collectionAnswer(
       throw new ToolError(collectionForbidden(ref), { upstream: err });
     }
     if (!(err instanceof VtError) || err.kind !== 'not_found') throw err;
-    const said = collectionNotFound(ctx, ref.id);
-    return {
-      structured: { type: 'collection', id: ref.id, found: false, fetched_at: new Date().toISOString() },
-      text: () => said,
-    };
+    return notFoundAnswer('collection', ref.id, collectionNotFound(ctx, ref.id));
   }
 }
 
 /** An ATT&CK technique, from the bundled table: no request, whatever the id. */
 export function techniqueAnswer(id: string): Answer<ReportOutput> {
   const summary = summarizeTechnique(id);
-  const now = new Date().toISOString();
-  if (!summary) {
-    const said = techniqueNotFound(id, ATTACK_VERSION);
-    return { structured: { type: 'attack_technique', id, found: false, fetched_at: now }, text: () => said };
-  }
+  if (!summary) return notFoundAnswer('attack_technique', id, techniqueNotFound(id, ATTACK_VERSION));
   return {
-    structured: { type: 'attack_technique', id: summary.id, found: true, summary, fetched_at: now },
+    structured: {
+      type: 'attack_technique',
+      id: summary.id,
+      found: true,
+      summary,
+      fetched_at: new Date().toISOString(),
+    },
     text: (s, max) => (s.summary?.type === 'attack_technique' ? renderTechniqueText(s.summary, max) : ''),
   };
 }
