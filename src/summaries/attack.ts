@@ -22,8 +22,7 @@ export interface Technique {
 
 const BY_ID = new Map(TECHNIQUES.map((t) => [t[0], t]));
 
-/** A technique id as written anywhere: T, four digits, and an optional .three-digit sub-technique. */
-export const TECHNIQUE_ID = /^T\d{4}(?:\.\d{3})?$/;
+export { TECHNIQUE_ID } from '../vt/indicators.js';
 
 /** The technique with this id (any case), or undefined when ATT&CK v18.1 has none. */
 export function techniqueOf(id: string): Technique | undefined {

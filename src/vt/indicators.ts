@@ -260,7 +260,8 @@ const CURATED_ID = new RegExp(
 const CVE = /^cve-\d{4}-\d{4,7}$/;
 /** Any other collection id given with type "collection": VT's ids are letters, digits, "-" and "_". */
 const OTHER_COLLECTION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/;
-const ATTACK_TECHNIQUE_ID = /^T\d{4}(?:\.\d{3})?$/i;
+/** A technique id as MITRE writes it: T, four digits, and an optional .three-digit sub-technique. */
+export const TECHNIQUE_ID = /^T\d{4}(?:\.\d{3})?$/;
 
 function collectionRef(id: string, kind?: CollectionIdKind): CollectionRef {
   return { type: 'collection', id, value: id, collection: 'collections', ...(kind ? { kind } : {}) };
@@ -275,7 +276,7 @@ export function parseThreatRef(raw: string, type?: IndicatorType | 'collection')
   if (typeof raw !== 'string' || raw.length > 300) return undefined;
   if (type !== undefined && type !== 'collection') return undefined;
   const s = unwrap(raw.trim());
-  if (type === undefined && ATTACK_TECHNIQUE_ID.test(s)) {
+  if (type === undefined && TECHNIQUE_ID.test(s.toUpperCase())) {
     const id = s.toUpperCase();
     return { type: 'attack_technique', id, value: id };
   }
