@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../src/vt/state/sqlite.js';
+import { migrate, prepare, type Row } from '../src/vt/state/sqlite-schema.js';
 import { keyspace } from '../src/vt/state/store.js';
 import { randomApiKey, tempDir } from './helpers/state-backends.js';
 
@@ -140,43 +141,144 @@ describe('SQLite store on node:sqlite', () => {
     await s.close();
   });
 
-  it("opens a file of the previous schema: keeps the day's count and the documents, drops the cache", async () => {
-    const path = join(t.dir, 'v1.db');
-    const ks = keyspace(randomApiKey());
-    const day = new Date(T0).toISOString().slice(0, 10);
-    const db = new DatabaseSync(path);
-    db.exec(`
-      PRAGMA journal_mode = WAL;
-      CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
-      INSERT INTO meta VALUES ('schema', '1');
-      CREATE TABLE days (ks TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (ks, day)) WITHOUT ROWID;
-      CREATE TABLE docs (ks TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
-        PRIMARY KEY (ks, key)) WITHOUT ROWID;
-      CREATE TABLE cache (ks TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, fetched_at INTEGER NOT NULL,
-        not_found INTEGER NOT NULL, expires_at INTEGER NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (ks, key));
-      CREATE TABLE cache_keys (ks TEXT NOT NULL, k TEXT NOT NULL, canon TEXT NOT NULL, PRIMARY KEY (ks, k)) WITHOUT ROWID;
-      CREATE TABLE cache_totals (ks TEXT PRIMARY KEY, entries INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
-    `);
-    db.prepare('INSERT INTO days VALUES (?, ?, 7)').run(ks, day);
-    db.prepare(`INSERT INTO docs VALUES (?, 'job:old', '{"kept":true}', NULL)`).run(ks);
-    db.prepare(`INSERT INTO cache VALUES (?, '/files/old', '{}', ?, 0, ?, 10)`).run(ks, T0, T0 + 1e9);
-    db.prepare(`INSERT INTO cache_keys VALUES (?, '/files/old', '/files/old')`).run(ks);
-    db.close();
-
-    const s = openSqliteStore({ path, keyspace: ks, cacheMaxBytes: 1e6 });
+  it("keeps no key's text: an entry's keys are digests mapped to its number, and go with it", async () => {
+    const { s, path } = open();
+    // A second key's store on the same file: the same key text in another keyspace is another row.
+    const other = openSqliteStore({ path, keyspace: keyspace(randomApiKey()), cacheMaxBytes: 1e6 });
+    const sha256 = `/files/${'a'.repeat(64)}`;
+    const md5 = `/files/${'b'.repeat(32)}`;
+    const sha1 = `/files/${'c'.repeat(40)}`;
+    const keyRows = (): Row[] => {
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        return db.prepare('SELECT ks, k, id FROM cache_keys').all();
+      } finally {
+        db.close();
+      }
+    };
     try {
-      expect((await s.usage(T0, W)).dayUsed).toBe(7);
-      expect(await s.docGet('job:old', T0)).toBe('{"kept":true}');
-      expect(await s.cacheGet('/files/old', T0)).toBeUndefined();
-      await s.cacheSet(['/files/new'], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
-      expect((await s.cacheGet('/files/new', T0))?.body).toBe(REPORT);
+      await s.cacheSet([sha256, md5, sha1], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
+      await other.cacheSet([sha256], { body: '{}', fetchedAt: T0 }, 60_000, T0);
+      const rows = keyRows();
+      expect(rows).toHaveLength(4);
+      for (const row of rows) expect((row.k as Uint8Array).byteLength).toBe(16);
+      expect(new Set(rows.map((r) => r.ks)).size).toBe(2);
+      expect(new Set(rows.map((r) => r.id)).size).toBe(2);
+      // A new answer under one of the keys replaces the entry whole: its other keys go with it, and
+      // the other keyspace's entry under the same text stays.
+      await s.cacheSet([sha1], { body: '{"v":2}', fetchedAt: T0 + 1 }, 60_000, T0 + 1);
+      expect(await s.cacheGet(sha256, T0 + 2)).toBeUndefined();
+      expect(await s.cacheGet(md5, T0 + 2)).toBeUndefined();
+      expect((await s.cacheGet(sha1, T0 + 2))?.body).toBe('{"v":2}');
+      expect((await other.cacheGet(sha256, T0 + 2))?.body).toBe('{}');
+      expect(await s.cacheStats()).toMatchObject({ entries: 1 });
+      expect(keyRows()).toHaveLength(2);
     } finally {
       await s.close();
+      await other.close();
     }
-    const check = new DatabaseSync(path, { readOnly: true });
-    expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema'`).get()).toEqual({ v: '2' });
-    check.close();
   });
+
+  it("finds the cache's rows through a key or an index, never a scan or a sort", () => {
+    const d = new DatabaseSync(':memory:');
+    migrate(d);
+    // The statements, and the delete trigger's removal of an entry's keys.
+    const sqls = [
+      ...Object.values(prepare(d)).map((st) => st.sourceSQL),
+      'DELETE FROM cache_keys WHERE id = ?',
+    ];
+    for (const sql of sqls.filter((q) => /\bcache/.test(q))) {
+      const args = Array.from(sql.match(/\?/g) ?? [], () => 1);
+      const plan = d
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...args)
+        .map((r) => String(r.detail));
+      expect(
+        plan.filter((step) => step.startsWith('SCAN') || step.includes('TEMP B-TREE')),
+        sql,
+      ).toEqual([]);
+    }
+    d.close();
+  });
+
+  /** What versions 1 and 2 wrote (1: bodies as text; 2: compressed bodies, key texts in every row). */
+  const OLD_LAYOUTS: Record<string, { tables: string; entry: string }> = {
+    '1': {
+      tables: `
+        CREATE TABLE cache (ks TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, fetched_at INTEGER NOT NULL,
+          not_found INTEGER NOT NULL, expires_at INTEGER NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (ks, key));
+        CREATE TABLE cache_keys (ks TEXT NOT NULL, k TEXT NOT NULL, canon TEXT NOT NULL, PRIMARY KEY (ks, k)) WITHOUT ROWID;
+        CREATE TABLE cache_totals (ks TEXT PRIMARY KEY, entries INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;`,
+      entry: `INSERT INTO cache VALUES (?, '/files/old', '{}', ?, 0, ?, 10)`,
+    },
+    '2': {
+      tables: `
+        CREATE TABLE cache (ks TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, encoding INTEGER NOT NULL,
+          fetched_at INTEGER NOT NULL, not_found INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+          size INTEGER NOT NULL, PRIMARY KEY (ks, key));
+        CREATE INDEX cache_age ON cache (ks);
+        CREATE INDEX cache_exp ON cache (ks, expires_at);
+        CREATE TABLE cache_keys (ks TEXT NOT NULL, k TEXT NOT NULL, canon TEXT NOT NULL, PRIMARY KEY (ks, k)) WITHOUT ROWID;
+        CREATE INDEX cache_keys_canon ON cache_keys (ks, canon);
+        CREATE TABLE cache_totals (ks TEXT PRIMARY KEY, entries INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TRIGGER cache_ins AFTER INSERT ON cache BEGIN
+          INSERT INTO cache_totals (ks, entries, bytes) VALUES (new.ks, 1, new.size)
+            ON CONFLICT (ks) DO UPDATE SET entries = entries + 1, bytes = bytes + excluded.bytes;
+        END;
+        CREATE TRIGGER cache_del AFTER DELETE ON cache BEGIN
+          UPDATE cache_totals SET entries = entries - 1, bytes = bytes - old.size WHERE ks = old.ks;
+          DELETE FROM cache_keys WHERE ks = old.ks AND canon = old.key;
+        END;`,
+      entry: `INSERT INTO cache VALUES (?, '/files/old', x'7b7d', 0, ?, 0, ?, 12)`,
+    },
+  };
+
+  it.each(Object.keys(OLD_LAYOUTS))(
+    "opens a version-%s file: keeps the day's count and the documents, drops the cache",
+    async (version) => {
+      const layout = OLD_LAYOUTS[version] as { tables: string; entry: string };
+      const path = join(t.dir, `v${version}.db`);
+      const ks = keyspace(randomApiKey());
+      const day = new Date(T0).toISOString().slice(0, 10);
+      const db = new DatabaseSync(path);
+      db.exec(`
+        PRAGMA journal_mode = WAL;
+        CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+        INSERT INTO meta VALUES ('schema', '${version}');
+        CREATE TABLE days (ks TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (ks, day)) WITHOUT ROWID;
+        CREATE TABLE docs (ks TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
+          PRIMARY KEY (ks, key)) WITHOUT ROWID;
+        ${layout.tables}
+      `);
+      db.prepare('INSERT INTO days VALUES (?, ?, 7)').run(ks, day);
+      db.prepare(`INSERT INTO docs VALUES (?, 'job:old', '{"kept":true}', NULL)`).run(ks);
+      db.prepare(layout.entry).run(ks, T0, T0 + 1e9);
+      db.prepare(`INSERT INTO cache_keys VALUES (?, '/files/old', '/files/old')`).run(ks);
+      db.prepare(`INSERT INTO cache_keys VALUES (?, '/files/alias', '/files/old')`).run(ks);
+      db.close();
+
+      const s = openSqliteStore({ path, keyspace: ks, cacheMaxBytes: 1e6 });
+      try {
+        expect((await s.usage(T0, W)).dayUsed).toBe(7);
+        expect(await s.docGet('job:old', T0)).toBe('{"kept":true}');
+        expect(await s.cacheGet('/files/old', T0)).toBeUndefined();
+        expect(await s.cacheGet('/files/alias', T0)).toBeUndefined();
+        expect(await s.cacheStats()).toEqual({ entries: 0, bytes: 0 });
+        await s.cacheSet(['/files/new', '/files/new-alias'], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
+        expect((await s.cacheGet('/files/new-alias', T0))?.body).toBe(REPORT);
+        expect((await s.cacheStats()).entries).toBe(1);
+      } finally {
+        await s.close();
+      }
+      const check = new DatabaseSync(path, { readOnly: true });
+      expect(check.prepare(`SELECT v FROM meta WHERE k = 'schema'`).get()).toEqual({ v: '3' });
+      // The old layout is gone, not left beside the new one.
+      expect(check.prepare(`SELECT name FROM sqlite_schema WHERE name = 'cache_keys_canon'`).all()).toEqual(
+        [],
+      );
+      check.close();
+    },
+  );
 
   it('refuses a file of a newer schema, saying which', () => {
     const path = join(t.dir, 'v9.db');
@@ -186,7 +288,7 @@ describe('SQLite store on node:sqlite', () => {
     );
     db.close();
     expect(() => openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6 })).toThrow(
-      /has state schema 9, this version reads 2/,
+      /has state schema 9, this version reads 3/,
     );
   });
 

@@ -22,6 +22,7 @@ import { isoSeconds } from '../util/time.js';
 import { type CacheStats, keysFor, type ResponseCache } from './cache.js';
 import type { QueryValue, VtClient } from './client.js';
 import { notConfigured, VtError } from './errors.js';
+import { keptAnswer } from './kept-answer.js';
 import type { LimiterStats, RateLimiter, WaitInfo } from './limiter.js';
 import type { StateStore, StoreHealth, Usage } from './state/store.js';
 
@@ -460,11 +461,13 @@ export class MediatedGateway implements VtGateway {
           },
         );
         const fetchedAt = new Date();
-        if (cached) {
-          this.#o.cache.set(key, res.raw, fetchedAt, res.body);
-          this.#shareAnswer(key, res.raw, res.body, fetchedAt);
-        }
-        return { body: res.body, fetchedAt, fromCache: false };
+        if (!cached) return { body: res.body, fetchedAt, fromCache: false };
+        // What every cache keeps, and what this caller gets too: a fresh answer and a cached one agree.
+        const body = keptAnswer(res.body);
+        const raw = body === res.body ? res.raw : JSON.stringify(body);
+        this.#o.cache.set(key, raw, fetchedAt, body);
+        this.#shareAnswer(key, raw, body, fetchedAt);
+        return { body, fetchedAt, fromCache: false };
       } catch (err) {
         attempt++;
         if (!(err instanceof VtError)) throw err;

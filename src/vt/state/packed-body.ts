@@ -1,14 +1,21 @@
 /**
- * How a shared store keeps a cached answer's body: VirusTotal's JSON (20 KB to over 1 MB, most of it
- * repeated keys and engine names) compressed with Node's zlib (Brotli) when that saves room, as is
- * otherwise. The
- * cache's bound counts what is stored, so a compressed store holds several times as many answers in the
- * same bytes and its file stays small.
+ * How a shared store keeps a cached answer's body: VirusTotal's JSON (a few KB to over 1 MB, much of it
+ * keys and values every answer repeats) compressed with Node's zlib when that saves room, as is
+ * otherwise. The cache's bound counts what is stored, so a compressed store holds several times as many
+ * answers in the same bytes and its file stays small.
+ *
+ * Bodies are compressed with deflate and a preset dictionary of the JSON fragments answers share
+ * (body-dictionary.ts): an answer of a few KB cannot teach a compressor its own vocabulary, and the
+ * dictionary hands it over. Brotli (encoding 1) is still read: a store written by an earlier version holds it.
  */
-import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { brotliDecompressSync, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { BODY_DICTIONARY_1 } from './body-dictionary.js';
 
-/** 0: UTF-8 text as received; 1: that text compressed with Brotli. */
-export type BodyEncoding = 0 | 1;
+/**
+ * 0: UTF-8 text as received; 1: that text compressed with Brotli; 2: compressed with raw deflate and
+ * BODY_DICTIONARY_1.
+ */
+export type BodyEncoding = 0 | 1 | 2;
 
 export interface PackedBody {
   data: Uint8Array;
@@ -19,28 +26,25 @@ export interface PackedBody {
 const MIN_PACK_BYTES = 512;
 
 /**
- * Brotli at quality 1, measured on the 7.8 MB of recorded answers in fixtures/vt: 10.3 times smaller in
- * 25 ms, where deflate at level 1 was 8.1 times in 32 ms and at level 6 9.6 times in 70 ms (a typical
- * 20 KB report: about 4 times, in a quarter of a millisecond). Speed matters: this runs on the path of
- * every upstream answer.
+ * Deflate's level: scripts/body-dictionary.mjs prints what it gives on recorded answers it did not
+ * learn from. Speed matters as much as size: this runs on the path of every upstream answer.
  */
+export const DEFLATE_LEVEL = 2;
+
+const DICTIONARY = Buffer.from(BODY_DICTIONARY_1, 'latin1');
+
 export function packBody(body: string): PackedBody {
   const text = Buffer.from(body, 'utf8');
   if (text.length < MIN_PACK_BYTES) return { data: text, encoding: 0 };
-  const packed = brotliCompressSync(text, {
-    params: {
-      [constants.BROTLI_PARAM_QUALITY]: 1,
-      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
-      [constants.BROTLI_PARAM_SIZE_HINT]: text.length,
-    },
-  });
-  return packed.length < text.length ? { data: packed, encoding: 1 } : { data: text, encoding: 0 };
+  const packed = deflateRawSync(text, { level: DEFLATE_LEVEL, dictionary: DICTIONARY });
+  return packed.length < text.length ? { data: packed, encoding: 2 } : { data: text, encoding: 0 };
 }
 
 /** The body as received; throws on data that is not what packBody wrote (the caller treats it as a miss). */
 export function unpackBody(data: Uint8Array, encoding: number): string {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (encoding === 0) return buf.toString('utf8');
+  if (encoding === 2) return inflateRawSync(buf, { dictionary: DICTIONARY }).toString('utf8');
   if (encoding === 1) return brotliDecompressSync(buf).toString('utf8');
   throw new Error(`unknown body encoding ${encoding}`);
 }

@@ -4,30 +4,46 @@
  * what a row holds.
  */
 
+import { createHash } from 'node:crypto';
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 
-/** 2: cache bodies stored compressed (BLOB + encoding). A version-1 file's cache is dropped on open. */
-export const SCHEMA_VERSION = '2';
+/**
+ * 3: the cache's keys kept small. An entry is a numbered row (cache.id); each of its keys is a row that
+ * maps a 16-byte digest of the key's text (keyDigest) to that number, since nothing reads a key's text
+ * back; the keyspace is a number (keyspaces) rather than its text repeated in every cache row. 2 kept
+ * the key texts and the keyspace text in every entry, alias and index row: several times the room
+ * these take now, most of what a file held besides the bodies. A file of version 1 or 2 has its cache
+ * dropped on open (see DROP_OLD_CACHE).
+ */
+export const SCHEMA_VERSION = '3';
 
+/**
+ * The cache. Eviction takes an entry of the keyspace with the lowest id, the oldest (SQLite numbers a
+ * new row one above the highest: cache_age serves that order), expiry pruning the earliest expires_at
+ * (cache_exp); cache_keys_id lets the delete trigger find an entry's keys. The body comes last so that
+ * the small columns sit in the row's first page, not after the body in its overflow pages: reading an
+ * entry's size or expiry does not read its body. cache_totals keeps each keyspace's count and stored
+ * bytes (what the byte bound compares with) up to date through the triggers.
+ */
 export const CACHE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS cache (
-  ks TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, encoding INTEGER NOT NULL,
-  fetched_at INTEGER NOT NULL, not_found INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-  size INTEGER NOT NULL, PRIMARY KEY (ks, key));
+  id INTEGER PRIMARY KEY, ks INTEGER NOT NULL, fetched_at INTEGER NOT NULL,
+  not_found INTEGER NOT NULL, expires_at INTEGER NOT NULL, size INTEGER NOT NULL,
+  encoding INTEGER NOT NULL, body BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS cache_age ON cache (ks);
 CREATE INDEX IF NOT EXISTS cache_exp ON cache (ks, expires_at);
 CREATE TABLE IF NOT EXISTS cache_keys (
-  ks TEXT NOT NULL, k TEXT NOT NULL, canon TEXT NOT NULL, PRIMARY KEY (ks, k)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS cache_keys_canon ON cache_keys (ks, canon);
+  ks INTEGER NOT NULL, k BLOB NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (ks, k)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cache_keys_id ON cache_keys (id);
 CREATE TABLE IF NOT EXISTS cache_totals (
-  ks TEXT PRIMARY KEY, entries INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+  ks INTEGER PRIMARY KEY, entries INTEGER NOT NULL, bytes INTEGER NOT NULL);
 CREATE TRIGGER IF NOT EXISTS cache_ins AFTER INSERT ON cache BEGIN
   INSERT INTO cache_totals (ks, entries, bytes) VALUES (new.ks, 1, new.size)
     ON CONFLICT (ks) DO UPDATE SET entries = entries + 1, bytes = bytes + excluded.bytes;
 END;
 CREATE TRIGGER IF NOT EXISTS cache_del AFTER DELETE ON cache BEGIN
   UPDATE cache_totals SET entries = entries - 1, bytes = bytes - old.size WHERE ks = old.ks;
-  DELETE FROM cache_keys WHERE ks = old.ks AND canon = old.key;
+  DELETE FROM cache_keys WHERE id = old.id;
 END;
 `;
 
@@ -48,10 +64,14 @@ CREATE TABLE IF NOT EXISTS docs (
   ks TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER,
   PRIMARY KEY (ks, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS docs_exp ON docs (ks, expires_at);
+CREATE TABLE IF NOT EXISTS keyspaces (id INTEGER PRIMARY KEY, ks TEXT NOT NULL UNIQUE);
 `;
 
-/** Version 1 kept bodies as text; what it cached is dropped (a cache), the rest is kept. */
-export const DROP_V1_CACHE = `
+/**
+ * An older version's cache (1 kept bodies as text, 2 kept key texts): what it cached is dropped (a
+ * cache), the rest is kept.
+ */
+export const DROP_OLD_CACHE = `
 DROP TRIGGER IF EXISTS cache_ins; DROP TRIGGER IF EXISTS cache_del;
 DROP TABLE IF EXISTS cache; DROP TABLE IF EXISTS cache_keys; DROP TABLE IF EXISTS cache_totals;
 `;
@@ -63,11 +83,28 @@ DROP TABLE IF EXISTS cache; DROP TABLE IF EXISTS cache_keys; DROP TABLE IF EXIST
 export function migrate(d: DatabaseSync): void {
   d.exec(SCHEMA);
   const v = column(d.prepare(`SELECT v FROM meta WHERE k = 'schema'`).get());
-  if (v === '1') d.exec(DROP_V1_CACHE);
+  if (v === '1' || v === '2') d.exec(DROP_OLD_CACHE);
   else if (v !== undefined && v !== SCHEMA_VERSION)
     throw new Error(`the file has state schema ${String(v)}, this version reads ${SCHEMA_VERSION}`);
   d.exec(CACHE_SCHEMA);
   d.prepare(`INSERT OR REPLACE INTO meta (k, v) VALUES ('schema', ?)`).run(SCHEMA_VERSION);
+}
+
+/**
+ * The keyspace's number in this file, given it on first use (in the caller's IMMEDIATE transaction).
+ * Numbers are never reused: no row of keyspaces is ever deleted.
+ */
+export function keyspaceId(d: DatabaseSync, ks: string): number {
+  d.prepare('INSERT INTO keyspaces (ks) VALUES (?) ON CONFLICT (ks) DO NOTHING').run(ks);
+  return int(column(d.prepare('SELECT id FROM keyspaces WHERE ks = ?').get(ks)), 'a keyspace');
+}
+
+/**
+ * What cache_keys stores for a key: the first 16 bytes of its SHA-256. Two keys of one keyspace
+ * colliding is out of reach (under 2^-64 even at four billion keys); the text is never read back.
+ */
+export function keyDigest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
 }
 
 export type Row = Record<string, SQLOutputValue>;
@@ -118,22 +155,22 @@ export function prepare(db: DatabaseSync) {
     ),
     cacheGet: p(
       `SELECT c.body, c.encoding, c.fetched_at, c.not_found, c.expires_at FROM cache_keys k
-       JOIN cache c ON c.ks = k.ks AND c.key = k.canon WHERE k.ks = ? AND k.k = ?`,
+       JOIN cache c ON c.id = k.id WHERE k.ks = ? AND k.k = ?`,
     ),
-    keyOwner: p('SELECT canon FROM cache_keys WHERE ks = ? AND k = ?'),
-    deleteEntry: p('DELETE FROM cache WHERE ks = ? AND key = ?'),
+    deleteOwner: p('DELETE FROM cache WHERE id = (SELECT id FROM cache_keys WHERE ks = ? AND k = ?)'),
+    deleteEntry: p('DELETE FROM cache WHERE id = ?'),
     pruneCache: p(
-      `DELETE FROM cache WHERE rowid IN
-       (SELECT rowid FROM cache WHERE ks = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+      `DELETE FROM cache WHERE id IN
+       (SELECT id FROM cache WHERE ks = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?)`,
     ),
     cacheBytes: p('SELECT bytes FROM cache_totals WHERE ks = ?'),
     cacheTotals: p('SELECT entries, bytes FROM cache_totals WHERE ks = ?'),
-    oldestEntry: p('SELECT key, size FROM cache WHERE ks = ? ORDER BY rowid LIMIT 1'),
+    oldestEntry: p('SELECT id, size FROM cache WHERE ks = ? ORDER BY id LIMIT 1'),
     insertEntry: p(
-      `INSERT INTO cache (ks, key, body, encoding, fetched_at, not_found, expires_at, size)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO cache (ks, fetched_at, not_found, expires_at, size, encoding, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertKey: p('INSERT OR REPLACE INTO cache_keys (ks, k, canon) VALUES (?, ?, ?)'),
+    insertKey: p('INSERT OR REPLACE INTO cache_keys (ks, k, id) VALUES (?, ?, ?)'),
     leaseGet: p('SELECT owner, expires_at FROM leases WHERE ks = ? AND key = ?'),
     leasePut: p(
       `INSERT INTO leases (ks, key, owner, expires_at) VALUES (?, ?, ?, ?)

@@ -15,7 +15,7 @@ import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import { packBody, unpackBody } from './packed-body.js';
 import { OPEN_FILES } from './safe-file.js';
 import type { SqliteStoreOptions } from './sqlite.js';
-import { column, int, prepare, type Row, type Statements, text } from './sqlite-schema.js';
+import { column, int, keyDigest, prepare, type Row, type Statements, text } from './sqlite-schema.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -77,6 +77,8 @@ export class SqliteStore implements StateStore {
   readonly location: string;
   readonly #db: DatabaseSync;
   readonly #ks: string;
+  /** The keyspace's number in the file, which the cache's tables hold instead of its text. */
+  readonly #cacheKs: number;
   readonly #maxBytes: number;
   /** How long a call waits, in all, for another process's lock. */
   readonly #busyMs: number;
@@ -88,10 +90,14 @@ export class SqliteStore implements StateStore {
 
   readonly #fileId: string | undefined;
 
-  /** fileId: the file's dev:ino, counted in OPEN_FILES while this store is open. */
-  constructor(db: DatabaseSync, opts: SqliteStoreOptions, fileId?: string) {
+  /**
+   * cacheKs: the keyspace's number in the file (keyspaceId); fileId: the file's dev:ino, counted in
+   * OPEN_FILES while this store is open.
+   */
+  constructor(db: DatabaseSync, opts: SqliteStoreOptions, cacheKs: number, fileId?: string) {
     this.#db = db;
     this.#ks = opts.keyspace;
+    this.#cacheKs = cacheKs;
     this.location = opts.path;
     this.#maxBytes = Math.max(0, Math.floor(opts.cacheMaxBytes));
     this.#busyMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 2000));
@@ -279,7 +285,8 @@ export class SqliteStore implements StateStore {
   }
 
   async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {
-    const row = await this.#retry(() => this.#read(() => this.#s.cacheGet.get(this.#ks, key)));
+    const k = keyDigest(key);
+    const row = await this.#retry(() => this.#read(() => this.#s.cacheGet.get(this.#cacheKs, k)));
     if (!row || int(row.expires_at, 'an expiry') <= now) return undefined;
     const body = row.body;
     if (!(body instanceof Uint8Array)) return undefined;
@@ -303,40 +310,36 @@ export class SqliteStore implements StateStore {
     // Compressed before the transaction: the lock is held for the writes alone.
     const packed = packBody(value.body);
     const size = entryBytes(value, all, packed.data.byteLength);
+    const digests = all.map(keyDigest);
     const s = this.#s;
-    const ks = this.#ks;
+    const ks = this.#cacheKs;
     return this.#later(() => {
-      const canon = all[0] as string;
       // An older entry under any of these keys goes whole (the trigger removes its keys).
-      for (const k of all) {
-        const owner = column(s.keyOwner.get(ks, k));
-        s.deleteEntry.run(ks, owner === undefined ? k : text(owner, 'a cache key'));
-      }
+      for (const k of digests) s.deleteOwner.run(ks, k);
       if (size > this.#maxBytes) return;
       s.pruneCache.run(ks, now, PRUNE_BATCH);
       let bytes = int(column(s.cacheBytes.get(ks)) ?? 0, 'the cache size');
       while (bytes + size > this.#maxBytes) {
         const oldest = s.oldestEntry.get(ks);
         if (!oldest) break;
-        s.deleteEntry.run(ks, text(oldest.key, 'a cache key'));
+        s.deleteEntry.run(int(oldest.id, 'an entry id'));
         bytes -= int(oldest.size, 'an entry size');
       }
-      s.insertEntry.run(
+      const { lastInsertRowid: id } = s.insertEntry.run(
         ks,
-        canon,
-        packed.data,
-        packed.encoding,
         value.fetchedAt,
         value.notFound ? 1 : 0,
         now + ttlMs,
         size,
+        packed.encoding,
+        packed.data,
       );
-      for (const k of all) s.insertKey.run(ks, k, canon);
+      for (const k of digests) s.insertKey.run(ks, k, id);
     });
   }
 
   async cacheStats(): Promise<CacheStats> {
-    const row = await this.#retry(() => this.#read(() => this.#s.cacheTotals.get(this.#ks)));
+    const row = await this.#retry(() => this.#read(() => this.#s.cacheTotals.get(this.#cacheKs)));
     return {
       entries: row ? int(row.entries, 'the entry count') : 0,
       bytes: row ? int(row.bytes, 'the cache size') : 0,

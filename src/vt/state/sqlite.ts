@@ -4,7 +4,8 @@
  * ship. WAL mode, a busy timeout, accounting inside IMMEDIATE transactions (one writer at a time, so two
  * processes never both take the last slot), expired rows pruned a bounded number at a time, the cache's
  * size bound applied on disk to the bodies as stored (compressed: packed-body.ts). Every row carries the
- * keyspace, so one file serves several keys without mixing them.
+ * keyspace (the cache's rows as a number, see keyspaces), so one file serves several keys without
+ * mixing them.
  *
  * node:sqlite is synchronous: a call blocks the event loop for its duration, at most the busy timeout
  * when another process holds the write lock (transactions here last microseconds).
@@ -16,7 +17,7 @@ import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { DatabaseSync } from 'node:sqlite';
 import { type CheckedFile, checkCompanions, confirmOpened, prepareFile } from './safe-file.js';
-import { column, migrate } from './sqlite-schema.js';
+import { column, keyspaceId, migrate } from './sqlite-schema.js';
 import { immediate, SqliteStore } from './sqlite-store.js';
 import { describeError, StateUnavailableError } from './store.js';
 
@@ -106,13 +107,16 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
     db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA recursive_triggers = OFF');
     const d = db;
-    immediate(d, () => migrate(d));
+    const cacheKs = immediate(d, () => {
+      migrate(d);
+      return keyspaceId(d, opts.keyspace);
+    });
     // The -wal and -shm files now exist: made by SQLite, or found (and then checked before) and opened.
     checkCompanions(opts.path, platform !== 'win32');
     // SQLite's own wait for a lock blocks the event loop (and every answer, /healthz included): from
     // now on it is kept short, and the store waits out the rest between attempts (SqliteStore#retry).
     d.exec(`PRAGMA busy_timeout = ${Math.min(SYNC_BUSY_MS, busyMs)}`);
-    return new SqliteStore(d, opts, checked.id);
+    return new SqliteStore(d, opts, cacheKs, checked.id);
   } catch (err) {
     if (checked?.fd !== undefined) closeSync(checked.fd);
     try {
