@@ -25,7 +25,8 @@ run(process.execPath, ['scripts/generate.mjs', '--check']);
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 for (const f of [
-  'dist',
+  'dist/index.js',
+  'dist/chunks',
   'fixtures/vt',
   'manifest.json',
   'package.json',
@@ -41,7 +42,8 @@ run('npm', ['ci', ...npmQuiet], stage);
 
 // The bundle is what one Claude Desktop user runs on one machine: its processes share the SQLite file.
 // Redis (VT_STATE=redis://…) is for replicas, which run from the npm package, so its client stays out:
-// the server imports ./vt/state/redis.js only when VT_STATE names Redis, and then says to use the npm
+// the server loads the Redis store (dist/chunks/redis.js, from src/vt/state/redis.ts) only when VT_STATE
+// names Redis, and then says to use the npm
 // package. `npm uninstall` drops `redis` and the @redis/* packages only it needs from the staged tree,
 // package.json and lock alike, and leaves every other package as locked.
 run('npm', ['uninstall', 'redis', ...npmQuiet], stage);
@@ -56,7 +58,7 @@ for (const file of jsFiles(`${stage}/dist`)) {
   const rel = relative(stage, file).split('\\').join('/');
   const code = readFileSync(file, 'utf8');
   if (
-    rel !== 'dist/vt/state/redis.js' &&
+    rel !== 'dist/chunks/redis.js' &&
     /(from\s*|import\(\s*|require\(\s*)['"](redis|@redis\/[^'"]*)['"]/.test(code)
   ) {
     fail(`${rel} imports the Redis client, which the bundle leaves out`);

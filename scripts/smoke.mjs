@@ -264,10 +264,11 @@ async function smokeBundle() {
     await start('bundle --demo', { userConfig: { api_key: 'not-needed-in-demo-mode' }, args: ['--demo'] }),
   );
 
-  // A stand-in for the VirusTotal API, the bundle's own (dist/demo/recorded-api.js), fed with its recordings.
-  const { RecordedApi } = await import(pathToFileURL(join(dir, 'dist', 'demo', 'recorded-api.js')).href);
+  // A stand-in for the VirusTotal API (this tree's, built by `npm run bundle`), fed with the recordings
+  // the bundle carries.
+  const { RecordedApi } = await import(pathToFileURL(join(root, 'dist', 'demo', 'recorded-api.js')).href);
   const KEY = 'smoke-key-0123456789abcdef0123456789abcdef0123456789abcdef01234567';
-  const api = await new RecordedApi({ apiKey: KEY }).start();
+  const api = await new RecordedApi({ apiKey: KEY, fixturesDir: join(dir, 'fixtures', 'vt') }).start();
   cleanups.push(() => void api.close());
   const files = api
     .objects('file')

@@ -50,7 +50,7 @@ export function redact(text: string, secrets: string[]): string {
     if (!secret) continue;
     out = out.split(secret).join(REDACTED);
     if (secret.length < MIN_ENCODED) continue;
-    out = out.replace(patternOf(secret), REDACTED);
+    if (mayHoldForm(out, secret)) out = out.replace(patternOf(secret), REDACTED);
     out = cutPieces(out, secret);
   }
   if (out === text) {
@@ -117,11 +117,40 @@ const GAP = String.raw`(?:\s|\\[nrt]|["'+]){0,12}`;
 
 const PATTERNS = new Map<string, RegExp>();
 
+/** The forms of a secret that patternOf() looks for, each escaped and split in any of the ways above. */
+function formsOf(secret: string): string[] {
+  return [...new Set([secret, ...base64Forms(secret), Buffer.from(secret).toString('hex')])];
+}
+
+/** Gap characters out, case folded: what a text keeps of a form however the form was split in it. */
+const squeeze = (s: string) => s.replace(/[\s"'+]/g, '').toUpperCase();
+
+const SQUEEZED = new Map<string, string[]>();
+
+/**
+ * False when patternOf(secret) cannot match the text, found without it: the pattern is large (some
+ * 20 ms to compile for a 64-character key, which a start would pay at its first log line) and most
+ * texts are plain. Every escaped character, and the escaped line break between two, begins with %XX,
+ * &# or a backslash, so a text without them can only hold a form as its own characters, in either case,
+ * with gap characters between: with the gaps taken out of both and the case folded, the form is then a
+ * part of the text.
+ */
+function mayHoldForm(text: string, secret: string): boolean {
+  if (/%[0-9a-f]{2}|&#|\\/i.test(text)) return true;
+  let forms = SQUEEZED.get(secret);
+  if (!forms) {
+    forms = formsOf(secret).map(squeeze);
+    if (SQUEEZED.size > 32) SQUEEZED.clear();
+    SQUEEZED.set(secret, forms);
+  }
+  const plain = squeeze(text);
+  return forms.some((f) => plain.includes(f));
+}
+
 function patternOf(secret: string): RegExp {
   let re = PATTERNS.get(secret);
   if (!re) {
-    const forms = [...new Set([secret, ...base64Forms(secret), Buffer.from(secret).toString('hex')])];
-    re = new RegExp(forms.map(formPattern).join('|'), 'gi');
+    re = new RegExp(formsOf(secret).map(formPattern).join('|'), 'gi');
     if (PATTERNS.size > 32) PATTERNS.clear();
     PATTERNS.set(secret, re);
   }

@@ -1,10 +1,11 @@
 /**
- * Issue 9, item 6: the key is cut out of logs (and of upstream error texts) in every form an upstream
+ * The key is cut out of logs (and of upstream error texts) in every form an upstream
  * may give it back: as is, percent-encoded, base64 or base64url (alone or inside a longer encoded
  * string, at any byte alignment, line-wrapped), hex, JSON/HTML escaped, split by spaces, line breaks
  * or quote concatenation, or cut off.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RecordedApiOptions } from '../src/demo/recorded-api.js';
 import { createLogger, REDACTED, redact, redactDeep } from '../src/log.js';
@@ -82,6 +83,43 @@ describe('redact()', () => {
       expect(out.endsWith('>> (end)')).toBe(true);
     });
   }
+
+  it('finds the same whether or not a text could only hold the key as plain characters', () => {
+    // A text with no %XX, &# or backslash is checked without the full pattern (the key's forms, gaps
+    // out, case folded, looked for as they are); the same text with a backslash after it takes the
+    // full pattern.
+    // Both must cut the same: texts made of pieces of every form of a key, split by gap characters,
+    // in mixed case, between ordinary words.
+    const pieces = (k: string) => [
+      k,
+      b64(k),
+      b64url(k),
+      b64(`x${k}`),
+      b64(`xy${k}`),
+      Buffer.from(k).toString('hex'),
+    ];
+    const gap = fc.constantFrom('', ' ', '\n', '\t', '"', "'", '+', '" + "', '  ');
+    for (const k of [KEY, HEX_KEY, 'pass word+with/odd=chars and spaces']) {
+      const part = fc.oneof(
+        fc.constantFrom(...pieces(k)).chain((f) =>
+          fc.tuple(fc.nat(f.length), fc.nat(f.length), gap, fc.boolean()).map(([a, b, g, up]) => {
+            const piece = f.slice(Math.min(a, b), Math.max(a, b));
+            const cut = Math.floor(piece.length / 2);
+            const t = `${piece.slice(0, cut)}${g}${piece.slice(cut)}`;
+            return up ? t.toUpperCase() : t;
+          }),
+        ),
+        fc.constantFrom('memory: cache up to 64 MB', 'growth 50%', 'state', ' ', ':', '=', 'key', 'Basic '),
+      );
+      fc.assert(
+        fc.property(fc.array(part, { maxLength: 6 }), (parts) => {
+          const text = parts.join('');
+          expect(`${redact(text, [k])} \\`).toBe(redact(`${text} \\`, [k]));
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
 
   it('leaves ordinary text alone', () => {
     const text =

@@ -5,6 +5,7 @@
  * triage jobs (one not found, one refused at a bound) are in wording-jobs.ts, re-exported here.
  */
 import type { Config } from '../config.js';
+import { fmtInt } from '../summaries/common.js';
 import { code } from '../summaries/text.js';
 import { stripUnsafe } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
@@ -45,7 +46,7 @@ export function indicatorProblemText(p: IndicatorProblem): string {
     case 'empty':
       return `The indicator is empty. Give ${ACCEPTED_FORMS}.`;
     case 'too_long':
-      return `The indicator is longer than ${p.max.toLocaleString('en-US')} characters; that is not an indicator. Give ${ACCEPTED_FORMS}.`;
+      return `The indicator is longer than ${fmtInt(p.max)} characters; that is not an indicator. Give ${ACCEPTED_FORMS}.`;
     case 'other_type':
       return `${quoted(p.shown)} is ${KIND_NAMES[p.actual]}, not ${WANTED_NAMES[p.wanted]}.`;
     case 'partial_hash':

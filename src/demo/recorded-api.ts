@@ -19,12 +19,13 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-root.js';
 import { canonicalUrl } from '../vt/indicators.js';
 import { searchRecordings } from './search.js';
 import { SubmissionDesk, UPLOAD_PREFIX } from './submissions.js';
 
-export const BUNDLED_FIXTURES = fileURLToPath(new URL('../../fixtures/vt/', import.meta.url));
+export const BUNDLED_FIXTURES = `${join(PACKAGE_ROOT, 'fixtures', 'vt')}/`;
 const API_PREFIX = '/api/v3';
 
 interface LoggedRequest {

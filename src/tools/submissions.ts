@@ -11,7 +11,7 @@ import type { ToolContext } from '../answers/context.js';
 import type { Answer } from '../answers/respond.js';
 import { indicatorProblemText, invalidInput, ToolError } from '../answers/wording.js';
 import { analysisSummarySchema, renderAnalysisText, summarizeAnalysis } from '../summaries/analysis.js';
-import { clean } from '../summaries/common.js';
+import { clean, fmtInt } from '../summaries/common.js';
 import { VtError } from '../vt/errors.js';
 import { parseIndicator } from '../vt/indicators.js';
 import { confirmationFooter, confirmSubmission } from './confirm.js';
@@ -100,7 +100,7 @@ export const submitFileTool = defineTool({
     // Read once: the bytes hashed, shown to the user and sent are the same bytes.
     const file = await readFileForUpload(args.path, ctx.config.uploadDirs);
     const name = clean(file.name, 200) ?? 'file';
-    const size = file.size.toLocaleString('en-US');
+    const size = fmtInt(file.size);
     const asked = await confirmSubmission(
       ctx,
       extra,

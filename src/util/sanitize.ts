@@ -59,7 +59,12 @@ export function isWellFormed(s: string): boolean {
   return !LONE_SURROGATE.test(s);
 }
 
-const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+/** Made at the first cut of a text that is not plain ASCII: loading ICU's segmenter costs a start some 8 ms. */
+let graphemeSegmenter: Intl.Segmenter | undefined;
+const graphemes = () => {
+  graphemeSegmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
+  return graphemeSegmenter;
+};
 
 /** The number of code points in `s`, counting no further than `limit` (a cap needs no more). */
 function codePointsUpTo(s: string, limit: number): number {
@@ -91,7 +96,7 @@ export function capCodePoints(s: string, max: number): string {
   if (PRINTABLE_ASCII.test(s.slice(0, room + 1))) return `${s.slice(0, room)}…`;
   let out = '';
   let n = 0;
-  for (const { segment } of graphemes.segment(s)) {
+  for (const { segment } of graphemes().segment(s)) {
     const k = codePointsUpTo(segment, Number.POSITIVE_INFINITY);
     if (n + k > room) break;
     out += segment;
