@@ -72,6 +72,46 @@ describe('SQLite store on node:sqlite', () => {
     }
   });
 
+  it('a body compressed off the event loop keeps its place: the claim is never free before the answer is filed', async () => {
+    const { s, path } = open();
+    const other = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(await s.lease('fetch:/files/q', 'me', 10_000, T0)).toBe(true);
+      // As the gateway files an answer: the cache entry, then the claim's release, neither awaited.
+      const filed = s.cacheSet(['/files/q'], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
+      const released = s.releaseLease('fetch:/files/q', 'me');
+      const put = s.docPut('job:q', '{"n":1}', undefined, T0);
+      // What another process sees on every turn of the event loop until the release is committed.
+      const seen: Array<{ leased: boolean; cached: boolean }> = [];
+      let done = false;
+      void released.then(() => {
+        done = true;
+      });
+      while (!done) {
+        seen.push({
+          leased: other.prepare('SELECT count(*) AS n FROM leases').get()?.n === 1,
+          cached: other.prepare('SELECT count(*) AS n FROM cache').get()?.n === 1,
+        });
+        await new Promise((r) => setImmediate(r));
+      }
+      seen.push({
+        leased: other.prepare('SELECT count(*) AS n FROM leases').get()?.n === 1,
+        cached: other.prepare('SELECT count(*) AS n FROM cache').get()?.n === 1,
+      });
+      expect(seen.filter((v) => !v.leased && !v.cached)).toEqual([]);
+      expect(seen.at(-1)).toEqual({ leased: false, cached: true });
+      await Promise.all([filed, put]);
+      // And this process reads what it queued, whether compressed yet or not.
+      const again = s.cacheSet(['/files/r'], { body: REPORT, fetchedAt: T0 }, 60_000, T0);
+      expect((await s.cacheGet('/files/r', T0))?.body).toBe(REPORT);
+      await again;
+      expect(await s.docGet('job:q', T0)).toBe('{"n":1}');
+    } finally {
+      other.close();
+      await s.close();
+    }
+  });
+
   it('a write that cannot be committed rejects its promise (another process holds the lock)', async () => {
     const path = join(t.dir, 'locked.db');
     const s = openSqliteStore({ path, keyspace: 'k', cacheMaxBytes: 1e6, busyTimeoutMs: 30 });

@@ -8,7 +8,7 @@
  * (body-dictionary.ts): an answer of a few KB cannot teach a compressor its own vocabulary, and the
  * dictionary hands it over. Brotli (encoding 1) is still read: a store written by an earlier version holds it.
  */
-import { brotliDecompressSync, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { brotliDecompressSync, deflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { BODY_DICTIONARY_1 } from './body-dictionary.js';
 
 /**
@@ -36,7 +36,24 @@ const DICTIONARY = Buffer.from(BODY_DICTIONARY_1, 'latin1');
 export function packBody(body: string): PackedBody {
   const text = Buffer.from(body, 'utf8');
   if (text.length < MIN_PACK_BYTES) return { data: text, encoding: 0 };
-  const packed = deflateRawSync(text, { level: DEFLATE_LEVEL, dictionary: DICTIONARY });
+  return smaller(text, deflateRawSync(text, { level: DEFLATE_LEVEL, dictionary: DICTIONARY }));
+}
+
+/**
+ * packBody in libuv's thread pool: the event loop is free while a body is compressed, a good part of
+ * what an upstream answer costs a store that keeps it.
+ */
+export function packBodyAsync(body: string): Promise<PackedBody> {
+  const text = Buffer.from(body, 'utf8');
+  if (text.length < MIN_PACK_BYTES) return Promise.resolve({ data: text, encoding: 0 });
+  return new Promise((resolve, reject) => {
+    deflateRaw(text, { level: DEFLATE_LEVEL, dictionary: DICTIONARY }, (err, packed) =>
+      err ? reject(err) : resolve(smaller(text, packed)),
+    );
+  });
+}
+
+function smaller(text: Buffer, packed: Buffer): PackedBody {
   return packed.length < text.length ? { data: packed, encoding: 2 } : { data: text, encoding: 0 };
 }
 

@@ -7,12 +7,16 @@
  * call that needs the file (which then runs in that same transaction): an upstream answer's settle,
  * cache entry and lease release are one commit, not three. A queued write's promise resolves when it is
  * committed, and every call sees the writes queued before it.
+ *
+ * A cache entry's body is compressed in the thread pool (packBodyAsync) while its write waits in the
+ * queue, in its place: every call that touches the file first waits for the bodies being compressed,
+ * so order and "sees the writes queued before it" hold as for any other write.
  */
 
 import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
-import { packBody, unpackBody } from './packed-body.js';
+import { type PackedBody, packBodyAsync, unpackBody } from './packed-body.js';
 import { OPEN_FILES } from './safe-file.js';
 import type { SqliteStoreOptions } from './sqlite.js';
 import { column, int, keyDigest, prepare, type Row, type Statements, text } from './sqlite-schema.js';
@@ -84,6 +88,8 @@ export class SqliteStore implements StateStore {
   readonly #busyMs: number;
   readonly #s: Statements;
   #queued: Queued[] = [];
+  /** Bodies being compressed for queued cache writes. */
+  readonly #packing = new Set<Promise<unknown>>();
   #flush: NodeJS.Immediate | undefined;
   #open = true;
   #transactions = 0;
@@ -146,6 +152,8 @@ export class SqliteStore implements StateStore {
   async #retry<T>(fn: () => T): Promise<T> {
     const until = Date.now() + this.#busyMs;
     for (let pause = 5; ; pause = Math.min(100, pause * 2)) {
+      // No await between this check and fn(): nothing can queue another body meanwhile.
+      while (this.#packing.size > 0) await Promise.allSettled([...this.#packing]);
       try {
         return fn();
       } catch (err) {
@@ -162,10 +170,13 @@ export class SqliteStore implements StateStore {
       this.#queued.push({ write, resolve, reject });
       this.#flush ??= setImmediate(() => {
         this.#flush = undefined;
-        this.#retry(() => this.#now(() => undefined)).catch((err: unknown) => {
-          // Given up (or the file failed otherwise): what is still queued is told why.
-          for (const q of this.#queued.splice(0)) q.reject(err);
-        });
+        // The queue may have been committed meanwhile, by a call that waited for the same bodies.
+        this.#retry(() => (this.#queued.length > 0 ? this.#now(() => undefined) : undefined)).catch(
+          (err: unknown) => {
+            // Given up (or the file failed otherwise): what is still queued is told why.
+            for (const q of this.#queued.splice(0)) q.reject(err);
+          },
+        );
       });
     });
   }
@@ -307,15 +318,22 @@ export class SqliteStore implements StateStore {
   cacheSet(keys: string[], value: CachedBody, ttlMs: number, now: number): Promise<void> {
     const all = cacheKeys(keys);
     if (all.length === 0 || ttlMs <= 0) return Promise.resolve();
-    // Compressed before the transaction: the lock is held for the writes alone.
-    const packed = packBody(value.body);
-    const size = entryBytes(value, all, packed.data.byteLength);
+    // Compressed before the transaction (the lock is held for the writes alone), off the event loop.
+    let packed: PackedBody | undefined;
+    const packing = packBodyAsync(value.body).then((p) => {
+      packed = p;
+    });
+    this.#packing.add(packing);
+    void packing.finally(() => this.#packing.delete(packing)).catch(() => {});
     const digests = all.map(keyDigest);
     const s = this.#s;
     const ks = this.#cacheKs;
     return this.#later(() => {
       // An older entry under any of these keys goes whole (the trigger removes its keys).
       for (const k of digests) s.deleteOwner.run(ks, k);
+      // Not compressed (zlib failed): the older entry is gone and nothing is cached in its place.
+      if (packed === undefined) return;
+      const size = entryBytes(value, all, packed.data.byteLength);
       if (size > this.#maxBytes) return;
       s.pruneCache.run(ks, now, PRUNE_BATCH);
       let bytes = int(column(s.cacheBytes.get(ks)) ?? 0, 'the cache size');
