@@ -6,7 +6,11 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { DAY_MS, isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { VtError } from './errors.js';
+import { FairLine } from './fair-line.js';
+import { cancelled, dailyCapSpent, waitTooLong } from './limiter-refusals.js';
 import type { StateStore } from './state/store.js';
+import { TimeRing } from './time-ring.js';
+import { etaAt, replayWindow, type WindowReplay } from './window-replay.js';
 
 /**
  * What the limiter shares with every other process on the key (the state store): the window's
@@ -95,49 +99,6 @@ export interface LimiterInternals {
   waiters: number;
 }
 
-/**
- * A fixed-capacity ring of non-decreasing times: pushing onto a full ring drops the oldest. O(1)
- * push, shift and indexed read; it never holds more than its capacity.
- */
-class TimeRing {
-  readonly #buf: Float64Array;
-  #head = 0;
-  #len = 0;
-
-  constructor(capacity: number) {
-    this.#buf = new Float64Array(Math.max(1, capacity));
-  }
-
-  get length(): number {
-    return this.#len;
-  }
-
-  /** The i-th oldest (0 = oldest). */
-  at(i: number): number {
-    return this.#buf[(this.#head + i) % this.#buf.length] as number;
-  }
-
-  last(): number {
-    return this.#len === 0 ? Number.NEGATIVE_INFINITY : this.at(this.#len - 1);
-  }
-
-  push(t: number): void {
-    const cap = this.#buf.length;
-    if (this.#len === cap) {
-      this.#head = (this.#head + 1) % cap;
-      this.#len--;
-    }
-    this.#buf[(this.#head + this.#len) % cap] = t;
-    this.#len++;
-  }
-
-  shift(): void {
-    if (this.#len === 0) return;
-    this.#head = (this.#head + 1) % this.#buf.length;
-    this.#len--;
-  }
-}
-
 export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #now: () => number;
@@ -149,14 +110,7 @@ export class RateLimiter {
    */
   readonly #done: TimeRing | undefined;
   #open = 0;
-  readonly #queue: Waiter[] = [];
-  /**
-   * Fair queueing between clients: a waiter's tag is one more than the later of its client's last tag
-   * and the tag of the last waiter let go. A client with a thousand waiters holds tags V+1…V+1000; a
-   * client arriving then gets V+1 and goes after at most one of them. With one client it is FIFO.
-   */
-  #virtualTime = 0;
-  readonly #lastTag = new Map<string, number>();
+  readonly #queue = new FairLine<Waiter>();
   readonly #pool: LimitFunction;
   #day = -1;
   #dayUsed = 0;
@@ -343,53 +297,23 @@ export class RateLimiter {
     return { window_times: this.#done?.length ?? 0, open: this.#open, waiters: this.#queue.length };
   }
 
-  /**
-   * Expected ms until the waiter at `index` may be sent, by replaying the window forward: the
-   * completion times kept, then the open requests (as if answered now), then the waiters ahead.
-   * O(index), whatever the number of requests served.
-   */
+  /** Expected ms until the waiter at `index` may be sent (see window-replay.ts). */
   #etaFor(index: number): number {
-    const r = this.#replay();
-    const exact = Math.min(index, REPLAYED_PLACES);
-    for (let i = 0; i < exact; i++) r.take(r.peek());
-    const eta = r.peek();
-    const w = this.#o.window;
-    if (index === exact || !w) return eta;
-    // Far down a long line the window lets `requests` go per window: replaying each place there would
-    // make every join cost the length of the line.
-    return eta + ((index - exact) * (w.seconds * 1000 + this.#marginMs)) / w.requests;
+    return etaAt(this.#replay(), index, this.#o.window, this.#marginMs);
   }
 
-  /**
-   * The window replayed forward, one place in line at a time: peek() is when the next place may go
-   * (ms from now), take() gives that place to a waiter. Walking the whole line is one pass.
-   */
-  #replay(): { peek(): number; take(eta: number): void } {
+  /** The window replayed forward from now, after the pauses (see window-replay.ts). */
+  #replay(): WindowReplay {
     const now = this.#now();
-    const start = Math.max(now, this.#pausedUntil, this.#heldUntil);
-    const w = this.#o.window;
-    const done = this.#done;
-    if (!w || !done) return { peek: () => start - now, take: () => {} };
-    const windowMs = w.seconds * 1000 + this.#marginMs;
     this.#prune(now);
-    const kept = done.length;
-    const known = kept + this.#open;
-    const ahead: number[] = [];
-    const at = (j: number): number =>
-      j < kept ? done.at(j) : j < known ? now : (ahead[j - known] as number);
-    let t = start;
-    return {
-      peek: () => {
-        // The place frees when the oldest of the last `requests` sends leaves the window.
-        const len = known + ahead.length;
-        const oldest = len >= w.requests ? at(len - w.requests) : Number.NEGATIVE_INFINITY;
-        return Math.max(t, oldest + windowMs) - now;
-      },
-      take: (eta: number) => {
-        t = now + eta;
-        ahead.push(t);
-      },
-    };
+    return replayWindow({
+      now,
+      start: Math.max(now, this.#pausedUntil, this.#heldUntil),
+      window: this.#o.window,
+      marginMs: this.#marginMs,
+      done: this.#done,
+      open: this.#open,
+    });
   }
 
   #prune(now: number): void {
@@ -412,68 +336,23 @@ export class RateLimiter {
     const now = this.#now();
     this.#rollDay(now);
     const q = this.#o.dailyQuota;
-    if (q === undefined || this.#dayUsed < q) return undefined;
-    const reset = nextUtcMidnight(now);
-    // Facts only: answers/wording.ts words them for the model.
-    return new VtError('quota', `daily cap of ${q} spent until ${isoSeconds(reset)}`, {
-      retryAfterSeconds: Math.ceil((reset - now) / 1000),
-      resetAt: new Date(reset),
-      quotaScope: 'daily',
-      dailyQuota: q,
-    });
+    return q === undefined || this.#dayUsed < q ? undefined : dailyCapSpent(now, q);
   }
 
   #tooLong(etaMs: number, maxWaitMs: number): VtError {
-    const now = this.#now();
-    const at = now + etaMs;
-    const w = this.#o.window;
-    // Whose wait it is: VirusTotal's pause (after a 429) when that is what holds the request back.
-    const pausedByUpstream = !w || this.#pausedUntil - now >= etaMs;
-    return new VtError('quota', `a slot frees in ${Math.ceil(etaMs / 1000)} s, past this call's wait`, {
-      retryAfterSeconds: Math.ceil(etaMs / 1000),
-      resetAt: new Date(at),
-      quotaScope: 'rate',
-      ...(w ? { window: w } : {}),
-      pausedByUpstream,
-      maxWaitSeconds: Math.max(0, Math.round(maxWaitMs / 1000)),
-    });
+    return waitTooLong(this.#now(), etaMs, maxWaitMs, this.#o.window, this.#pausedUntil);
   }
 
-  /** Puts a waiter in its fair place (retries first: they were waited for once); returns its index. */
+  /** Puts a waiter in its fair place (retries first); returns its index. */
   #join(w: Waiter): number {
-    if (w.opts.front) {
-      w.tag = Number.NEGATIVE_INFINITY;
-      this.#queue.unshift(w);
-      if (this.#queue.length > 1) this.#recheck = true;
-      return 0;
-    }
-    const client = w.opts.client ?? '';
-    w.tag = Math.max(this.#virtualTime, this.#lastTag.get(client) ?? Number.NEGATIVE_INFINITY) + 1;
-    this.#lastTag.set(client, w.tag);
-    // After every waiter with a tag not above its own (ties keep the order of arrival).
-    let i = this.#queue.length;
-    while (i > 0 && (this.#queue[i - 1] as Waiter).tag > w.tag) i--;
-    this.#queue.splice(i, 0, w);
-    return i;
-  }
-
-  /** The next waiter to let go; the fair order moves on to its tag. */
-  #next(): Waiter | undefined {
-    const w = this.#queue.shift();
-    if (w && w.tag > this.#virtualTime) {
-      this.#virtualTime = w.tag;
-      // Clients whose last tag is behind are where a newcomer would be: forgetting them changes nothing.
-      if (this.#lastTag.size > 64) {
-        for (const [c, t] of this.#lastTag) if (t <= this.#virtualTime) this.#lastTag.delete(c);
-      }
-    }
-    return w;
+    const front = w.opts.front === true;
+    // A retry put first delays everyone behind it.
+    if (front && this.#queue.length > 0) this.#recheck = true;
+    return this.#queue.join(w, w.opts.client ?? '', front);
   }
 
   #remove(w: Waiter): boolean {
-    const i = this.#queue.indexOf(w);
-    if (i === -1) return false;
-    this.#queue.splice(i, 1);
+    if (!this.#queue.remove(w)) return false;
     if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
     return true;
   }
@@ -502,7 +381,7 @@ export class RateLimiter {
         void this.#pumpShared();
         return;
       }
-      this.#grant(this.#next() as Waiter);
+      this.#grant(this.#queue.next() as Waiter);
     }
   }
 
@@ -535,7 +414,7 @@ export class RateLimiter {
       this.#pump();
       return;
     }
-    const w = this.#next();
+    const w = this.#queue.next();
     if (!w) {
       // Everyone waiting left while the store answered: the slot goes back.
       if (answer?.granted) {
@@ -566,7 +445,7 @@ export class RateLimiter {
     // One replay for the whole line: a waiter answered now takes no place in it.
     const r = this.#replay();
     let position = 0;
-    const line = this.#recheck ? [...this.#queue] : this.#queue.slice(0, TOLD_EACH_PUMP);
+    const line = this.#queue.first(this.#recheck ? undefined : TOLD_EACH_PUMP);
     this.#recheck = false;
     for (const w of line) {
       const etaMs = r.peek();
@@ -581,7 +460,7 @@ export class RateLimiter {
   }
 
   #rejectAll(refusal: VtError): void {
-    for (const w of this.#queue.splice(0)) {
+    for (const w of this.#queue.clear()) {
       if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
       w.reject(refusal);
     }
@@ -590,14 +469,3 @@ export class RateLimiter {
 
 /** Waiters told their place at each pump when nothing made the estimates grow. */
 const TOLD_EACH_PUMP = 32;
-/** Places of the line replayed one by one for an estimate; past them the window's pace is assumed. */
-const REPLAYED_PLACES = 64;
-
-/** notSent: the request had a slot but never left, so the slot and the day's count go back. */
-function cancelled(notSent = false): VtError {
-  return new VtError(
-    'cancelled',
-    'The request was cancelled before it was sent.',
-    notSent ? { notSent } : {},
-  );
-}
