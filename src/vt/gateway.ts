@@ -15,16 +15,16 @@
  * bounded, for the answer to appear in the store, then falls back to its own request.
  */
 
-import { randomUUID } from 'node:crypto';
 import type { FormData } from 'undici';
 import type { Logger } from '../log.js';
-import { isoSeconds } from '../util/time.js';
-import { type CacheStats, keysFor, type ResponseCache } from './cache.js';
+import type { CacheStats, ResponseCache } from './cache.js';
 import type { QueryValue, VtClient } from './client.js';
 import { notConfigured, VtError } from './errors.js';
 import { keptAnswer } from './kept-answer.js';
 import type { LimiterStats, RateLimiter, WaitInfo } from './limiter.js';
+import { type Loaded, SharedAnswers } from './shared-answers.js';
 import type { StateStore, StoreHealth, Usage } from './state/store.js';
+import { UpstreamBackoff } from './upstream-backoff.js';
 
 export interface FetchRequest {
   path: string;
@@ -136,13 +136,6 @@ export interface MediatedOptions {
   claimPollMs?: number;
 }
 
-interface Loaded {
-  body: unknown;
-  fetchedAt: Date;
-  /** Answered by another process's request, through the shared cache. */
-  fromCache: boolean;
-}
-
 interface Flight {
   promise: Promise<Loaded>;
   /** Callers still waiting; when the last one cancels, the upstream request is cancelled too. */
@@ -155,10 +148,8 @@ export class MediatedGateway implements VtGateway {
     sleep: NonNullable<MediatedOptions['sleep']>;
   };
   /** The shared second-level cache and claims; undefined with a memory store or none. */
-  readonly #shared: StateStore | undefined;
+  readonly #shared: SharedAnswers | undefined;
   readonly #store: StateStore | undefined;
-  /** Names this process in the leases it takes. */
-  readonly #owner = randomUUID();
   readonly #inFlight = new Map<string, Flight>();
   readonly upstream: UpstreamStats = {
     requests: 0,
@@ -167,10 +158,7 @@ export class MediatedGateway implements VtGateway {
     failures: 0,
     unreachable: 0,
   };
-  /** Upstream 429s in a row (each counted once per pause), for the doubling; a success resets it. */
-  #streak = 0;
-  /** When the current pause was decided: a 429 to a request sent before it is the same episode. */
-  #streakAt = Number.NEGATIVE_INFINITY;
+  readonly #backoff: UpstreamBackoff;
 
   constructor(opts: MediatedOptions) {
     this.#o = {
@@ -185,7 +173,22 @@ export class MediatedGateway implements VtGateway {
       ...opts,
     };
     this.#store = opts.store;
-    this.#shared = opts.store && opts.store.kind !== 'memory' ? opts.store : undefined;
+    this.#backoff = new UpstreamBackoff({
+      floorMs: this.#o.rateLimitFloorMs,
+      capMs: this.#o.rateLimitCapMs,
+      maxWaitMs: this.#o.maxWaitMs,
+      window: () => this.#o.limiter.window,
+    });
+    this.#shared =
+      opts.store && opts.store.kind !== 'memory'
+        ? new SharedAnswers(opts.store, {
+            cache: this.#o.cache,
+            log: this.#o.log,
+            claimWaitMs: this.#o.claimWaitMs,
+            claimPollMs: this.#o.claimPollMs,
+            sleep: this.#o.sleep,
+          })
+        : undefined;
   }
 
   /** Sends one request through the limiter, keeping the upstream figures. */
@@ -201,7 +204,7 @@ export class MediatedGateway implements VtGateway {
       onSent?.(Date.now());
       try {
         const res = await this.#o.client.send<T>(method, path, sendOpts);
-        this.#streak = 0;
+        this.#backoff.answered();
         return res;
       } catch (err) {
         this.#count(err);
@@ -222,7 +225,7 @@ export class MediatedGateway implements VtGateway {
         return;
       }
       // Any other answer means VirusTotal took the request: a run of 429s is over.
-      if (err.httpStatus !== undefined) this.#streak = 0;
+      if (err.httpStatus !== undefined) this.#backoff.answered();
       // A 404 is an answer; a cancellation is ours.
       if (err.kind === 'not_found' || err.kind === 'cancelled') return;
     }
@@ -260,98 +263,6 @@ export class MediatedGateway implements VtGateway {
     return { health: store.health(), usage, cache: cache ?? { entries: local.entries, bytes: local.bytes } };
   }
 
-  /** The shared cache's answer, filed into this process's cache too; undefined on a miss or a store failure. */
-  async #sharedHit(key: string): Promise<Loaded | undefined> {
-    const store = this.#shared;
-    if (!store) return undefined;
-    const now = Date.now();
-    let hit: Awaited<ReturnType<StateStore['cacheGet']>>;
-    try {
-      hit = await store.cacheGet(key, now);
-    } catch (err) {
-      this.#storeFailed(err);
-      return undefined;
-    }
-    if (!hit) return undefined;
-    const fetchedAt = new Date(hit.fetchedAt);
-    if (hit.notFound) {
-      this.#o.cache.setNotFound(key, fetchedAt, hit.fetchedAt + this.#o.cache.notFoundTtlMs - now);
-      throw new VtError('not_found', 'VirusTotal has no record of this item (shared cache).');
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(hit.body);
-    } catch {
-      return undefined;
-    }
-    this.#o.cache.set(key, hit.body, fetchedAt, body, hit.fetchedAt + this.#o.cache.ttlMs - now);
-    return { body, fetchedAt, fromCache: true };
-  }
-
-  /** Files an answer in the shared cache (under every id of the object); failures only cost sharing. */
-  #shareAnswer(key: string, raw: Buffer | string, body: unknown, fetchedAt: Date): void {
-    const store = this.#shared;
-    if (!store || this.#o.cache.ttlMs <= 0) return;
-    const text = typeof raw === 'string' ? raw : raw.toString('utf8');
-    store
-      .cacheSet(
-        keysFor(key, body),
-        { body: text, fetchedAt: fetchedAt.getTime() },
-        this.#o.cache.ttlMs,
-        Date.now(),
-      )
-      .catch((err: unknown) => this.#storeFailed(err));
-  }
-
-  #shareNotFound(key: string, fetchedAt: Date): void {
-    const store = this.#shared;
-    const ttl = this.#o.cache.notFoundTtlMs;
-    if (!store || ttl <= 0) return;
-    store
-      .cacheSet([key], { body: '', fetchedAt: fetchedAt.getTime(), notFound: true }, ttl, Date.now())
-      .catch((err: unknown) => this.#storeFailed(err));
-  }
-
-  #storeFailed(err: unknown): void {
-    this.#o.log.debug(`state store: ${err instanceof Error ? err.message : String(err)}`);
-  }
-
-  /**
-   * Before sending: if another process is fetching the same object (it holds the lease), wait for
-   * its answer in the shared cache, bounded; then, or if its lease lapses, send our own. Returns the
-   * other process's answer, or whether we hold the lease (to release when done).
-   */
-  async #claim(key: string, deadline: number, signal: AbortSignal): Promise<Loaded | { held: boolean }> {
-    const store = this.#shared as StateStore;
-    const claim = `fetch:${key}`;
-    const until = Math.min(deadline, Date.now() + this.#o.claimWaitMs);
-    // The lease outlives a slow request a little; a process that dies frees it by expiry.
-    const leaseMs = this.#o.claimWaitMs;
-    for (let waited = false; ; waited = true) {
-      try {
-        if (await store.lease(claim, this.#owner, leaseMs, Date.now())) {
-          if (!waited) return { held: true };
-          // The holder may have filed its answer and let go between our last look and this lease.
-          const hit = await this.#sharedHit(key).catch((err: unknown) => {
-            this.#releaseClaim(key);
-            throw err;
-          });
-          if (!hit) return { held: true };
-          this.#releaseClaim(key);
-          return hit;
-        }
-      } catch (err) {
-        if (err instanceof VtError) throw err;
-        this.#storeFailed(err);
-        return { held: false };
-      }
-      if (Date.now() + this.#o.claimPollMs > until) return { held: false };
-      await this.#o.sleep(this.#o.claimPollMs, signal);
-      const hit = await this.#sharedHit(key);
-      if (hit) return hit;
-    }
-  }
-
   async fetch<T = unknown>(req: FetchRequest): Promise<Fetched<T>> {
     if (!this.hasKey) throw notConfigured();
     // A key-user request is shared while in flight under a name that holds no key, and never cached.
@@ -363,7 +274,7 @@ export class MediatedGateway implements VtGateway {
           throw new VtError('not_found', 'VirusTotal has no record of this item (cached answer).');
         return { body: hit.body as T, fetchedAt: hit.fetchedAt, fromCache: true };
       }
-      const shared = await this.#sharedHit(key);
+      const shared = await this.#shared?.hit(key);
       if (shared) return { body: shared.body as T, fetchedAt: shared.fetchedAt, fromCache: true };
     }
     let flight = this.#inFlight.get(key);
@@ -422,18 +333,15 @@ export class MediatedGateway implements VtGateway {
     const deadline = Math.min(Date.now() + this.#o.maxWaitMs, req.deadline ?? Number.POSITIVE_INFINITY);
     // Another process may be fetching the same object: one request between them (not for `fresh`,
     // which asks for a request of its own).
-    if (!this.#shared || req.asKeyUser || req.fresh) return this.#request(key, req, signal, deadline);
-    const claimed = await this.#claim(key, deadline, signal);
+    const shared = this.#shared;
+    if (!shared || req.asKeyUser || req.fresh) return this.#request(key, req, signal, deadline);
+    const claimed = await shared.claim(key, deadline, signal);
     if (!('held' in claimed)) return claimed;
     try {
       return await this.#request(key, req, signal, deadline);
     } finally {
-      if (claimed.held) this.#releaseClaim(key);
+      if (claimed.held) shared.release(key);
     }
-  }
-
-  #releaseClaim(key: string): void {
-    this.#shared?.releaseLease(`fetch:${key}`, this.#owner).catch((err: unknown) => this.#storeFailed(err));
   }
 
   async #request(key: string, req: FetchRequest, signal: AbortSignal, deadline: number): Promise<Loaded> {
@@ -466,7 +374,7 @@ export class MediatedGateway implements VtGateway {
         const body = keptAnswer(res.body);
         const raw = body === res.body ? res.raw : JSON.stringify(body);
         this.#o.cache.set(key, raw, fetchedAt, body);
-        this.#shareAnswer(key, raw, body, fetchedAt);
+        this.#shared?.share(key, raw, body, fetchedAt);
         return { body, fetchedAt, fromCache: false };
       } catch (err) {
         attempt++;
@@ -475,23 +383,23 @@ export class MediatedGateway implements VtGateway {
           if (cached) {
             const at = new Date();
             this.#o.cache.setNotFound(key, at);
-            this.#shareNotFound(key, at);
+            this.#shared?.shareNotFound(key, at);
           }
           throw err;
         }
         if (err.kind === 'quota' && err.quotaScope === undefined) {
           // VirusTotal itself said 429: everyone waits, then this request goes first.
-          const backoff = this.#quotaBackoff(err, sentAt);
+          const backoff = this.#backoff.after429(err, sentAt);
           // The pause holds whether or not this request waits it out: the next one must not go
           // straight back to a VirusTotal that is refusing.
           this.#o.limiter.pause(backoff);
           if (rateLimitRetries >= this.#o.rateLimitRetries) {
-            throw this.#upstreamQuota(err, backoff, {
+            throw this.#backoff.refusal(err, backoff, {
               retries: rateLimitRetries,
               sinceMs: Date.now() - started,
             });
           }
-          if (backoff > deadline - Date.now()) throw this.#upstreamQuota(err, backoff);
+          if (backoff > deadline - Date.now()) throw this.#backoff.refusal(err, backoff);
           rateLimitRetries++;
           this.upstream.retries++;
           this.#o.log.info(`VirusTotal answered 429; retrying in ${(backoff / 1000).toFixed(1)} s`);
@@ -507,43 +415,6 @@ export class MediatedGateway implements VtGateway {
         throw err;
       }
     }
-  }
-
-  /**
-   * How long everyone waits after a 429 to a request sent at `sentAt`: our floor (1 s, or the
-   * window's share per request if longer), doubled for each further 429 in a row up to a cap, or
-   * VT's Retry-After if that is longer. 429s to requests that were already out when the pause was
-   * decided belong to the same episode and do not double it again.
-   */
-  #quotaBackoff(err: VtError, sentAt: number): number {
-    if (sentAt > this.#streakAt) {
-      this.#streak++;
-      this.#streakAt = Date.now();
-    }
-    const w = this.#o.limiter.window;
-    const floor = Math.max(this.#o.rateLimitFloorMs, w ? (w.seconds * 1000) / w.requests : 0);
-    const ours = Math.min(floor * 2 ** (Math.min(Math.max(this.#streak, 1), 20) - 1), this.#o.rateLimitCapMs);
-    // VirusTotal's own signal wins when it asks for longer; "0", garbage or none leaves ours.
-    const theirs = (err.retryAfterSeconds ?? 0) * 1000;
-    return Math.max(ours, floor, theirs);
-  }
-
-  #upstreamQuota(err: VtError, backoffMs: number, gaveUp?: { retries: number; sinceMs: number }): VtError {
-    const at = Date.now() + backoffMs;
-    // Facts only: answers/wording.ts words them for the model.
-    return new VtError(
-      'quota',
-      `VirusTotal answered 429 (${err.vtCode ?? 'no code'}); retry after ${isoSeconds(at)}`,
-      {
-        ...(err.vtCode ? { vtCode: err.vtCode } : {}),
-        resetAt: new Date(at),
-        quotaScope: 'upstream',
-        maxWaitSeconds: Math.round(this.#o.maxWaitMs / 1000),
-        ...(gaveUp
-          ? { retries: gaveUp.retries, waitedSeconds: Math.max(1, Math.round(gaveUp.sinceMs / 1000)) }
-          : {}),
-      },
-    );
   }
 }
 
