@@ -1,7 +1,8 @@
 /**
  * The process's triage jobs: the documents in the key's state store, the runner that works them in the
  * background (one per process, whatever the transport; over HTTP a server is built per request), and
- * the fair share of the day that paces jobs against the other clients of this server.
+ * the fair share of the day that paces jobs against the other clients of this server (and of the other
+ * processes on the key's store).
  */
 import type { Config } from '../config.js';
 import { JobRunner } from '../jobs/runner.js';
@@ -36,6 +37,8 @@ export function createTriageService(
       manyClients: config.transport === 'http' && config.http.authTokens.length > 0,
       // Each HTTP client's minute holds its jobs' lookups too (the HTTP server counts its calls in it).
       callsPerMinute: config.transport === 'http' ? config.http.clientCallsPerMinute : 0,
+      // Which clients are active is shared with the other processes on the key, as the day's count is.
+      ...(store.kind === 'memory' ? {} : { shared: store }),
     },
   );
   const ref = (item: JobItem) => ({
