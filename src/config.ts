@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { ENV_OPTIONS, type EnvOption, OPTIONS } from './config-options.js';
 import { ConfigError, given, int, type ParseContext } from './config-values.js';
-import type { JobLimits } from './jobs/triage-jobs.js';
+import type { JobLimits } from './jobs/job-bounds.js';
 
 export { ENV_OPTIONS, type EnvOption, OPTIONS } from './config-options.js';
 export { ConfigError, defaultConcurrency, parseRateLimit } from './config-values.js';

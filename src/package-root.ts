@@ -14,7 +14,10 @@ export const PACKAGE_ROOT: string = findRoot(dirname(fileURLToPath(import.meta.u
 function findRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'vtbrief') {
+    if (
+      existsSync(file) &&
+      (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'vtbrief'
+    ) {
       return dir;
     }
     if (dirname(dir) === dir) throw new Error(`no package.json of vtbrief above ${from}`);

@@ -3,13 +3,19 @@
  * not a hold until tomorrow), handover, owners, bounds, and a start that reads headers only.
  */
 import { join } from 'node:path';
+import { createClient } from 'redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { JobLimitError, type JobLimits } from '../src/jobs/job-bounds.js';
 import { JobRunner, type RunnerOptions } from '../src/jobs/runner.js';
-import { type JobItem, JobLimitError, type JobLimits, TriageJobs } from '../src/jobs/triage-jobs.js';
+import { type JobItem, TriageJobs } from '../src/jobs/triage-jobs.js';
+import { LOCAL_CALLER } from '../src/server/create-server.js';
 import { VtError } from '../src/vt/errors.js';
+import { openRedisStore } from '../src/vt/state/redis.js';
 import { openSqliteStore } from '../src/vt/state/sqlite.js';
 import { keyspace } from '../src/vt/state/store.js';
-import { tempDir } from './helpers/state-backends.js';
+import { startHarness, TEST_KEY, textOf } from './helpers/harness.js';
+import { cleanRedis, REDIS_NAMESPACE, REDIS_URL, tempDir } from './helpers/state-backends.js';
+import { SwitchedStore } from './helpers/state-switch.js';
 
 const tmp = tempDir('jobs');
 afterAll(() => tmp.remove());
@@ -48,6 +54,22 @@ const until = async (cond: () => Promise<boolean>, ms = 10_000) => {
     await new Promise((r) => setTimeout(r, 25));
   }
 };
+
+/** Deletes the keys of db 15 that match `pattern` (SCAN, then DEL); how many. */
+async function deleteRedisKeys(pattern: string): Promise<number> {
+  const c = createClient({ url: REDIS_URL as string });
+  c.on('error', () => {});
+  await c.connect();
+  let n = 0;
+  try {
+    for await (const keys of c.scanIterator({ MATCH: pattern, COUNT: 500 })) {
+      if (keys.length > 0) n += await c.del(keys);
+    }
+  } finally {
+    c.destroy();
+  }
+  return n;
+}
 
 // A runner left running by a failed test would take the next test's jobs: every test's runners stop.
 const runners: JobRunner[] = [];
@@ -325,24 +347,112 @@ describe('JobRunner', () => {
     expect(calls).toBe(6);
   });
 
-  it('tallies add up when the store lost part of a job: the lost items are counted, the job ends', async () => {
-    const jobs = newJobs();
-    const h = await jobs.create(OWNER, items(120, 'lost'), undefined);
-    // The store loses the second chunk (a flush, a damaged row).
-    await store.docDelete(`jobc:${h.id}:1`);
-    const runner = start({
-      jobs,
-      concurrency: 4,
-      scanEveryMs: 30,
-      lookup: async () => ({}),
-      notFoundRow: () => ({}),
+  // The store loses one chunk of a job (a flush, a damaged row, an eviction): on SQLite the row is
+  // deleted, on Redis (db 15, shared with others: no FLUSHDB) that job's chunk key, by pattern.
+  for (const backend of ['sqlite', 'redis'] as const) {
+    it.skipIf(backend === 'redis' && !REDIS_URL)(
+      `tallies add up when the store lost part of a job (${backend}): the lost items are counted, the job ends, the answer's tally says so`,
+      async () => {
+        const own =
+          backend === 'sqlite'
+            ? openSqliteStore({
+                path: join(tmp.dir, 'tally.db'),
+                keyspace: keyspace(TEST_KEY),
+                cacheMaxBytes: 1e6,
+                ownDirectory: false,
+                platform: process.platform,
+              })
+            : await openRedisStore({
+                url: REDIS_URL as string,
+                keyspace: keyspace(TEST_KEY),
+                namespace: REDIS_NAMESPACE,
+                cacheMaxBytes: 1e6,
+                timeoutMs: 2_000,
+                connectWaitMs: 3_000,
+              });
+        // A server on that store, as index.ts builds one: its runner works the job, vt_triage answers.
+        const h = await startHarness({ store: own });
+        try {
+          const jobs = h.runtime.triage.jobs;
+          const job = await jobs.create(LOCAL_CALLER, items(120, 'lost'), undefined);
+          if (backend === 'sqlite') await own.docDelete(`jobc:${job.id}:1`);
+          else expect(await deleteRedisKeys(`${REDIS_NAMESPACE}:*:doc:jobc:${job.id}:1`)).toBe(1);
+          h.runtime.triage.runner.kick(job.id);
+          await until(async () => (await jobs.header(job.id))?.status === 'done');
+          expect(await jobs.header(job.id)).toMatchObject({ done: 70, failed: 0, lost: 50, total: 120 });
+          expect((await jobs.snapshot(job.id, LOCAL_CALLER))?.missing).toBe(50);
+          const answer = await h.call('vt_triage', { job: job.id });
+          expect(answer.structuredContent).toMatchObject({
+            status: 'done',
+            total: 120,
+            counts: { not_found: 70, lost: 50, pending: 0, failed: 0 },
+          });
+          const tallyLine = textOf(answer).split('\n')[0] as string;
+          expect(tallyLine).toBe(
+            `Triage job ${job.id} (done): 120 indicators: 70 not found, 50 lost by the state store.`,
+          );
+          // Whatever the words, the numbers after the total add up to it.
+          const [, total, parts] =
+            /^Triage job \w+ \(done\): (\d+) indicators: (.*)\.$/.exec(tallyLine) ?? [];
+          const sum = (parts ?? '').split(', ').reduce((n, p) => n + Number(p.split(' ')[0]), 0);
+          expect(sum).toBe(Number(total));
+        } finally {
+          await h.close();
+          if (backend === 'redis') await cleanRedis(REDIS_URL as string, REDIS_NAMESPACE);
+        }
+      },
+    );
+  }
+
+  it('a store that cannot be read fails every scan: "scan failed" is logged once per cause per period', async () => {
+    const inner = openSqliteStore({
+      path: join(tmp.dir, 'scan-fails.db'),
+      keyspace: keyspace('jobs-key'),
+      cacheMaxBytes: 1e6,
+      ownDirectory: false,
+      platform: process.platform,
     });
-    runner.kick(h.id);
-    await until(async () => (await jobs.header(h.id))?.status === 'done');
-    const done = await jobs.header(h.id);
-    expect(done).toMatchObject({ done: 70, failed: 0, lost: 50, total: 120 });
-    const snap = await jobs.snapshot(h.id, OWNER);
-    expect(snap?.missing).toBe(50);
+    const sw = new SwitchedStore(inner);
+    const logs: string[] = [];
+    let clock = Date.UTC(2031, 0, 1);
+    const failed = (why: RegExp) =>
+      logs.filter((l) => l.startsWith('triage jobs: scan failed: ') && why.test(l));
+    const scans = async (n: number) => {
+      const before = sw.passed;
+      // Scans every 20 ms: n of them, whether they reach the store or not.
+      await new Promise((r) => setTimeout(r, n * 20 + 100));
+      return sw.passed - before;
+    };
+    sw.mode = 'throw';
+    start({
+      jobs: new TriageJobs({ store: sw, keepMs: 60_000, limits: LIMITS, now: () => clock }),
+      scanEveryMs: 20,
+      now: () => clock,
+      log: (m) => logs.push(m),
+      lookup: async () => ({}),
+    });
+    await scans(15);
+    expect(failed(/switched off/)).toEqual(['triage jobs: scan failed: switched off']);
+    // Another cause: the store closed under it (its statements are finalized).
+    sw.mode = 'ok';
+    await inner.close();
+    expect(await scans(15)).toBeGreaterThan(5);
+    expect(failed(/statement has been finalized/)).toHaveLength(1);
+    expect(logs).toHaveLength(2);
+    // Ten minutes on, each is logged again, with how often it came back unlogged.
+    clock += 10 * 60_000;
+    await scans(5);
+    expect(failed(/statement has been finalized/)).toHaveLength(2);
+    expect(failed(/statement has been finalized/)[1]).toMatch(
+      / \(\d+ more times since 2031-01-01T00:00:00\.000Z, not logged\)$/,
+    );
+    sw.mode = 'throw';
+    await scans(5);
+    expect(failed(/switched off/)).toHaveLength(2);
+    expect(failed(/switched off/)[1]).toMatch(
+      /^triage jobs: scan failed: switched off \(\d+ more times since 2031-01-01T00:00:00\.000Z, not logged\)$/,
+    );
+    expect(logs).toHaveLength(4);
   });
 
   it('starts on a store full of jobs by reading their headers only, and works a bounded number at once', async () => {

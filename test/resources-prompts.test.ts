@@ -113,6 +113,9 @@ describe('resources', () => {
       ['not a uri', /^"not a uri" is not a URI\. This server's resources: vt:\/\/file\/\{id\}, /],
       ['', /^"" is not a URI\./],
       ['http://[::1', /^"http:\/\/\[::1" is not a URI\./],
+      // file: URIs that do not parse (a host cut short, a host that is not valid percent-encoding).
+      ['file://[::1', /^"file:\/\/\[::1" is not a URI\./],
+      ['file://%zz/x', /^"file:\/\/%zz\/x" is not a URI\./],
       [
         'file:///etc/passwd',
         /^No resource at "file:\/\/\/etc\/passwd" \(this server reads no local files\)\./,
@@ -129,6 +132,7 @@ describe('resources', () => {
       ['vt://nothing/x', /^No resource at "vt:\/\/nothing\/x"\./],
       ['vt://docs/nope', /^No resource at "vt:\/\/docs\/nope"\./],
     ];
+    for (const uri of ['file://[::1', 'file://%zz/x']) expect(URL.canParse(uri), uri).toBe(false);
     for (const [uri, text] of cases) {
       const err = await h.client.readResource({ uri }).catch((e: unknown) => e);
       expect(err, uri).toMatchObject({ code: -32602 });

@@ -242,6 +242,71 @@ describe('ResilientStore logging', () => {
   });
 });
 
+describe('ResilientStore logging, two causes', () => {
+  const t = tempDir('resilient-causes');
+  afterAll(() => t.remove());
+
+  it('a lock held by another connection and a store switched off: each cause once per period, with how often it came back', async () => {
+    const path = join(t.dir, 'causes.db');
+    const inner = openSqliteStore({
+      path,
+      keyspace: keyspace(randomApiKey()),
+      cacheMaxBytes: 1e6,
+      busyTimeoutMs: 30,
+    });
+    const sw = new SwitchedStore(inner);
+    const logs: string[] = [];
+    let clock = Date.UTC(2031, 0, 1);
+    const r = new ResilientStore(sw, {
+      cacheMaxBytes: 1e6,
+      timeoutMs: 2_000,
+      probeEveryMs: 3_600_000,
+      log: (m) => logs.push(m),
+      clock: () => clock,
+    });
+    toClose.push(r);
+    const other = new DatabaseSync(path);
+    const outage = async (cause: 'locked' | 'off') => {
+      if (cause === 'locked') other.exec('BEGIN IMMEDIATE');
+      else sw.mode = 'throw';
+      try {
+        await r.acquire({ now: Date.now(), leaseMs: 1 });
+        expect(r.health().reason).toMatch(cause === 'locked' ? /database is locked/ : /switched off/);
+      } finally {
+        if (cause === 'locked') other.exec('ROLLBACK');
+        else sw.mode = 'ok';
+      }
+      clock += 5_000;
+      await r.probe();
+      expect(r.degradedSince).toBeUndefined();
+    };
+    const unavailable = (why: RegExp) => logs.filter((l) => l.includes('unavailable') && why.test(l));
+    try {
+      for (let i = 0; i < 4; i++) {
+        await outage('locked');
+        await outage('off');
+      }
+      expect(unavailable(/database is locked/)).toHaveLength(1);
+      expect(unavailable(/switched off/)).toHaveLength(1);
+      expect(logs.filter((l) => l.includes('unavailable'))).toHaveLength(2);
+      // Ten minutes after each was logged, each is logged again, with how often it came back unlogged.
+      clock += 10 * 60_000;
+      await outage('locked');
+      await outage('off');
+      expect(unavailable(/database is locked/)).toHaveLength(2);
+      expect(unavailable(/switched off/)).toHaveLength(2);
+      expect(unavailable(/database is locked/)[1]).toMatch(
+        /\(3 more times since 2031-01-01T00:00:00\.000Z, not logged\)/,
+      );
+      expect(unavailable(/switched off/)[1]).toMatch(
+        /\(3 more times since 2031-01-01T00:00:05\.000Z, not logged\)/,
+      );
+    } finally {
+      other.close();
+    }
+  });
+});
+
 describe('ResilientStore and Redis', () => {
   it('Redis at a closed port: every call answers from memory, quickly, and the store says so', async () => {
     const port = await closedPort();

@@ -49,6 +49,34 @@ const job = (r: unknown) => (r as CallToolResult).structuredContent as unknown a
 const call = (c: Client, name: string, args: Record<string, unknown>) =>
   c.callTool({ name, arguments: args }) as Promise<CallToolResult>;
 
+/** A client of the running server without a token (the server has none). */
+async function tokenless(name: string): Promise<Client> {
+  const c = testClient({ name, version: '0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL((running as RunningServer).http.url)));
+  clients.push(c);
+  return c;
+}
+
+describe('an HTTP server without tokens: every caller is one client, as on stdio', () => {
+  it('a job started by one client is polled, read, paged and cancelled by another', async () => {
+    running = await startHttpServer({ VT_RATE_LIMIT: '1/60', VT_MAX_WAIT_SECONDS: '1' });
+    const first = await tokenless('first');
+    const second = await tokenless('second');
+    const id = job(await call(first, 'vt_triage', { indicators: hashes(10, 'shared') })).job;
+    const polled = await call(second, 'vt_triage', { job: id });
+    expect(polled.isError).toBeFalsy();
+    expect(job(polled)).toMatchObject({ job: id, status: 'running', total: 10 });
+    expect((await call(second, 'vt_triage', { job: id, cursor: 'r:0' })).isError).toBeFalsy();
+    const read = await second.readResource({ uri: `vt://triage/${id}` });
+    expect((read.contents[0] as { text: string }).text).toMatch(
+      new RegExp(`^Triage job ${id} \\(running\\)`),
+    );
+    const cancelled = await call(second, 'vt_triage', { job: id, cancel: true });
+    expect(job(cancelled).status).toBe('cancelled');
+    expect(job(await call(first, 'vt_triage', { job: id })).status).toBe('cancelled');
+  });
+});
+
 describe('tenants of one HTTP server', () => {
   it('another token cannot poll, page, cancel, resume or read a job: the same answer as an unknown id', async () => {
     // One lookup a minute, and calls that wait a second at most: the job is still running when polled.

@@ -19,7 +19,7 @@ import { isoSeconds } from '../util/time.js';
 import { VtError } from '../vt/errors.js';
 import type { ToolContext } from './context.js';
 import { respondText, textRoom } from './respond.js';
-import { errorText, triageNotFoundNote } from './wording.js';
+import { errorText, jobNotFoundText, triageNotFoundNote } from './wording.js';
 
 const countsSchema = z.object({
   malicious: z.number(),
@@ -355,6 +355,23 @@ function scheduleOf(
   // The rest leave a window's worth at a time (cached indicators leave sooner: an upper bound).
   const eta = next + Math.max(0, Math.ceil(pending / w.requests) - 1) * w.seconds * 1000;
   return { next_lookup_at: isoSeconds(next), ...(withEta ? { eta: isoSeconds(eta) } : {}) };
+}
+
+/**
+ * What to say of a job that was not given back (jobNotFoundText), from the store that keeps the jobs: a
+ * read that threw, or a store answering from memory now, is "cannot be read now, ask again", never "it
+ * never existed, start it again" (which spends every lookup again). `unavailable` is that case.
+ */
+export function jobAbsence(
+  ctx: ToolContext,
+  id: string,
+  failure?: unknown,
+): { text: string; unavailable: boolean } {
+  const health = ctx.triage?.jobs.health(failure);
+  return {
+    text: jobNotFoundText(id, ctx.config.triageKeepHours, health),
+    unavailable: health?.degradedSince !== undefined && health.kind !== 'memory',
+  };
 }
 
 /** The job's state as vt_triage {job} shows it (without waiting), for the vt://triage/{job} resource. */

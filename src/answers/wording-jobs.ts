@@ -2,7 +2,8 @@
  * Words about triage jobs, beside wording.ts: a job id the server does not find (what that means where
  * jobs are kept), and a new job refused at one of the bounds on jobs (JobLimitError's facts).
  */
-import { JOB_BYTES_SHARE, type JobBound, type JobLimitError } from '../jobs/triage-jobs.js';
+import { JOB_BYTES_SHARE, type JobBound, type JobLimitError } from '../jobs/job-bounds.js';
+import { fmtInt } from '../summaries/common.js';
 import { stripUnsafe } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
 import type { StoreHealth } from '../vt/state/store.js';
@@ -68,17 +69,17 @@ const JOB_BOUNDS: Record<JobBound, { what: string; option: string; mb?: true }> 
 /** Why a new job was refused: which bound, and what frees room (and when, where that is known). */
 export function jobLimitText(err: JobLimitError, keepMs: number): string {
   const b = JOB_BOUNDS[err.bound];
-  const shown = (n: number) => (b.mb ? (n / 1024 / 1024).toFixed(1) : n.toLocaleString('en'));
+  const shown = (n: number) => (b.mb ? (n / 1024 / 1024).toFixed(1) : fmtInt(n));
+  // A bound on a sum is passed by what the job would add, not reached by what is there.
+  const added =
+    err.adding !== undefined ? `, and this job would add ${shown(err.adding)}${b.mb ? ' MB' : ''}` : '';
   const head =
-    err.bound === 'bytesPerJob'
-      ? `No new triage job: ${shown(err.current)} ${b.what}, more than this server allows (${b.option}: ${shown(err.limit)}).`
+    err.bound === 'bytesPerJob' || added
+      ? `No new triage job: ${shown(err.current)} ${b.what}${added}, more than this server allows (${b.option}: ${shown(err.limit)}).`
       : `No new triage job: ${shown(err.current)} ${b.what}, the most this server allows (${b.option}: ${shown(err.limit)}).`;
   const list = err.holding
     .slice(0, 3)
-    .map(
-      (h) =>
-        `${h.id} (${h.status}, ${(h.done + h.failed).toLocaleString('en')}/${h.total.toLocaleString('en')} checked)`,
-    )
+    .map((h) => `${h.id} (${h.status}, ${fmtInt(h.done + h.failed)}/${fmtInt(h.total)} checked)`)
     .join(', ')
     .concat(err.holding.length > 3 ? ` (+${err.holding.length - 3} more)` : '');
   const yours = list
@@ -91,9 +92,12 @@ export function jobLimitText(err: JobLimitError, keepMs: number): string {
   if (running) {
     return `${head} There is room again when one of them finishes or is cancelled.${yours}`;
   }
+  const kept = `jobs are kept ${Math.round(keepMs / 3_600_000)} h after they stop`;
   const when =
-    err.roomAt !== undefined
-      ? ` The next stopped job is removed at ${isoSeconds(err.roomAt)} (jobs are kept ${Math.round(keepMs / 3_600_000)} h after they stop), which makes room.`
-      : ' There is room again when a job stops and its keeping time runs out.';
+    err.roomAt === undefined
+      ? ' There is room again when a job stops and its keeping time runs out.'
+      : (err.roomJobs ?? 1) > 1
+        ? ` The stopped jobs that make room are removed one after the other, the last of the ${fmtInt(err.roomJobs ?? 1)} at ${isoSeconds(err.roomAt)} (${kept}).`
+        : ` The next stopped job is removed at ${isoSeconds(err.roomAt)} (${kept}), which makes room.`;
   return `${head}${when}${yours}`;
 }

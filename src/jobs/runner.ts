@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { utcDay } from '../vt/state/store.js';
+import { CauseLog } from '../vt/state/cause-log.js';
+import { describeError, utcDay } from '../vt/state/store.js';
 import { JobWork } from './runner-work.js';
 import type { JobHeader, JobItem, PauseReason, TriageJobs } from './triage-jobs.js';
 
@@ -67,6 +68,7 @@ export class JobRunner {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #abandoned = false;
+  readonly #scanFailures = new CauseLog();
   /** Listeners told whenever a job this process runs records a result. */
   readonly #listeners = new Set<(jobId: string) => void>();
 
@@ -155,7 +157,10 @@ export class JobRunner {
         }
       }
     } catch (err) {
-      this.#o.log(`triage jobs: scan failed: ${err instanceof Error ? err.message : String(err)}`);
+      // A store that cannot be read fails every scan (every 2 s): one line per cause per period.
+      const reason = describeError(err);
+      const again = this.#scanFailures.tell(reason, this.#o.now());
+      if (again !== undefined) this.#o.log(`triage jobs: scan failed: ${reason}${again}`);
     }
     this.#schedule(this.#o.scanEveryMs);
   }

@@ -14,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DAY_MS } from '../util/time.js';
-import type { StateStore } from '../vt/state/store.js';
+import { describeError, type StateStore, type StoreHealth } from '../vt/state/store.js';
+import { checkRoom, type JobLimits } from './job-bounds.js';
 
 /** Items per chunk document: small enough to rewrite on every result, few enough to read at once. */
 export const CHUNK = 50;
@@ -112,39 +113,6 @@ const chunkKey = (id: string, n: number) => `jobc:${id}:${n}`;
 const cancelKey = (id: string) => `jobx:${id}`;
 const HEADER_KEY = /^job:([a-z0-9]{12})$/;
 
-/** How many jobs and how much of the store they may take; what a refusal names. */
-export interface JobLimits {
-  runningPerClient: number;
-  storedPerClient: number;
-  runningTotal: number;
-  storedTotal: number;
-  /** Indicators in every stored job together. */
-  indicatorsTotal: number;
-  /** Bytes of every stored job together (what their documents take in the store). */
-  bytesTotal: number;
-}
-
-/** One job may take at most this part of bytesTotal, so that one list of long URLs cannot fill it. */
-export const JOB_BYTES_SHARE = 16;
-
-export type JobBound = keyof JobLimits | 'bytesPerJob';
-
-/** A new job would pass a bound: which, the figures, and what frees room. */
-export class JobLimitError extends Error {
-  constructor(
-    readonly bound: JobBound,
-    readonly limit: number,
-    readonly current: number,
-    /** The caller's own jobs that hold the bound (running ones for a running bound), oldest first. */
-    readonly holding: JobHeader[],
-    /** When a stored job next expires and frees room, for a stored bound (ms epoch). */
-    readonly roomAt?: number,
-  ) {
-    super(`triage job bound ${bound} (${limit}) reached`);
-    this.name = 'JobLimitError';
-  }
-}
-
 export interface JobStoreOptions {
   store: StateStore;
   /** How long a finished, cancelled or paused job is kept, in ms. */
@@ -241,38 +209,12 @@ export class TriageJobs {
     };
     // Each result row repeats its input: a job ends up near twice what it takes at the start.
     header.bytes = 2 * chunks.reduce((n, c) => n + bytesOf(c), 0) + bytesOf(JSON.stringify(header)) + 64;
-    this.#checkRoom(await this.list(), header);
+    checkRoom(this.limits, (h) => this.expiresAt(h), await this.list(), header);
     const ttl = this.#ttl(header.status);
     for (const [n, c] of chunks.entries()) await this.#store.docPut(chunkKey(id, n), c, ttl, now);
     // The header last: a job is listed only once all its items are stored.
     await this.#store.docPut(headerKey(id), JSON.stringify(header), ttl, now);
     return header;
-  }
-
-  #checkRoom(all: JobHeader[], next: JobHeader): void {
-    const l = this.limits;
-    const mine = all.filter((h) => h.owner === next.owner);
-    const running = (hs: JobHeader[]) => hs.filter((h) => h.status === 'running');
-    const byAge = (hs: JobHeader[]) => [...hs].sort((a, b) => a.createdAt - b.createdAt);
-    const firstExpiry = (hs: JobHeader[]) => {
-      const stopped = hs.filter((h) => h.status !== 'running').map((h) => this.expiresAt(h));
-      return stopped.length > 0 ? Math.min(...stopped) : undefined;
-    };
-    const refuse = (bound: JobBound, current: number, holding: JobHeader[], roomAt?: number) => {
-      const limit = bound === 'bytesPerJob' ? Math.floor(l.bytesTotal / JOB_BYTES_SHARE) : l[bound];
-      throw new JobLimitError(bound, limit, current, byAge(holding), roomAt);
-    };
-    if (next.bytes > Math.floor(l.bytesTotal / JOB_BYTES_SHARE)) refuse('bytesPerJob', next.bytes, []);
-    if (running(mine).length + 1 > l.runningPerClient)
-      refuse('runningPerClient', running(mine).length, running(mine));
-    if (mine.length + 1 > l.storedPerClient) refuse('storedPerClient', mine.length, mine, firstExpiry(mine));
-    if (running(all).length + 1 > l.runningTotal) refuse('runningTotal', running(all).length, running(mine));
-    if (all.length + 1 > l.storedTotal) refuse('storedTotal', all.length, mine, firstExpiry(all));
-    const indicators = all.reduce((n, h) => n + h.total, 0);
-    if (indicators + next.total > l.indicatorsTotal)
-      refuse('indicatorsTotal', indicators, mine, firstExpiry(all));
-    const bytes = all.reduce((n, h) => n + h.bytes, 0);
-    if (bytes + next.bytes > l.bytesTotal) refuse('bytesTotal', bytes, mine, firstExpiry(all));
   }
 
   /** A header as stored; undefined when missing, expired, or not a header this version reads. */
@@ -283,9 +225,51 @@ export class TriageJobs {
   }
 
   /** The header, for its owner only: to anyone else a job is as unknown as an id that never existed. */
-  async headerFor(id: string, owner: string): Promise<JobHeader | undefined> {
+  headerFor(id: string, owner: string): Promise<JobHeader | undefined> {
+    return this.#steady(() => this.#headerFor(id, owner));
+  }
+
+  async #headerFor(id: string, owner: string): Promise<JobHeader | undefined> {
     const h = await this.header(id);
     return h?.owner === owner ? h : undefined;
+  }
+
+  /**
+   * Where the jobs are kept, and whether that store answers now. A read that failed (`failure`) makes
+   * it unavailable since now whatever the store says of itself: a job it did not give back may be there.
+   */
+  health(failure?: unknown): StoreHealth {
+    let h: StoreHealth;
+    try {
+      h = this.#store.health();
+    } catch (err) {
+      const { kind, location } = this.#store;
+      h = { kind, location, shared: kind !== 'memory' };
+      failure ??= err;
+    }
+    if (failure === undefined || h.degradedSince !== undefined) return h;
+    return { ...h, degradedSince: this.#now(), reason: h.reason ?? describeError(failure) };
+  }
+
+  /**
+   * A read for an answer, made on one side of a switch: a store that moves to its stand-in in memory
+   * (or back) while a job is read gives part of it from where the job is not (its header as missing,
+   * its chunks as lost). Read again once; a store that switches again meanwhile is unavailable.
+   */
+  async #steady<T>(read: () => Promise<T>): Promise<T> {
+    const since = () => {
+      try {
+        return this.#store.health().degradedSince;
+      } catch {
+        return undefined;
+      }
+    };
+    for (let tries = 0; tries < 2; tries++) {
+      const before = since();
+      const out = await read();
+      if (since() === before) return out;
+    }
+    throw new Error('the state store switched to or from memory while the job was read');
   }
 
   /** Every stored job's header (a few hundred at most: the bounds), without their items. */
@@ -312,8 +296,12 @@ export class TriageJobs {
   }
 
   /** The whole job, for an answer: every chunk, read one after the other. */
-  async snapshot(id: string, owner: string): Promise<JobSnapshot | undefined> {
-    const header = await this.headerFor(id, owner);
+  snapshot(id: string, owner: string): Promise<JobSnapshot | undefined> {
+    return this.#steady(() => this.#snapshot(id, owner));
+  }
+
+  async #snapshot(id: string, owner: string): Promise<JobSnapshot | undefined> {
+    const header = await this.#headerFor(id, owner);
     if (!header) return undefined;
     const items: JobItem[] = [];
     const states: ItemState[] = [];
@@ -368,6 +356,10 @@ export class TriageJobs {
       delete next.pausedAt;
     }
     const ttl = this.#ttl(next.status);
+    // A paused job carried on keeps its chunks as long as a running one's again, before its header says
+    // it runs (no process works it until then): kept until the pause's expiry, the items it had not
+    // reached yet and the results it had would go while it runs on past that time.
+    if (next.status === 'running' && stored?.status === 'paused') await this.#keepChunks(next, now);
     await this.#store.docPut(headerKey(h.id), JSON.stringify(next), ttl, now);
     if (next.status !== 'running' && (stored?.status ?? 'running') === 'running') await this.expireWith(next);
     return next;
@@ -380,13 +372,17 @@ export class TriageJobs {
    */
   async expireWith(h: JobHeader): Promise<void> {
     if (h.status === 'running') return;
-    const now = this.#now();
+    await this.#keepChunks(h, this.#now());
+    await this.#store.docDelete(cancelKey(h.id));
+  }
+
+  /** Writes the job's chunks again as they are, to expire as its header does in its status. */
+  async #keepChunks(h: JobHeader, now: number): Promise<void> {
     const ttl = this.#ttl(h.status);
     for (let n = 0; n < this.chunkCount(h); n++) {
       const c = await this.chunk(h.id, n);
       if (c) await this.#store.docPut(chunkKey(h.id, n), JSON.stringify(c), ttl, now);
     }
-    await this.#store.docDelete(cancelKey(h.id));
   }
 
   /** Counts done and failed items from the chunks themselves (a header's counts can lag or drift). */

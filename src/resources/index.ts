@@ -14,8 +14,8 @@ import type { ToolContext } from '../answers/context.js';
 import { reportAnswer } from '../answers/report.js';
 import { logFailure, respondText } from '../answers/respond.js';
 import { parsePublicTarget } from '../answers/target.js';
-import { triageStateText } from '../answers/triage.js';
-import { errorText, jobNotFoundText, resourceNotFound, subjectOf } from '../answers/wording.js';
+import { jobAbsence, triageStateText } from '../answers/triage.js';
+import { errorText, resourceNotFound, subjectOf } from '../answers/wording.js';
 import { q } from '../summaries/text.js';
 import type { IndicatorType } from '../vt/indicators.js';
 import { SEARCH_SYNTAX, SEARCH_SYNTAX_URI } from './search-syntax.js';
@@ -168,16 +168,18 @@ export function registerResources(server: McpServer, ctx: ToolContext): void {
     },
     async (uri, variables) => {
       const id = decoded(variables.job);
-      const text = await triageStateText(ctx, id);
+      let failure: unknown;
+      const text = await triageStateText(ctx, id).catch((err: unknown) => {
+        failure = err;
+        return undefined;
+      });
       if (text === undefined) {
-        // As vt_triage says it: where jobs are kept decides what an unknown id means (a shared store
-        // that is unavailable now may well have it).
-        const state = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
-        throw new ResourceReadError(
-          RESOURCE_NOT_FOUND,
-          jobNotFoundText(shownUri(id), ctx.config.triageKeepHours, state),
-          { uri: uri.href },
-        );
+        // As vt_triage says it: where jobs are kept decides what an unknown id means. A store that
+        // cannot be read now may well have it: not "not found", but a failure worth asking again (as
+        // tasks/get answers it).
+        const absent = jobAbsence(ctx, shownUri(id), failure);
+        if (absent.unavailable) throw new ResourceReadError(ProtocolErrorCode.InternalError, absent.text);
+        throw new ResourceReadError(RESOURCE_NOT_FOUND, absent.text, { uri: uri.href });
       }
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
     },

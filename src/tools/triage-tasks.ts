@@ -97,8 +97,8 @@ export function taskNotFound(id: string, health: StoreHealth | undefined, keepHo
 }
 
 async function notFound(ctx: ToolContext, id: string): Promise<ProtocolError> {
-  const health = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
-  return taskNotFound(id, health, ctx.config.triageKeepHours);
+  // From the store that keeps the tasks, which says whether it answers now without a read that may fail.
+  return taskNotFound(id, ctx.triage?.jobs.health(), ctx.config.triageKeepHours);
 }
 
 /** Serves tasks/get, tasks/update and tasks/cancel on this server, for its caller's triage jobs. */

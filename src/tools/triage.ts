@@ -8,8 +8,8 @@
 import { z } from 'zod';
 import type { ToolContext } from '../answers/context.js';
 import { respond } from '../answers/respond.js';
-import { answerFor, triageOutput } from '../answers/triage.js';
-import { invalidInput, jobLimitText, jobNotFoundText } from '../answers/wording.js';
+import { answerFor, jobAbsence, triageOutput } from '../answers/triage.js';
+import { invalidInput, jobLimitText } from '../answers/wording.js';
 import {
   type CancelOutcome,
   cancelJob,
@@ -19,7 +19,8 @@ import {
   resumeJob,
   startJob,
 } from '../jobs/control.js';
-import { isJobId, JobLimitError } from '../jobs/triage-jobs.js';
+import { JobLimitError } from '../jobs/job-bounds.js';
+import { isJobId } from '../jobs/triage-jobs.js';
 import { clean, fmtInt } from '../summaries/common.js';
 import { q } from '../summaries/text.js';
 import { defineTool, type Extra, outputSchemaOf } from './define.js';
@@ -104,25 +105,44 @@ export const triageTool = defineTool({
         const started = await service.jobs.headerFor(id, ctx.caller);
         if (started) return { protocolAnswer: { resultType: 'task', ...taskOf(ctx, started) } };
       }
-    } else if (!(await service.jobs.headerFor(id as string, ctx.caller))) {
-      // Where jobs are kept (shared, this process's memory, or a shared store unavailable now) decides
-      // what an unknown id means; the store's own failure leaves the plain wording.
-      const state = (await ctx.vt.sharedStats().catch(() => undefined))?.health;
-      throw invalidInput(jobNotFoundText(id as string, ctx.config.triageKeepHours, state));
+    } else {
+      const known = id as string;
+      await fromStore(ctx, known, () => service.jobs.headerFor(known, ctx.caller));
     }
     const jobId = id as string;
     let acknowledged: string | undefined;
-    if (args.cancel) acknowledged = cancelledText(jobId, await cancelJob(service, jobId, ctx.caller));
-    else {
-      if (args.resume) acknowledged = resumedText(jobId, await resumeJob(service, jobId, ctx.caller));
+    if (args.cancel) {
+      const c = await fromStore(ctx, jobId, () => cancelJob(service, jobId, ctx.caller));
+      acknowledged = cancelledText(jobId, c);
+    } else {
+      if (args.resume) {
+        const r = await fromStore(ctx, jobId, () => resumeJob(service, jobId, ctx.caller));
+        acknowledged = resumedText(jobId, r);
+      }
       await waitForProgress(ctx, jobId, extra);
     }
-    const snap = await service.jobs.snapshot(jobId, ctx.caller);
-    if (!snap) throw invalidInput(`No triage job ${jobId}.`);
+    // Read after the wait: a store that stopped answering meanwhile is said so, as it is above.
+    const snap = await fromStore(ctx, jobId, () => service.jobs.snapshot(jobId, ctx.caller));
     const offset = args.cursor ? Number(args.cursor.slice(2)) : 0;
     return answerFor(ctx, snap, offset, acknowledged);
   },
 });
+
+/**
+ * What the store gives back for a job of the caller's. Nothing, or a store that fails, is worded by
+ * where jobs are kept and whether that store answers now (jobAbsence): a job in a store that cannot
+ * be read now is never told that it does not exist, nor to be started again.
+ */
+async function fromStore<T>(ctx: ToolContext, id: string, read: () => Promise<T | undefined>): Promise<T> {
+  let failure: unknown;
+  try {
+    const found = await read();
+    if (found !== undefined) return found;
+  } catch (err) {
+    failure = err;
+  }
+  throw invalidInput(jobAbsence(ctx, id, failure).text);
+}
 
 /** Starts a job (jobs/control.ts) and words what stopped one from starting. */
 async function start(ctx: ToolContext, service: Triage, input: string[] | string): Promise<string> {
@@ -187,7 +207,8 @@ async function waitForProgress(ctx: ToolContext, id: string, extra: Extra): Prom
   });
   try {
     for (;;) {
-      const h = await jobs.headerFor(id, ctx.caller);
+      // A store that fails stops the wait; the read after it says what the answer can be.
+      const h = await jobs.headerFor(id, ctx.caller).catch(() => undefined);
       if (!h) return;
       // Reported before the status is looked at: the last result (n/n) is progress too.
       progress.step(h.done + h.failed, h.total, `${fmtInt(h.done + h.failed)}/${fmtInt(h.total)} checked`);

@@ -17,6 +17,7 @@
  * bounds them instead.
  */
 import { withinDeadline } from '../../util/deadline.js';
+import { CauseLog } from './cause-log.js';
 import { MemoryStore } from './memory.js';
 import {
   type Acquire,
@@ -51,8 +52,6 @@ export interface ResilientOptions {
 const PRIMARY = 'p:';
 const FALLBACK = 'm:';
 const MAX_REPLAY = 512;
-/** An outage of the same cause is logged at most this often. */
-const LOG_EVERY_MS = 10 * 60_000;
 
 type Replay = (s: StateStore) => Promise<void>;
 
@@ -72,8 +71,8 @@ export class ResilientStore implements StateStore {
   #timer: NodeJS.Timeout | undefined;
   #replay: Replay[] = [];
   #fallbackDocs = false;
-  /** When each cause of an outage was last logged, and how often it came back since unlogged. */
-  readonly #told = new Map<string, { at: number; times: number }>();
+  /** The outages logged, by cause (one line per cause per period). */
+  readonly #told = new CauseLog();
   /** The current outage was logged (so its end is too). */
   #outageLogged = false;
   #closed = false;
@@ -320,23 +319,15 @@ export class ResilientStore implements StateStore {
     this.#lastProbe = this.#degradedSince;
     this.#outageLogged = false;
     if (!opts.quiet) {
-      // One line per cause per LOG_EVERY_MS: a store that fails and answers again every few seconds (a
-      // full disk) would otherwise fill the log with the same two lines.
-      const cause = reason.replace(/\d+/g, '#');
-      const prev = this.#told.get(cause);
-      const now = this.#degradedSince;
-      if (!prev || now - prev.at >= LOG_EVERY_MS) {
-        const again = prev?.times
-          ? ` (${prev.times} more time${prev.times === 1 ? '' : 's'} since ${new Date(prev.at).toISOString()}, not logged)`
-          : '';
+      // One line per cause per period: a store that fails and answers again every few seconds (a full
+      // disk) would otherwise fill the log with the same two lines.
+      const again = this.#told.tell(reason, this.#degradedSince);
+      if (again !== undefined) {
         this.#log(
           `shared state (${this.kind} at ${this.location}) unavailable: ${reason}${again}. ` +
             "Answering from this process's memory until the store is back; meanwhile limits count this process only.",
         );
-        this.#told.set(cause, { at: now, times: 0 });
         this.#outageLogged = true;
-      } else {
-        prev.times++;
       }
     }
     this.#stopTimer();
