@@ -11,7 +11,7 @@
  * falls on all of them alike. TMPDIR is a fresh directory, so the compile cache (kept by default under
  * os.tmpdir()) starts empty: the bin's very first start is reported on its own.
  *
- *   node bench/cold-start.mjs [--bin dist/index.js] [--node <node binary>] [--runs 15]
+ *   node bench/cold-start.mjs [--bin dist/index.js] [--node <node binary>] [--runs 21]
  *
  * --bin and --node measure another tree (an older checkout on its own Node): the baseline is then
  * started by that Node too. Prints a report; writes nothing.
@@ -99,7 +99,7 @@ function hasCompileCache(node) {
 export async function coldStart({
   bin = join(root, 'dist/index.js'),
   node = process.execPath,
-  runs = 15,
+  runs = 21,
 } = {}) {
   const binFile = resolve(bin);
   const dir = mkdtempSync(join(tmpdir(), 'vtbrief-cold-'));
@@ -139,7 +139,12 @@ export async function coldStart({
       for (const [name, args, env] of variants) times[name].push(await timeToInitialize(node, args, env));
     }
     const medians = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-    return { node: version, compileCache: cc, runs, first, medians };
+    // Each round's own ratio to the minimal server started in that round, then their median: the
+    // machine's speed drifts (other work, the host), and a round's variants share its moment.
+    const ratios = Object.fromEntries(
+      Object.entries(times).map(([k, v]) => [k, median(v.map((t, i) => t / times.minimal[i]))]),
+    );
+    return { node: version, compileCache: cc, runs, first, medians, ratios };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -148,16 +153,17 @@ export async function coldStart({
 /** The report's section, and the figures the README may quote. */
 export function describeColdStart(r, label = 'this tree') {
   const m = r.medians;
-  const base = m.minimal;
+  const x = r.ratios;
   const row = (name) =>
-    `| ${name} | ${m[name].toFixed(0)} ms | ${(m[name] / base).toFixed(2)}× | ${r.first[name].toFixed(0)} ms |`;
+    `| ${name} | ${m[name].toFixed(0)} ms | ${x[name].toFixed(2)}× | ${r.first[name].toFixed(0)} ms |`;
   const markdown = [
     `## Cold start: spawn to the answer to \`initialize\` over stdio (${label}, node ${r.node})`,
     '',
-    `Medians of ${r.runs} alternating runs each, as ratios to a minimal SDK server (bench/minimal-server.mjs:`,
-    'McpServer with one tool, served by serveStdio of the same SDK v2 as the bin) started the same way in the',
-    'same run. The bin has a key and an API address where nothing listens. The first run of each is apart: the',
-    "compile cache starts empty (the bin's first start writes it) and the SQLite file does not exist yet.",
+    `${r.runs} rounds, each starting every server once, as ratios to a minimal SDK server (bench/minimal-server.mjs:`,
+    'McpServer with one tool, served by serveStdio of the same SDK v2 as the bin) started the same way: the',
+    "ratio is the median of each round's own ratio, the time the median of each server's times. The bin has",
+    'a key and an API address where nothing listens. The first run of each is apart: the compile cache starts',
+    "empty (the bin's first start writes it) and the SQLite file does not exist yet.",
     ...(r.compileCache ? [] : ['', 'This Node has no module compile cache (module.enableCompileCache).']),
     '',
     '| server | median | ratio to minimal | first run |',
@@ -167,12 +173,12 @@ export function describeColdStart(r, label = 'this tree') {
   ].join('\n');
   const figures = {
     coldStartRuns: r.runs,
-    coldStartMemoryRatio: m.memory / base,
-    coldStartSqliteRatio: m.sqlite / base,
+    coldStartMemoryRatio: x.memory,
+    coldStartSqliteRatio: x.sqlite,
     ...(r.compileCache
       ? {
-          coldStartMemoryNoCacheRatio: m['memory, no compile cache'] / base,
-          coldStartSqliteNoCacheRatio: m['sqlite, no compile cache'] / base,
+          coldStartMemoryNoCacheRatio: x['memory, no compile cache'],
+          coldStartSqliteNoCacheRatio: x['sqlite, no compile cache'],
         }
       : {}),
   };
@@ -187,7 +193,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await coldStart({
     bin: arg('--bin', join(root, 'dist/index.js')),
     node: arg('--node', process.execPath),
-    runs: Number(arg('--runs', '15')),
+    runs: Number(arg('--runs', '21')),
   });
   process.stdout.write(describeColdStart(r, arg('--bin') ? arg('--bin') : 'this tree').markdown);
   if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -12,7 +12,7 @@
  *   - write transactions per miss on SQLite, counted in this process (the store's `transactions`) on a
  *     server wired as the bin wires it (bench/harness.mjs), since the bin does not report it.
  *
- *   node bench/miss-cost.mjs [--bin dist/index.js] [--node <node binary>] [--runs 5] [--lookups 200]
+ *   node bench/miss-cost.mjs [--bin dist/index.js] [--node <node binary>] [--runs 9] [--lookups 200]
  *                            [--file-lookups 5000] [--redis redis://127.0.0.1:6379/14] [--cpu-prof DIR]
  *
  * --bin and --node measure another tree (an older checkout on its own Node); the transaction count needs
@@ -118,7 +118,7 @@ async function flushRedis(url) {
 export async function missCost({
   bin = join(root, 'dist/index.js'),
   node = process.execPath,
-  runs = 5,
+  runs = 9,
   lookups = 200,
   fileLookups = 5000,
   redis = process.env.VT_BENCH_REDIS_URL,
@@ -189,6 +189,11 @@ export async function missCost({
     if (redis) await flushRedis(redis);
 
     const medians = Object.fromEntries(names.map((n) => [n, median(wall[n])]));
+    // Each round's own ratios, then their median: a round runs every backend once, at one moment of a
+    // machine whose speed drifts.
+    const paired = (n, base) => median(wall[n].map((t, i) => t / wall[base][i]));
+    const toMemory = Object.fromEntries(names.map((n) => [n, paired(n, 'memory')]));
+    const toDirect = Object.fromEntries(names.map((n) => [n, paired(n, 'direct')]));
     const cpuPerMiss = Object.fromEntries(
       names.filter((n) => n !== 'direct').map((n) => [n, (cpu[n] * 1000) / (runs * lookups)]),
     );
@@ -198,6 +203,8 @@ export async function missCost({
       runs,
       lookups,
       medians,
+      toMemory,
+      toDirect,
       cpuPerMiss,
       wall,
       sqliteFile,
@@ -268,14 +275,15 @@ export function describeMissCost(r, tx, label = 'this tree') {
   const backends = Object.keys(r.cpuPerMiss);
   const kb = (b) => `${(b / MB).toFixed(1)} MB`;
   const row = (name) =>
-    `| ${name} | ${fmt(m[name])} ms | ${(m[name] / m.direct).toFixed(2)}× | ${(m[name] / m.memory).toFixed(2)}× | ${r.cpuPerMiss[name].toFixed(2)} ms |`;
+    `| ${name} | ${fmt(m[name])} ms | ${r.toDirect[name].toFixed(2)}× | ${r.toMemory[name].toFixed(2)}× | ${r.cpuPerMiss[name].toFixed(2)} ms |`;
   const markdown = [
     `## What a miss costs the state store (${label}, node ${r.node})`,
     '',
     `${fmt(r.lookups)} distinct \`vt_get_report\` lookups through the bin over stdio, ${IN_FLIGHT} in flight, no rate`,
     'limit, against a stand-in that answers at once (bench/memory-stand-in.cjs, a process of its own); direct:',
-    `the same number of HTTP requests from the benchmark to the stand-in. Medians of ${r.runs} alternating runs;`,
-    "CPU is the server process's user + system time over all runs, per lookup.",
+    `the same number of HTTP requests from the benchmark to the stand-in. ${r.runs} rounds, each running every`,
+    "backend once: times are medians, ratios the median of each round's own ratio. CPU is the server",
+    "process's user + system time over all runs, per lookup.",
     ...(backends.includes('redis')
       ? []
       : ['', 'Redis was not measured: pass --redis or set VT_BENCH_REDIS_URL (its database is flushed).']),
@@ -298,11 +306,11 @@ export function describeMissCost(r, tx, label = 'this tree') {
     '',
   ].join('\n');
   const figures = {
-    missSqliteToMemory: m.sqlite / m.memory,
-    missMemoryToDirect: m.memory / m.direct,
-    missSqliteToDirect: m.sqlite / m.direct,
+    missSqliteToMemory: r.toMemory.sqlite,
+    missMemoryToDirect: r.toDirect.memory,
+    missSqliteToDirect: r.toDirect.sqlite,
     ...(m.redis !== undefined
-      ? { missRedisToMemory: m.redis / m.memory, missRedisToDirect: m.redis / m.direct }
+      ? { missRedisToMemory: r.toMemory.redis, missRedisToDirect: r.toDirect.redis }
       : {}),
     missCpuMemoryMs: r.cpuPerMiss.memory,
     missCpuSqliteMs: r.cpuPerMiss.sqlite,
@@ -324,7 +332,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await missCost({
     bin: arg('--bin', join(root, 'dist/index.js')),
     node: arg('--node', process.execPath),
-    runs: Number(arg('--runs', '5')),
+    runs: Number(arg('--runs', '9')),
     lookups: Number(arg('--lookups', '200')),
     fileLookups: Number(arg('--file-lookups', '5000')),
     redis: arg('--redis', process.env.VT_BENCH_REDIS_URL),
