@@ -104,14 +104,15 @@ export function parseCli(argv: string[]): CliFlags {
         ]),
       ),
     });
-    const v = values as Record<string, string | boolean | undefined>;
+    // The options are built from CLI, so parseArgs types every value loosely: each is read as its type.
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
     return {
-      demo: v.demo === true,
-      help: v.help === true,
-      version: v.version === true,
-      transport: (v.transport as string | undefined) ?? CLI.transport.default,
-      host: v.host as string | undefined,
-      port: v.port as string | undefined,
+      demo: values.demo === true,
+      help: values.help === true,
+      version: values.version === true,
+      transport: text(values.transport) ?? CLI.transport.default,
+      host: text(values.host),
+      port: text(values.port),
     };
   } catch (err) {
     throw new ConfigError(`${err instanceof Error ? err.message : String(err)} See --help.`);

@@ -82,7 +82,8 @@ const clean = {
   add(text: string, secrets: string[]): void {
     if (text.length > CLEAN_CHARS / 16 || secrets.join('\0') !== this.for) return;
     while (this.chars + text.length > CLEAN_CHARS) {
-      const oldest = this.texts.values().next().value as string;
+      const oldest = this.texts.values().next().value;
+      if (oldest === undefined) break;
       this.texts.delete(oldest);
       this.chars -= oldest.length;
     }
@@ -105,6 +106,8 @@ export function redactDeep<T>(value: T, secrets: string[]): T {
     }
     return v;
   };
+  // The walk keeps the value's shape (a string for a string, an array for an array, an object for an
+  // object), which the type system cannot follow through a recursion over `unknown`.
   return walk(value) as T;
 }
 
@@ -215,11 +218,12 @@ function cutPieces(text: string, secret: string): string {
       spans.push([at, at + PIECE]);
     }
   }
-  if (spans.length === 0) return text;
   spans.sort((a, b) => a[0] - b[0]);
+  const first = spans[0];
+  if (first === undefined) return text;
   let out = '';
   let pos = 0;
-  let [from, to] = spans[0] as [number, number];
+  let [from, to] = first;
   for (const [a, b] of spans.slice(1)) {
     if (a <= to) to = Math.max(to, b);
     else {

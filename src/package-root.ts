@@ -1,6 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** A package.json of this package (read before PACKAGE_ROOT below is worked out). */
+const ours = z.object({ name: z.literal('vtbrief') });
 
 /**
  * The folder of this package's package.json, whose name is vtbrief: where its own files are
@@ -14,10 +18,7 @@ export const PACKAGE_ROOT: string = findRoot(dirname(fileURLToPath(import.meta.u
 function findRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const file = join(dir, 'package.json');
-    if (
-      existsSync(file) &&
-      (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'vtbrief'
-    ) {
+    if (existsSync(file) && ours.safeParse(JSON.parse(readFileSync(file, 'utf8'))).success) {
       return dir;
     }
     if (dirname(dir) === dir) throw new Error(`no package.json of vtbrief above ${from}`);

@@ -30,10 +30,35 @@ function clock(start = Date.now()) {
   };
 }
 
-/** Asks, lets the read it started come back, and asks again. */
-async function othersActive(f: FairShare, client: string): Promise<number> {
+/** The reads of the shared list in flight on each store, so that a test can wait for them. */
+const reading = new WeakMap<object, Set<Promise<unknown>>>();
+
+/** The store with its reads of the shared list followed (the store itself is not changed). */
+function followed(store: StateStore): StateStore {
+  const inFlight = new Set<Promise<unknown>>();
+  const docList: StateStore['docList'] = (prefix, now) => {
+    const p = store.docList(prefix, now);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p)).catch(() => {});
+    return p;
+  };
+  // A proxy, not a copy: the store's methods run on the store itself (its private fields).
+  const view = new Proxy(store, {
+    get(target, name) {
+      if (name === 'docList') return docList;
+      const v: unknown = Reflect.get(target, name, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  reading.set(view, inFlight);
+  return view;
+}
+
+/** Asks, lets the read it started come back (however long the machine takes), and asks again. */
+async function othersActive(f: FairShare, store: StateStore, client: string): Promise<number> {
   f.othersActive(client);
-  await sleep(30);
+  const inFlight = reading.get(store);
+  if (inFlight) while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   return f.othersActive(client);
 }
 
@@ -70,9 +95,9 @@ for (const backend of backends) {
     /** Two stores opened on the same state, as two processes would. */
     async function twoStores(): Promise<[StateStore, StateStore]> {
       const key = randomApiKey('fair');
-      const pair = [await backend.open(key), await backend.open(key)] as [StateStore, StateStore];
+      const pair = [await backend.open(key), await backend.open(key)] as const;
       opened.push(...pair);
-      return pair;
+      return [followed(pair[0]), followed(pair[1])];
     }
 
     it("a client active on one process counts on the other: a job there stops at its share, half the day's cap", async () => {
@@ -87,14 +112,14 @@ for (const backend of backends) {
       expect(await runJob(p1, 'a', day)).toEqual({ admitted: 10, refused: 'share' });
       expect(p1.othersActive('a')).toBe(1);
       // And the job's owner is active for p2's jobs.
-      expect(await othersActive(p2, 'b')).toBe(1);
+      expect(await othersActive(p2, s2, 'b')).toBe(1);
     });
 
     it('a client that arrives later on the other process is counted within a read period', async () => {
       const [s1, s2] = await twoStores();
       const p1 = new FairShare(() => ({ quota: 20, used: 0 }), { manyClients: true, shared: s1 });
       const p2 = new FairShare(() => ({ quota: 20, used: 0 }), { manyClients: true, shared: s2 });
-      expect(await othersActive(p1, 'a')).toBe(0);
+      expect(await othersActive(p1, s1, 'a')).toBe(0);
       p2.seen('c');
       const t0 = performance.now();
       await expect.poll(() => p1.othersActive('a'), { interval: 50, timeout: 5_000 }).toBe(1);
@@ -108,11 +133,11 @@ for (const backend of backends) {
       const p2 = new FairShare(() => ({ quota: 20, used: 0 }), { manyClients: true, now: c.now, shared: s2 });
       p2.seen('b');
       await s2.docList(ACTIVITY_PREFIX, c.now());
-      expect(await othersActive(p1, 'a')).toBe(1);
+      expect(await othersActive(p1, s1, 'a')).toBe(1);
       c.advance(ACTIVE_MS);
-      expect(await othersActive(p1, 'a')).toBe(1);
+      expect(await othersActive(p1, s1, 'a')).toBe(1);
       c.advance(ACTIVITY_WRITE_EVERY_MS);
-      expect(await othersActive(p1, 'a')).toBe(0);
+      expect(await othersActive(p1, s1, 'a')).toBe(0);
     });
   });
 }
@@ -209,16 +234,17 @@ describe('FairShare when the shared store fails: the process sees its own client
 
   it("a store that fails: the other process's clients are no longer counted, this one's are", async () => {
     const { s1, s2, close } = await behindSwitch();
+    const f1 = followed(s1);
     const c = clock();
-    const p1 = new FairShare(() => ({ quota: 20, used: 0 }), { manyClients: true, now: c.now, shared: s1 });
+    const p1 = new FairShare(() => ({ quota: 20, used: 0 }), { manyClients: true, now: c.now, shared: f1 });
     const p2 = new FairShare(() => ({ quota: 20, used: 0 }), { manyClients: true, now: c.now, shared: s2 });
     try {
       p2.seen('remote');
       await s2.docList(ACTIVITY_PREFIX, c.now());
-      expect(await othersActive(p1, 'a')).toBe(1);
+      expect(await othersActive(p1, f1, 'a')).toBe(1);
       s1.mode = 'throw';
       c.advance(ACTIVITY_READ_EVERY_MS);
-      expect(await othersActive(p1, 'a')).toBe(0);
+      expect(await othersActive(p1, f1, 'a')).toBe(0);
       p1.seen('local');
       expect(p1.othersActive('a')).toBe(1);
       // A job is not held up by it: the failed read is its view, this process's own.

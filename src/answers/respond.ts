@@ -7,6 +7,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { type Logger, redact, redactDeep } from '../log.js';
+import { type Json, obj } from '../summaries/common.js';
 import { truncate } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
 import { VtError } from '../vt/errors.js';
@@ -74,7 +75,7 @@ export function respondText<S>(ctx: Pick<ToolContext, 'config' | 'demo'>, answer
  * A tool's answer: text and structuredContent, each within VT_MAX_RESPONSE_CHARS. `schema` is the
  * tool's output schema: the structure is only ever cut in ways it allows.
  */
-export function respond<S extends object>(ctx: Ctx, answer: Answer<S>, schema?: z.ZodType): CallToolResult {
+export function respond<S extends Json>(ctx: Ctx, answer: Answer<S>, schema?: z.ZodType): CallToolResult {
   const structured = fitStructure(answer.structured, ctx.config.maxResponseChars, {
     ...(answer.weights ? { weights: answer.weights } : {}),
     ...(schema ? { schema } : {}),
@@ -82,7 +83,7 @@ export function respond<S extends object>(ctx: Ctx, answer: Answer<S>, schema?: 
   return {
     content: [{ type: 'text', text: respondText(ctx, answer) }],
     // The banner is in the text; structuredContent stays exactly what the output schema describes.
-    structuredContent: redactDeep(structured, secretsOf(ctx)) as Record<string, unknown>,
+    structuredContent: redactDeep(structured, secretsOf(ctx)),
   };
 }
 
@@ -118,7 +119,8 @@ function piecesOf(
       out.fields.push({ path: p, owner: o, key: k, size: total + k.length + 4 });
     } else {
       out.fields.push({ path: p, owner: o, key: k, size: JSON.stringify(v).length + k.length + 4 });
-      if (v && typeof v === 'object') piecesOf(v as Record<string, unknown>, weights, p, out);
+      const inner = obj(v);
+      if (inner) piecesOf(inner, weights, p, out);
     }
   }
   return out;
@@ -131,15 +133,17 @@ function piecesOf(
  * out, largest first; then lists may empty. `truncated` records, per path, how many values were left
  * out: a list's items, or 1 for a field left out whole.
  */
-export function fitStructure<S extends object>(
+export function fitStructure<S extends Json>(
   s: S,
   max: number,
   opts: { weights?: Record<string, number>; schema?: z.ZodType } = {},
 ): S {
   if (JSON.stringify(s).length <= max) return s;
-  const copy = structuredClone(s) as Record<string, unknown>;
+  const fitted = structuredClone(s);
+  // Cut as a record: what is left out is what the output schema allows to be left out.
+  const copy: Json = fitted;
   // What the tool already left out (a page cut to its text) is counted on, not replaced.
-  const cut: Record<string, number> = { ...((copy.truncated as Record<string, number> | undefined) ?? {}) };
+  const cut: Record<string, number> = { ...countsIn(copy.truncated) };
   delete copy.truncated;
   const { lists, fields } = piecesOf(copy, opts.weights ?? {});
   const excess = () =>
@@ -157,7 +161,9 @@ export function fitStructure<S extends object>(
       // Down to the next largest (weighted), or by what is still over, whichever leaves more.
       const target = Math.max(next ? (next.total / next.weight) * top.weight : 0, top.total - over);
       do {
-        const size = top.sizes.pop() as number;
+        const size = top.sizes.pop();
+        // A size per item: none left means no item left either.
+        if (size === undefined) break;
         top.items.pop();
         top.total -= size;
         over -= size;
@@ -189,7 +195,14 @@ export function fitStructure<S extends object>(
   }
   cutLists(0);
   if (Object.keys(cut).length > 0) copy.truncated = cut;
-  return copy as S;
+  return fitted;
+}
+
+/** The counts a structure's `truncated` already holds: its whole numbers by path (respond() writes it). */
+function countsIn(v: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(obj(v) ?? {})) if (typeof n === 'number') out[k] = n;
+  return out;
 }
 
 /** One log line per failure: its kind and VT code, never its text (which may quote the input). */

@@ -5,13 +5,7 @@
  */
 import { z } from 'zod';
 import { type JobNotes, jobNotesSchema, MAX_TRIAGE } from '../jobs/control.js';
-import {
-  type FailureWhy,
-  type ItemState,
-  isJobId,
-  type JobHeader,
-  type JobSnapshot,
-} from '../jobs/triage-jobs.js';
+import { type FailureWhy, isJobId, type JobHeader, type JobSnapshot } from '../jobs/triage-jobs.js';
 import { dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { joinMore, q } from '../summaries/text.js';
 import { byDanger, RANK, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';
@@ -33,6 +27,17 @@ const countsSchema = z.object({
   lost: z.number().optional(),
 });
 type Counts = z.infer<typeof countsSchema>;
+/** The counts in the order the tally names them (countsOf writes them in this order too). */
+const COUNT_KEYS = countsSchema.keyof().options;
+
+/** How a failed item whose stored kind this version does not know is shown. */
+const UNKNOWN_FAILURE = 'unknown';
+
+/** The rows of one file (sameFileOnce), by its sha256; the first is where the file stands. */
+interface FileRows {
+  sha256: string;
+  rows: [TriageRow, ...TriageRow[]];
+}
 
 export const triageOutput = z.object({
   job: z.string(),
@@ -67,9 +72,9 @@ export const triageOutput = z.object({
 export type TriageOutput = z.infer<typeof triageOutput>;
 
 function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
-  const st = snap.states[i] as ItemState;
+  const st = snap.states[i];
   const item = snap.items[i];
-  if (!item) return undefined;
+  if (!item || !st) return undefined;
   if (st.s === 'done') {
     // Parsed, not trusted: a row the store gives back damaged is shown as an error, not as a verdict.
     const row = triageRowSchema.safeParse(st.row);
@@ -92,7 +97,7 @@ function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
       type: item.type,
       id: item.id,
       verdict: 'error',
-      error: `lookup failed (${st.error})`,
+      error: `lookup failed (${st.error ?? UNKNOWN_FAILURE})`,
     };
   }
   return undefined;
@@ -106,8 +111,8 @@ function rowOf(snap: JobSnapshot, i: number): TriageRow | undefined {
  * the input. Rows without an answer (not found, failed) name no file and stay as they are.
  */
 function sameFileOnce(rows: TriageRow[]): TriageRow[] {
-  const groups = new Map<string, TriageRow[]>();
-  const out: Array<TriageRow | string> = [];
+  const groups = new Map<string, FileRows>();
+  const out: Array<TriageRow | FileRows> = [];
   for (const r of rows) {
     const sha256 = r.id.toLowerCase();
     const answered = r.type === 'file' && RANK[r.verdict] < RANK.not_found && /^[0-9a-f]{64}$/.test(sha256);
@@ -115,17 +120,18 @@ function sameFileOnce(rows: TriageRow[]): TriageRow[] {
       out.push(r);
       continue;
     }
-    const group = groups.get(sha256);
-    if (group) group.push(r);
+    const file = groups.get(sha256);
+    if (file) file.rows.push(r);
     else {
-      groups.set(sha256, [r]);
-      out.push(sha256);
+      const first: FileRows = { sha256, rows: [r] };
+      groups.set(sha256, first);
+      out.push(first);
     }
   }
   return out.map((r) => {
-    if (typeof r !== 'string') return r;
-    const group = groups.get(r) as TriageRow[];
-    const main = group.find((g) => g.input.toLowerCase() === r) ?? (group[0] as TriageRow);
+    if (!('rows' in r)) return r;
+    const { sha256, rows: group } = r;
+    const main = group.find((g) => g.input.toLowerCase() === sha256) ?? group[0];
     if (group.length === 1) return main;
     return { ...main, also_given_as: group.filter((g) => g !== main).map((g) => g.input) };
   });
@@ -160,9 +166,9 @@ function tally(s: TriageOutput): string {
         : k === 'lost'
           ? 'lost by the state store'
           : k.replace('_', ' ');
-  const parts = (Object.keys(s.counts) as Array<keyof Counts>)
-    .filter((k) => (s.counts[k] ?? 0) > 0)
-    .map((k) => `${fmtInt(s.counts[k] ?? 0)} ${name(k)}`);
+  const parts = COUNT_KEYS.filter((k) => (s.counts[k] ?? 0) > 0).map(
+    (k) => `${fmtInt(s.counts[k] ?? 0)} ${name(k)}`,
+  );
   const when =
     s.status === 'running'
       ? s.next_lookup_at
@@ -280,9 +286,7 @@ export function answerFor(ctx: ToolContext, snap: JobSnapshot, offset: number, a
       );
     }
     const pageNote = offset > 0 ? [`(Results from number ${fmtInt(offset + 1)}, most dangerous first.)`] : [];
-    return [required[0] as string, ...required.slice(1), ...pageNote, ...lines, ...noteLines]
-      .join('\n')
-      .slice(0, room);
+    return [...required, ...pageNote, ...lines, ...noteLines].join('\n').slice(0, room);
   };
   // The page the text shows is the page the structure names: next_cursor follows what fits, in the
   // text and in the structure alike (rows respond() had to cut from the structure would be skipped by
@@ -320,17 +324,9 @@ function failureLines(ctx: ToolContext, snap: JobSnapshot): string[] {
   const causes = new Map<string, { kind: string; n: number }>();
   for (const st of snap.states) {
     if (st.s !== 'failed') continue;
-    const why: FailureWhy = st.why ?? {};
-    const err = new VtError(st.error as VtError['kind'], st.error, {
-      ...(why.reason
-        ? { reason: why.reason as VtError['reason'], notSent: why.reason === 'unreachable' }
-        : {}),
-      ...(why.networkCode ? { networkCode: why.networkCode } : {}),
-      ...(why.vtCode ? { vtCode: why.vtCode } : {}),
-      ...(why.timeoutSeconds !== undefined ? { timeoutSeconds: why.timeoutSeconds } : {}),
-    });
-    const text = (errorText(err, ctx) as string | undefined) ?? '';
-    const c = causes.get(text) ?? { kind: st.error, n: 0 };
+    // A kind this version does not know has nothing to word it from.
+    const text = st.error === undefined ? '' : errorText(storedError(st.error, st.why ?? {}), ctx);
+    const c = causes.get(text) ?? { kind: st.error ?? UNKNOWN_FAILURE, n: 0 };
     c.n++;
     causes.set(text, c);
   }
@@ -338,6 +334,16 @@ function failureLines(ctx: ToolContext, snap: JobSnapshot): string[] {
     .sort((a, b) => b[1].n - a[1].n)
     .slice(0, 3)
     .map(([text, c]) => `${plural(c.n, 'lookup')} failed (${c.kind})${text ? `: ${text}` : '.'}`);
+}
+
+/** The error a failed item stored, as the one it failed with, for the wording of every other tool. */
+function storedError(kind: VtError['kind'], why: FailureWhy): VtError {
+  return new VtError(kind, kind, {
+    ...(why.reason ? { reason: why.reason, notSent: why.reason === 'unreachable' } : {}),
+    ...(why.networkCode ? { networkCode: why.networkCode } : {}),
+    ...(why.vtCode ? { vtCode: why.vtCode } : {}),
+    ...(why.timeoutSeconds !== undefined ? { timeoutSeconds: why.timeoutSeconds } : {}),
+  });
 }
 
 /** When the next lookup should leave and when the job should be done, from the limiter's schedule. */

@@ -20,7 +20,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { PACKAGE_ROOT } from '../package-root.js';
+import { isJson, type Json, jsonObject } from '../util/json.js';
 import { canonicalUrl } from '../vt/indicators.js';
 import { searchRecordings } from './search.js';
 import { SubmissionDesk, UPLOAD_PREFIX } from './submissions.js';
@@ -51,16 +53,16 @@ export interface RecordedApiOptions {
 }
 
 /** One entry of fixtures/vt/manifest.json: which recording answers which path. */
-interface Route {
-  path: string;
-  query?: Record<string, string>;
-  file: string;
-  next?: string;
+const routeSchema = z.object({
+  path: z.string(),
+  query: z.record(z.string(), z.string()).optional(),
+  file: z.string(),
+  next: z.string().optional(),
   /** The recording is an object of collections keyed by name (msticpy's searches): serve this one. */
-  pick?: string;
-}
-
-type Json = Record<string, unknown>;
+  pick: z.string().optional(),
+});
+type Route = z.infer<typeof routeSchema>;
+const manifestSchema = z.object({ routes: z.array(routeSchema) });
 
 const COLLECTIONS: Record<string, string> = {
   file: 'files',
@@ -91,7 +93,8 @@ function deepFreeze<T>(v: T): T {
 function readRecording(path: string): unknown {
   let parsed = parsedRecordings.get(path);
   if (parsed === undefined) {
-    parsed = deepFreeze(JSON.parse(readFileSync(path, 'utf8')) as unknown);
+    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = deepFreeze(value);
     parsedRecordings.set(path, parsed);
   }
   return parsed;
@@ -99,7 +102,7 @@ function readRecording(path: string): unknown {
 
 /** The routes of a fixtures folder's manifest.json (the bundled recordings by default). */
 export function manifestRoutes(dir: string = BUNDLED_FIXTURES): Route[] {
-  return (readRecording(`${dir}/manifest.json`) as { routes: Route[] }).routes;
+  return manifestSchema.parse(readRecording(`${dir}/manifest.json`)).routes;
 }
 
 export class RecordedApi {
@@ -141,8 +144,8 @@ export class RecordedApi {
 
   #indexObjects(body: unknown): void {
     const candidates: unknown[] = [];
-    if (body && typeof body === 'object' && !Array.isArray(body)) {
-      const b = body as Json;
+    if (isJson(body)) {
+      const b = body;
       // An object is wrapped in `data`, or unwrapped (its type at the top), or, in OpenCTI's debug dumps
       // ({request_info, response}), the response.
       const dumped =
@@ -153,22 +156,25 @@ export class RecordedApi {
       else if (dumped) candidates.push(b.response);
     }
     for (const c of candidates) {
-      if (!c || typeof c !== 'object') continue;
-      const o = c as Json;
-      const a = o.attributes as Json | undefined;
+      if (!isJson(c)) continue;
+      const o = c;
+      const a = jsonObject(o.attributes);
       const coll = COLLECTIONS[String(o.type)];
       if (!coll || !a || typeof o.id !== 'string') continue;
       // One object can be recorded several times (a report, a search hit): the richest recording answers.
       const put = (id: string) => {
         const key = `${coll}/${id.toLowerCase()}`;
         const prev = this.#objects.get(key);
-        if (!prev || Object.keys((prev.attributes as Json) ?? {}).length < Object.keys(a).length) {
+        if (!prev || Object.keys(jsonObject(prev.attributes) ?? {}).length < Object.keys(a).length) {
           this.#objects.set(key, o);
         }
       };
       put(o.id);
       if (o.type === 'file')
-        for (const h of ['md5', 'sha1', 'sha256']) if (typeof a[h] === 'string') put(a[h] as string);
+        for (const h of ['md5', 'sha1', 'sha256']) {
+          const hash = a[h];
+          if (typeof hash === 'string') put(hash);
+        }
     }
   }
 
@@ -182,7 +188,7 @@ export class RecordedApi {
     });
     this.#server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve) => this.#server?.listen(port, '127.0.0.1', resolve));
-    const { port: bound } = this.#server.address() as AddressInfo;
+    const { port: bound } = tcpAddress(this.#server);
     this.#url = `http://127.0.0.1:${bound}${API_PREFIX}`;
     return this;
   }
@@ -291,14 +297,11 @@ export class RecordedApi {
       const body = route
         ? this.#load(route.file, route.pick)
         : (this.#derived(coll, String(o.id), name) ?? { data: [], meta: NOT_RECORDED });
-      const many = Array.isArray(body.data);
-      const items = (many ? body.data : body.data ? [body.data] : []) as Json[];
-      const descriptors = items.slice(0, 10).map((i) => ({
-        type: i.type,
-        id: i.id,
-        ...(i.context_attributes ? { context_attributes: i.context_attributes } : {}),
-      }));
-      const cursor = (body.meta as Json | undefined)?.cursor;
+      const data = body.data;
+      const many = Array.isArray(data);
+      const items: unknown[] = Array.isArray(data) ? data : data ? [data] : [];
+      const descriptors = items.slice(0, 10).map(descriptor);
+      const cursor = jsonObject(body.meta)?.cursor;
       const meta: Json =
         body.meta === NOT_RECORDED
           ? { ...NOT_RECORDED }
@@ -317,9 +320,9 @@ export class RecordedApi {
   }
 
   #load(file: string, pick?: string): Json {
-    const body = readRecording(`${this.#dir}/${file}`) as Json;
-    if (pick !== undefined) return { data: body[pick] ?? [] };
-    return 'data' in body ? body : { data: body };
+    const body = readRecording(`${this.#dir}/${file}`);
+    if (pick !== undefined) return { data: jsonObject(body)?.[pick] ?? [] };
+    return isJson(body) && 'data' in body ? body : { data: body };
   }
 
   /**
@@ -330,7 +333,7 @@ export class RecordedApi {
     if (coll !== 'files') return undefined;
     const route = this.#findRoute(`/files/${id}/behaviour_summary`, {});
     if (!route) return undefined;
-    const b = (this.#load(route.file, route.pick).data ?? {}) as Json;
+    const b = jsonObject(this.#load(route.file, route.pick).data) ?? {};
     const list = (v: unknown) =>
       (Array.isArray(v) ? v : []).filter((x): x is Json => !!x && typeof x === 'object');
     const related = (type: string, ids: unknown[], attributes: (id: string) => Json = () => ({})) => {
@@ -381,16 +384,17 @@ export class RecordedApi {
    * the recording of the page after it, answers that cursor).
    */
   #page(first: Json, query: Record<string, string>, next?: string): Json {
-    const recordedCursor = (first.meta as Json | undefined)?.cursor;
+    const recordedMeta = jsonObject(first.meta);
+    const recordedCursor = recordedMeta?.cursor;
     if (next && query.cursor && query.cursor === recordedCursor) return this.#load(next);
-    if (!Array.isArray(first.data)) return first;
-    const items = first.data as unknown[];
+    const items: unknown = first.data;
+    if (!Array.isArray(items)) return first;
     const limit = Math.max(1, Math.min(Number(query.limit) || 10, 300));
     const offset = query.cursor?.startsWith('rec:') ? Number(query.cursor.slice(4)) || 0 : 0;
     // A cursor of VirusTotal's own whose page was never recorded.
     if (query.cursor && !query.cursor.startsWith('rec:')) return { data: [], meta: NOT_RECORDED, links: {} };
     const data = items.slice(offset, offset + limit);
-    const meta: Json = { ...((first.meta as Json | undefined) ?? {}) };
+    const meta: Json = { ...recordedMeta };
     delete meta.cursor;
     if (offset + limit < items.length) meta.cursor = `rec:${offset + limit}`;
     else if (typeof recordedCursor === 'string') meta.cursor = recordedCursor;
@@ -404,6 +408,23 @@ function urlObjectId(id: string): string {
   const decoded = Buffer.from(id, 'base64url').toString('utf8');
   const canonical = canonicalUrl(decoded);
   return canonical ? createHash('sha256').update(canonical).digest('hex') : id;
+}
+
+/** The descriptor of a related object in a relationships block: its type and id (and context). */
+function descriptor(item: unknown): Json {
+  const i = jsonObject(item);
+  return {
+    type: i?.type,
+    id: i?.id,
+    ...(i?.context_attributes ? { context_attributes: i.context_attributes } : {}),
+  };
+}
+
+/** Where a server listening on TCP is bound (address() is a string only for a pipe or socket file). */
+function tcpAddress(server: Server): AddressInfo {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the server is not listening on TCP');
+  return address;
 }
 
 function notFound(what: string): Json {

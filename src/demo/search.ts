@@ -5,8 +5,7 @@
  * evaluate (OR, NOT, parentheses, free text, other modifiers) is refused by name, never answered with
  * made-up hits or a silent "0 hits".
  */
-
-type Json = Record<string, unknown>;
+import { type Json, jsonObject as obj } from '../util/json.js';
 
 /** What a search can look for: the `entity:` values VT accepts, by the object type they select. */
 const ENTITIES: Record<string, string> = {
@@ -17,8 +16,6 @@ const ENTITIES: Record<string, string> = {
   ip_address: 'ip_address',
 };
 
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v.toLowerCase() : undefined);
 const strs = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string').map((s) => s.toLowerCase()) : [];

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { buffer } from 'node:stream/consumers';
+import { type Json, jsonObject } from '../util/json.js';
 import { canonicalUrl } from '../vt/indicators.js';
-
-type Json = Record<string, unknown>;
 
 interface Submitted {
   target: { type: 'url'; id: string; url: string } | { type: 'file'; sha256: string; size: number };
@@ -74,7 +74,7 @@ export class SubmissionDesk {
   #analysis(id: string, sub: Submitted): Json {
     const t = sub.target;
     const known = t.type === 'url' ? this.lookup('urls', t.id) : this.lookup('files', t.sha256);
-    const a = (known?.attributes as Json | undefined) ?? {};
+    const a = jsonObject(known?.attributes) ?? {};
     const completed = sub.polls >= 2;
     const meta =
       t.type === 'url'
@@ -104,10 +104,8 @@ export class SubmissionDesk {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return buffer(req);
 }
 
 /** The bytes (and file name, as sent) of the part named "file" of a multipart/form-data body. */

@@ -183,13 +183,14 @@ export class JobWork {
         return;
       }
       const { held } = at;
-      if (this.#halted()) {
+      // A parsed chunk has a state per item, and #next gives a place within it: both are there.
+      const item = held.chunk.items[at.i];
+      const state = held.chunk.states[at.i];
+      if (this.#halted() || item === undefined || state === undefined) {
         held.inFlight--;
         this.o.admit.done();
         return;
       }
-      const item = held.chunk.items[at.i] as JobItem;
-      const state = held.chunk.states[at.i] as ItemState;
       const tries = state.s === 'pending' ? (state.tries ?? 0) : 0;
       const kind = item.type === 'file' ? item.id.length : undefined;
       if (kind !== undefined) await this.#fileTurn(kind);

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { DAY_MS } from '../util/time.js';
+import type { VtError } from '../vt/errors.js';
 import { describeError, type StateStore, type StoreHealth } from '../vt/state/store.js';
 import { checkRoom, type JobLimits } from './job-bounds.js';
 
@@ -29,12 +30,50 @@ const itemSchema = z.object({
 export type JobItem = z.infer<typeof itemSchema>;
 
 /**
+ * VtError's kinds and reasons, each as itself, as a failed item stores them: a kind or reason added to
+ * VtError and not here, or one here that VtError lacks, fails to compile.
+ */
+const FAILURE_KINDS = {
+  not_configured: 'not_configured',
+  not_found: 'not_found',
+  auth: 'auth',
+  forbidden: 'forbidden',
+  quota: 'quota',
+  invalid_argument: 'invalid_argument',
+  transient: 'transient',
+  cancelled: 'cancelled',
+} as const satisfies { [K in VtError['kind']]: K };
+
+const FAILURE_REASONS = {
+  timeout: 'timeout',
+  unreachable: 'unreachable',
+  connection: 'connection',
+  bad_json: 'bad_json',
+  too_large: 'too_large',
+  unexpected_shape: 'unexpected_shape',
+  foreign_upload_url: 'foreign_upload_url',
+  key_user_path: 'key_user_path',
+} as const satisfies { [K in NonNullable<VtError['reason']>]: K };
+
+/**
+ * A stored name that should be one of `values`: one this version does not know (written by another
+ * version) reads as undefined, an unknown failure.
+ */
+function knownName<const T extends Record<string, string>>(values: T) {
+  const names = z.enum(values);
+  return (stored: string | undefined) => {
+    const name = names.safeParse(stored);
+    return name.success ? name.data : undefined;
+  };
+}
+
+/**
  * What a failed item keeps of its error besides the kind: the facts the answer words it from
  * (src/answers/wording.ts): "could not be reached (ECONNREFUSED), no quota was used" is not "VirusTotal is
  * unavailable", and a rejected key is told as such.
  */
 const failureWhySchema = z.object({
-  reason: z.string().optional(),
+  reason: z.string().transform(knownName(FAILURE_REASONS)).optional(),
   networkCode: z.string().optional(),
   vtCode: z.string().optional(),
   timeoutSeconds: z.number().optional(),
@@ -47,7 +86,11 @@ const itemStateSchema = z.discriminatedUnion('s', [
   z.object({
     s: z.literal('failed'),
     at: z.number(),
-    error: z.string(),
+    /**
+     * The error's kind; undefined for a kind this version does not know, which a chunk written back
+     * leaves out (and still reads).
+     */
+    error: z.string().optional().transform(knownName(FAILURE_KINDS)),
     why: failureWhySchema.optional(),
     row: z.unknown().optional(),
   }),

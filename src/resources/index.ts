@@ -86,10 +86,10 @@ const SERVED = `This server's resources: ${[...TEMPLATES.map((t) => t.uri), TRIA
  * object behind a well-formed report URI that VirusTotal does not know).
  */
 function unknownResource(raw: string, uri: URL): ResourceReadError {
-  const bare = /^vt:\/\/(file|url|domain|ip_address|triage)\/?$/i.exec(raw.trim());
-  if (bare) {
+  const bare = /^vt:\/\/(file|url|domain|ip_address|triage)\/?$/i.exec(raw.trim())?.[1];
+  if (bare !== undefined) {
     const template = [...TEMPLATES.map((t) => t.uri), TRIAGE_URI].find((t) =>
-      t.startsWith(`vt://${(bare[1] as string).toLowerCase()}/`),
+      t.startsWith(`vt://${bare.toLowerCase()}/`),
     );
     return new ResourceReadError(
       ProtocolErrorCode.InvalidParams,

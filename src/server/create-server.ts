@@ -111,7 +111,7 @@ export function createServer(ctx: ServerContext, caller: string = LOCAL_CALLER):
   // The cache hint only where the revision has it: a 2025 client reads the plain listing.
   server.server.setRequestHandler('tools/list', (_req, extra) => {
     const listing = { tools: tools.map(listEntry) };
-    return (extra.mcpReq.envelope !== undefined ? { ...listing, ...LIST_HINT } : listing) as never;
+    return extra.mcpReq.envelope !== undefined ? { ...listing, ...LIST_HINT } : listing;
   });
   // vt_triage's jobs as tasks, for clients of the 2026-07-28 revision that follow tasks.
   if (toolCtx.triage) serveTriageTasks(server, toolCtx, triageTaskOps(toolCtx));

@@ -151,10 +151,10 @@ export function summarizeBehaviour(
   const dns = capped(
     arr(b.dns_lookups)
       .map((d) => obj(d))
-      .filter((d): d is Json => !!d && !!clean(d.hostname))
-      .map((d) =>
-        compact({ host: clean(d.hostname, 100) as string, ips: strings(d.resolved_ips, 45, caps.ips) }),
-      )
+      .flatMap((d) => {
+        const host = clean(d?.hostname, 100);
+        return d && host ? [compact({ host, ips: strings(d.resolved_ips, 45, caps.ips) })] : [];
+      })
       .filter((d, i, all) => all.findIndex((x) => x.host === d.host) === i),
     caps.dns,
   );
@@ -175,12 +175,16 @@ export function summarizeBehaviour(
     distinct(
       arr(b.http_conversations)
         .map((h) => obj(h))
-        .filter((h): h is Json => !!h && !!clean(h.url))
-        .map((h) =>
-          [clean(h.request_method, 10), code(clean(h.url, 160) as string), num(h.response_status_code)]
-            .filter((x) => x !== undefined)
-            .join(' '),
-        ),
+        .flatMap((h) => {
+          const url = clean(h?.url, 160);
+          return h && url
+            ? [
+                [clean(h.request_method, 10), code(url), num(h.response_status_code)]
+                  .filter((x) => x !== undefined)
+                  .join(' '),
+              ]
+            : [];
+        }),
     ),
     caps.http,
   );
@@ -222,7 +226,7 @@ export function summarizeBehaviour(
     (f) => f.sha256 ?? f.path ?? '',
   );
   // A path without a hash adds nothing when the same path was recorded with one.
-  const hashedPaths = new Set(files.filter((f) => f.sha256 && f.path).map((f) => shape(f.path as string)));
+  const hashedPaths = new Set(files.flatMap((f) => (f.sha256 && f.path ? [shape(f.path)] : [])));
   const dropped = capped(
     ranked(
       files.filter((f) => !!f.sha256 || !f.path || !hashedPaths.has(shape(f.path))),
@@ -235,8 +239,10 @@ export function summarizeBehaviour(
       distinctBy(
         arr(b.registry_keys_set)
           .map((r) => obj(r))
-          .filter((r): r is Json => !!r && !!clean(r.key))
-          .map((r) => compact({ key: clean(r.key, 120) as string, value: clean(r.value, 40) })),
+          .flatMap((r) => {
+            const key = clean(r?.key, 120);
+            return r && key ? [compact({ key, value: clean(r.value, 40) })] : [];
+          }),
         (r) => `${r.key}\u0000${r.value ?? ''}`,
       ),
     ),
@@ -267,20 +273,17 @@ export function summarizeBehaviour(
   const signatures = capped(
     arr(b.signature_matches)
       .map((s) => obj(s))
-      .filter((s): s is Json => !!s && !!clean(s.name))
-      .map((s) =>
-        compact({
-          name: clean(s.name, 80) as string,
-          format: clean(s.format, 30)?.replace(/^SIG_FORMAT_/, ''),
-        }),
-      ),
+      .flatMap((s) => {
+        const name = clean(s?.name, 80);
+        return s && name ? [compact({ name, format: clean(s.format, 30)?.replace(/^SIG_FORMAT_/, '') })] : [];
+      }),
     caps.rules,
   );
 
   const notShown: Record<string, number> = {};
   for (const [k, v] of Object.entries(b)) {
     if (SHOWN_FIELDS.has(k)) continue;
-    const n = Array.isArray(v) ? v.length : obj(v) ? Object.keys(v as Json).length : 0;
+    const n = Array.isArray(v) ? v.length : Object.keys(obj(v) ?? {}).length;
     if (n > 0) notShown[clean(k, 40) ?? '?'] = n;
   }
 

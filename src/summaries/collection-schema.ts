@@ -12,6 +12,7 @@ const list = z.array(z.string()).optional();
 
 /** A capped list of values and how many more there were. */
 function listFields<K extends string>(name: K) {
+  // TypeScript types a computed key of a generic name as any string: the cast names the two keys made.
   return { [name]: list, [`${name}_more`]: count } as { [P in K]: typeof list } & {
     [P in `${K}_more`]: typeof count;
   };

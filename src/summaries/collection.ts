@@ -78,6 +78,7 @@ function values(
 
 /** `name` and `name_more` of a summary, from values(). */
 function listOf<K extends string>(name: K, v: { items: string[]; more: number }) {
+  // TypeScript types a computed key of a generic name as any string: the cast names the two keys made.
   return { [name]: v.items, [`${name}_more`]: v.more || undefined } as Record<K, string[]> &
     Record<`${K}_more`, number | undefined>;
 }

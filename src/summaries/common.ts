@@ -9,11 +9,11 @@ import { DAY_MS } from '../util/time.js';
 
 export { isSafeCursor, QUOTE_STANDIN, UNTRUSTED_PREFIX } from '../util/sanitize.js';
 
-export type Json = Record<string, unknown>;
+import { type Json, jsonObject } from '../util/json.js';
 
-export function obj(v: unknown): Json | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-}
+export type { Json };
+/** An object, not an array nor null: a parsed JSON object, whose keys are all strings. */
+export const obj = jsonObject;
 
 export function arr(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
@@ -274,9 +274,12 @@ export function compact<T extends Json>(o: T): T {
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined || v === null) continue;
     if (Array.isArray(v) && v.length === 0) continue;
-    if (obj(v) && Object.keys(v as Json).length === 0) continue;
+    const inner = obj(v);
+    if (inner && Object.keys(inner).length === 0) continue;
     out[k] = v;
   }
+  // T with the keys left out that hold nothing: the callers build T with those keys optional, and
+  // TypeScript has no type for "T less the keys found empty at run time".
   return out as T;
 }
 

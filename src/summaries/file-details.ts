@@ -72,23 +72,25 @@ export function detailsOf(a: Json): FileDetails {
     pe_imports: imports.slice(0, 15),
     pe_imports_more: imports.length > 15 ? imports.length - 15 : undefined,
     pe_exports: strings(pe?.exports, 60, 15),
-    pe_resource_langs: obj(pe?.resource_langs)
-      ? Object.keys(pe?.resource_langs as Json)
-          .slice(0, 8)
-          .map((k) => clean(k, 30) ?? '?')
-      : undefined,
+    pe_resource_langs: keysOf(pe?.resource_langs)
+      ?.slice(0, 8)
+      .map((k) => clean(k, 30) ?? '?'),
     pe_overlay: obj(pe?.overlay)
       ? compact({ size: num(obj(pe?.overlay)?.size), type: clean(obj(pe?.overlay)?.filetype, 60) })
       : undefined,
     signers,
     android_package: clean(andro?.Package, 100),
     android_main_activity: clean(andro?.main_activity, 100),
-    android_permissions_count: obj(andro?.permission_details)
-      ? Object.keys(andro?.permission_details as Json).length
-      : undefined,
+    android_permissions_count: keysOf(andro?.permission_details)?.length,
     exiftool: Object.keys(exifPicked).length > 0 ? exifPicked : undefined,
     engines: results.byEngine.slice(0, 80).map((e) => `${e.engine}: ${e.label}`),
   });
+}
+
+/** The keys of an object; undefined for anything else. */
+function keysOf(v: unknown): string[] | undefined {
+  const o = obj(v);
+  return o ? Object.keys(o) : undefined;
 }
 
 export function moreNote(n: number | undefined): string {

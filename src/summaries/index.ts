@@ -34,6 +34,11 @@ const REPORTS: { [T in IndicatorType]: ReportKind<Extract<ReportSummary, { type:
   ip_address: { summarise: summarizeIp, render: renderIpText } satisfies ReportKind<IpSummary>,
 };
 
+/** A type's entry, for any summary (its methods take the summaries of their own type). */
+function kindOf(t: IndicatorType): ReportKind<ReportSummary> {
+  return REPORTS[t];
+}
+
 function isReportType(t: unknown): t is IndicatorType {
   return typeof t === 'string' && Object.hasOwn(REPORTS, t);
 }
@@ -52,7 +57,7 @@ const MADE = new WeakMap<object, Map<Detail, ReportSummary>>();
 export function summarizeReport(data: unknown, detail: Detail, now?: number): ReportSummary | undefined {
   const d = obj(data);
   if (!d || !isReportType(d.type)) return undefined;
-  const kind = REPORTS[d.type] as ReportKind<ReportSummary>;
+  const kind = kindOf(d.type);
   const s = madeOnce(MADE, d, detail, () => kind.summarise(d, detail));
   return now === undefined ? s : aged(s, now);
 }
@@ -69,12 +74,18 @@ function aged(s: ReportSummary, now: number): ReportSummary {
   if (days === undefined) return s;
   const kept = AGED.get(s);
   if (kept?.analysis_age_days === days) return kept;
-  const out: Record<string, unknown> = {};
+  const copy: ReportSummary = { ...s, analysis_age_days: days };
+  // An object's keys (and its JSON) keep the order they were first set in: what follows last_analysis
+  // is set again, to follow the age.
+  const keys: Json = copy;
+  let after = false;
   for (const [k, v] of Object.entries(s)) {
-    out[k] = v;
-    if (k === 'last_analysis') out.analysis_age_days = days;
+    if (after) {
+      delete keys[k];
+      keys[k] = v;
+    }
+    if (k === 'last_analysis') after = true;
   }
-  const copy = out as ReportSummary;
   if (!Object.isFrozen(s)) return copy;
   AGED.set(s, deepFreeze(copy));
   return copy;
@@ -89,7 +100,5 @@ const RENDERED = new WeakMap<object, Map<string, string>>();
 /** The text of a report summary, within maxChars (what it cuts is named in it). */
 export function renderReport(s: ReportSummary, maxChars: number, opts: ReportTextOptions = {}): string {
   const key = `${maxChars}${opts.submissions ? ' submissions' : ''}`;
-  return madeOnce(RENDERED, s, key, () =>
-    (REPORTS[s.type] as ReportKind<ReportSummary>).render(s, maxChars, opts),
-  );
+  return madeOnce(RENDERED, s, key, () => kindOf(s.type).render(s, maxChars, opts));
 }

@@ -174,15 +174,17 @@ export function dnsRecords(a: Json, detail: Detail): { records: DnsRecord[]; mor
   const all = arr(a.last_dns_records)
     .map((r) => obj(r) ?? {})
     // A record type is a short upper-case word (A, AAAA, MX, TXT, HTTPS...); anything else is not shown.
-    .filter((r) => typeof r.type === 'string' && /^[A-Z0-9]{1,10}$/.test(r.type))
-    .filter((r) => !wanted || wanted.has(r.type as string))
+    .filter(
+      (r): r is Json & { type: string } => typeof r.type === 'string' && /^[A-Z0-9]{1,10}$/.test(r.type),
+    )
+    .filter((r) => !wanted || wanted.has(r.type))
     // An MX with an empty host is a null MX (RFC 7505, "0 ."); any other record without a value says nothing.
     .filter((r) => clean(r.value, 120) !== undefined || r.type === 'MX')
     .map((r) => {
       const extra = r.type === 'MX' && num(r.priority) !== undefined ? `${r.priority} ` : '';
       const value = clean(r.value, 120) ?? '.';
       return compact({
-        type: r.type as string,
+        type: r.type,
         value: extra + value,
         ttl: detail === 'detailed' ? num(r.ttl) : undefined,
       });

@@ -79,7 +79,7 @@ export function summarizeRelated(o: VtObject, origin?: Origin): RelatedItem {
   const c = o.context_attributes ?? {};
   if (o.error) return unavailable.summarise(o, a, c, id, origin);
   const type = typeOf(o);
-  const k: Kind<RelatedItem> = isKnown(type) ? (KINDS[type] as Kind<RelatedItem>) : other;
+  const k: Kind<RelatedItem> = isKnown(type) ? KINDS[type] : other;
   return k.summarise(o, a, c, id, origin);
 }
 
@@ -112,11 +112,7 @@ export function summarizeObject(o: VtObject): ObjectItem | undefined {
 /** The one-line text form of a related item (at most LINE_MAX characters). */
 export function relatedLine(s: RelatedItem): string {
   const k: Kind<RelatedItem> =
-    'error' in s && typeof s.error === 'string'
-      ? (unavailable as Kind<RelatedItem>)
-      : isKnown(s.type)
-        ? (KINDS[s.type] as Kind<RelatedItem>)
-        : other;
+    'error' in s && typeof s.error === 'string' ? unavailable : isKnown(s.type) ? KINDS[s.type] : other;
   return truncate(k.line(s), LINE_MAX);
 }
 

@@ -77,18 +77,24 @@ export function summarizeUrl(data: Json, detail: Detail = 'concise'): UrlSummary
       .slice(0, detail === 'detailed' ? 20 : 6),
     outgoing_links: detail === 'detailed' ? links.slice(0, 20) : undefined,
     outgoing_links_more: detail === 'detailed' && links.length > 20 ? links.length - 20 : undefined,
-    response_headers:
-      detail === 'detailed' && headers
-        ? (compact(
-            Object.fromEntries(
-              Object.entries(headers)
-                .slice(0, 20)
-                .map(([k, v]) => [clean(k, 40) ?? '?', clean(v, 120)]),
-            ),
-          ) as Record<string, string>)
-        : undefined,
+    response_headers: detail === 'detailed' && headers ? shownHeaders(headers) : undefined,
     link: guiLink('url', id),
   });
+}
+
+/**
+ * The first 20 response headers, names and values cleaned; a header whose value cleans to nothing is
+ * left out (of two names that clean alike, the later value stands where the first name stood).
+ */
+function shownHeaders(headers: Json): Record<string, string> {
+  const cleaned = Object.fromEntries(
+    Object.entries(headers)
+      .slice(0, 20)
+      .map(([k, v]) => [clean(k, 40) ?? '?', clean(v, 120)]),
+  );
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(cleaned)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 export function renderUrlText(s: UrlSummary, maxChars: number): string {

@@ -4,11 +4,14 @@
  * by the output schema) and how to say it. respond() turns it into the result, and failures into
  * answers, in one place.
  */
-import type {
-  McpServer,
-  ServerContext as RequestContext,
-  StandardSchemaWithJSON,
-  ToolAnnotations,
+import {
+  type CallToolResult,
+  isSpecType,
+  type McpServer,
+  type ServerContext as RequestContext,
+  type StandardSchemaWithJSON,
+  type Tool,
+  type ToolAnnotations,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ToolContext } from '../answers/context.js';
@@ -69,7 +72,14 @@ export function outputSchemaOf(def: ToolDefinition): z.ZodObject {
   return schema;
 }
 
-const INPUTS = new WeakMap<ToolDefinition, StandardSchemaWithJSON>();
+/** A tool's arguments as its input schema gives them (each tool's handler narrows them further). */
+type ToolArgs = z.output<z.ZodObject<z.ZodRawShape>>;
+type InputSchema = StandardSchemaWithJSON<z.input<z.ZodObject<z.ZodRawShape>>, ToolArgs>;
+
+const INPUTS = new WeakMap<ToolDefinition, InputSchema>();
+
+/** What the SDK passes when it asks a schema for its JSON form (the target draft, mainly). */
+type JsonSchemaOptions = Parameters<StandardSchemaWithJSON['~standard']['jsonSchema']['input']>[0];
 
 /**
  * The input schema as the SDK checks it, built once per tool: over HTTP a server is built per request,
@@ -77,7 +87,7 @@ const INPUTS = new WeakMap<ToolDefinition, StandardSchemaWithJSON>();
  * headers that mirror parameters), which zod would work out anew each time. zod validates; the JSON
  * form is worked out once per target.
  */
-function inputSchemaOf(def: ToolDefinition): StandardSchemaWithJSON {
+function inputSchemaOf(def: ToolDefinition): InputSchema {
   let schema = INPUTS.get(def);
   if (!schema) {
     const zod = z.object(def.inputSchema);
@@ -85,11 +95,11 @@ function inputSchemaOf(def: ToolDefinition): StandardSchemaWithJSON {
     const json = new Map<string, Record<string, unknown>>();
     const once =
       (io: 'input' | 'output') =>
-      (opts: { target: string }): Record<string, unknown> => {
+      (opts: JsonSchemaOptions): Record<string, unknown> => {
         const key = `${io}:${opts.target}`;
         let out = json.get(key);
         if (!out) {
-          out = std.jsonSchema[io](opts as Parameters<typeof std.jsonSchema.input>[0]);
+          out = std.jsonSchema[io](opts);
           json.set(key, out);
         }
         return out;
@@ -101,7 +111,7 @@ function inputSchemaOf(def: ToolDefinition): StandardSchemaWithJSON {
         validate: std.validate,
         jsonSchema: { input: once('input'), output: once('output') },
       },
-    } as StandardSchemaWithJSON;
+    };
     INPUTS.set(def, schema);
   }
   return schema;
@@ -119,20 +129,20 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
       // the schema all the same (listEntry).
       annotations: { title: def.title, ...def.annotations },
     },
-    // biome-ignore lint/suspicious/noExplicitAny: the SDK's callback type is generic over the schema.
-    (async (args: any, extra: Extra) => {
+    async (args, extra) => {
       // Active clients share the day with the jobs of others (vt/fair-share.ts).
       ctx.triage?.fairShare.seen(ctx.caller);
       try {
         const answer = await def.handler(args, ctx, extra);
-        if ('protocolAnswer' in answer) return answer.protocolAnswer;
+        // A task handle, which the SDK's type for a tool's result does not admit (its tasks are its own).
+        if ('protocolAnswer' in answer) return answer.protocolAnswer as CallToolResult;
         return respond(ctx, answer, outputSchemaOf(def));
       } catch (err) {
         // A question for the user (2026-07-28): the call comes back with the answer.
         if (err instanceof NeedsInput) return err.result;
         return errorResult(err, ctx, def.name);
       }
-    }) as never,
+    },
   );
 }
 
@@ -141,7 +151,7 @@ export function registerTool(server: McpServer, ctx: ToolContext, def: ToolDefin
  * to every schema and an "execution" block; neither helps a model, and every listed character is paid
  * by every conversation, so the server lists this leaner form instead.
  */
-export function listEntry(def: ToolDefinition): Record<string, unknown> {
+export function listEntry(def: ToolDefinition): Tool {
   // Computed once per tool: over HTTP a server is built for every request.
   let entry = LISTED.get(def);
   if (!entry) {
@@ -151,16 +161,16 @@ export function listEntry(def: ToolDefinition): Record<string, unknown> {
   return entry;
 }
 
-const LISTED = new WeakMap<ToolDefinition, Record<string, unknown>>();
+const LISTED = new WeakMap<ToolDefinition, Tool>();
 
-function buildListEntry(def: ToolDefinition): Record<string, unknown> {
+function buildListEntry(def: ToolDefinition): Tool {
   const schema = (s: z.ZodObject, io: 'input' | 'output') => {
     // Output schemas name a repeated part once (under "definitions") rather than spelling it out each time.
     const json = z.toJSONSchema(s, { target: 'draft-7', io });
-    delete (json as Record<string, unknown>).$schema;
+    delete json.$schema;
     return json;
   };
-  return {
+  const entry = {
     name: def.name,
     title: def.title,
     description: def.description,
@@ -168,4 +178,7 @@ function buildListEntry(def: ToolDefinition): Record<string, unknown> {
     outputSchema: schema(outputSchemaOf(def), 'output'),
     annotations: def.annotations,
   };
+  // The SDK's own check of a listed tool, which types the entry as one (and is never false for these).
+  if (!isSpecType.Tool(entry)) throw new Error(`${def.name}: the tools/list entry is not a valid tool`);
+  return entry;
 }

@@ -139,13 +139,15 @@ export const getRelationshipsTool = defineTool({
     if (parsed.type === 'attack_technique') throw invalidInput(techniqueHasNoRelationships(parsed.id));
     const target = parsed;
     const several = args.relationships;
-    if ((several === undefined) === (args.relationship === undefined)) {
+    const one = args.relationship;
+    const asked = several ?? (one === undefined ? undefined : [one]);
+    if (asked === undefined || (several !== undefined && one !== undefined)) {
       throw invalidInput(
         'Give either `relationship` (one name, with paging) or `relationships` (several names, an overview).',
       );
     }
     const subject = targetSubject(target);
-    const names = checkedNames(target, several ?? [args.relationship as string]);
+    const names = checkedNames(target, asked);
     const origin = target.type === 'collection' ? undefined : target.type;
     const notSeen = () => {
       const said =
@@ -186,7 +188,9 @@ export const getRelationshipsTool = defineTool({
       }
     }
 
-    const name = names[0] as string;
+    // One name was asked for, and checkedNames answers one for each (or refuses).
+    const name = names[0];
+    if (name === undefined) throw new Error('no relationship name to list');
     const room = textRoom(ctx);
     const requested = args.limit ?? 10;
     const limit = Math.min(requested, itemsThatFit(room));

@@ -73,7 +73,7 @@ export async function readFileForUpload(p: string, dirs: string[]): Promise<Loca
   try {
     fh = await open(real, OPEN_FLAGS);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = err instanceof Error && 'code' in err ? err.code : undefined;
     // ELOOP (EMLINK on FreeBSD): the last component became a link. ENOENT: it was replaced or removed.
     if (code === 'ELOOP' || code === 'EMLINK' || code === 'ENOENT') throw changed();
     if (code === 'EACCES' || code === 'EPERM') throw invalidInput(`${shown} is not readable by this server.`);

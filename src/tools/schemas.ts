@@ -14,7 +14,7 @@ export function wellFormed<T extends z.ZodString>(schema: T, name: string): T {
     message:
       `\`${name}\` is not valid Unicode text: it holds an unpaired surrogate (half of a character, ` +
       'e.g. of an emoji). Send the text again as typed, without the broken character.',
-  }) as unknown as T;
+  });
 }
 
 /**

@@ -25,7 +25,7 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 /** Whether this request's client takes a task for an answer (it declared the extension in its envelope). */
 export function declaresTasks(extra: Extra): boolean {
-  const extensions = (envelopeCapabilities(extra) as { extensions?: object } | undefined)?.extensions;
+  const extensions = envelopeCapabilities(extra)?.extensions;
   return extensions !== undefined && Object.hasOwn(extensions, TASKS_EXTENSION);
 }
 

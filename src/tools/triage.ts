@@ -89,27 +89,23 @@ export const triageTool = defineTool({
   async handler(args, ctx, extra) {
     const service = ctx.triage;
     if (!service) throw invalidInput('Triage jobs are not available in this server.');
-    if ((args.indicators === undefined) === (args.job === undefined)) {
-      throw invalidInput(
-        'Give either `indicators` (to start a job) or `job` (to follow one), not both and not neither.',
-      );
-    }
-    if (args.job === undefined && (args.cancel || args.cursor || args.resume)) {
+    const given = startOrFollow(args);
+    if ('indicators' in given && (args.cancel || args.cursor || args.resume)) {
       throw invalidInput('`cancel`, `resume` and `cursor` go with `job`.');
     }
-    let id = args.job;
-    if (args.indicators !== undefined) {
-      id = await start(ctx, service, args.indicators);
+    let jobId: string;
+    if ('indicators' in given) {
+      jobId = await start(ctx, service, given.indicators);
       // A client that follows tasks gets one at once (tasks/get shows progress and, when done, this answer).
       if (declaresTasks(extra)) {
-        const started = await service.jobs.headerFor(id, ctx.caller);
+        const started = await service.jobs.headerFor(jobId, ctx.caller);
         if (started) return { protocolAnswer: { resultType: 'task', ...taskOf(ctx, started) } };
       }
     } else {
-      const known = id as string;
-      await fromStore(ctx, known, () => service.jobs.headerFor(known, ctx.caller));
+      const { job } = given;
+      jobId = job;
+      await fromStore(ctx, job, () => service.jobs.headerFor(job, ctx.caller));
     }
-    const jobId = id as string;
     let acknowledged: string | undefined;
     if (args.cancel) {
       const c = await fromStore(ctx, jobId, () => cancelJob(service, jobId, ctx.caller));
@@ -119,7 +115,7 @@ export const triageTool = defineTool({
         const r = await fromStore(ctx, jobId, () => resumeJob(service, jobId, ctx.caller));
         acknowledged = resumedText(jobId, r);
       }
-      await waitForProgress(ctx, jobId, extra);
+      await waitForProgress(ctx, service, jobId, extra);
     }
     // Read after the wait: a store that stopped answering meanwhile is said so, as it is above.
     const snap = await fromStore(ctx, jobId, () => service.jobs.snapshot(jobId, ctx.caller));
@@ -127,6 +123,18 @@ export const triageTool = defineTool({
     return answerFor(ctx, snap, offset, acknowledged);
   },
 });
+
+/** What a call names: the indicators to start a job with, or the job to follow; exactly one of them. */
+function startOrFollow(args: {
+  indicators?: string[] | string | undefined;
+  job?: string | undefined;
+}): { indicators: string[] | string } | { job: string } {
+  if (args.indicators !== undefined && args.job === undefined) return { indicators: args.indicators };
+  if (args.job !== undefined && args.indicators === undefined) return { job: args.job };
+  throw invalidInput(
+    'Give either `indicators` (to start a job) or `job` (to follow one), not both and not neither.',
+  );
+}
 
 /**
  * What the store gives back for a job of the caller's. Nothing, or a store that fails, is worded by
@@ -197,8 +205,8 @@ function resumedText(id: string, r: ResumeOutcome): string {
  * Waits, within the call budget, while the job runs: until it is done, held by the daily cap, or the
  * budget is spent, with progress notifications as results come in (from this process or another).
  */
-async function waitForProgress(ctx: ToolContext, id: string, extra: Extra): Promise<void> {
-  const { jobs, runner } = ctx.triage as NonNullable<ToolContext['triage']>;
+async function waitForProgress(ctx: ToolContext, service: Triage, id: string, extra: Extra): Promise<void> {
+  const { jobs, runner } = service;
   const deadline = Date.now() + Math.min(ctx.config.maxWaitMs, CALL_BUDGET_MS);
   const progress = progressFor(extra);
   let wake: (() => void) | undefined;

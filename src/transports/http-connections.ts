@@ -11,8 +11,8 @@ import type { Socket } from 'node:net';
  */
 export function peerOf(address: string): string {
   const a = address.toLowerCase().replace(/%.*$/, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return mapped[1] as string;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)?.[1];
+  if (mapped !== undefined) return mapped;
   if (!a.includes(':')) return a;
   const groups = (part: string) =>
     (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));

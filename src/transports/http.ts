@@ -13,11 +13,12 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, type McpServer } from '@modelcontextprotocol/server';
 import type { HttpSettings } from '../config.js';
 import type { Logger } from '../log.js';
+import { field } from '../util/json.js';
 import { CallRates } from '../vt/fair-share.js';
 import { ConnectionTable } from './http-connections.js';
 import {
@@ -95,8 +96,9 @@ export function parseHost(raw: string): HostName | undefined {
   // A bare IPv6 address (an allowed-hosts entry such as ::1) has no port: bracket it.
   if (/^[0-9a-f:.]+$/.test(text) && (text.match(/:/g) ?? []).length > 1) return { name: `[${text}]` };
   const m = /^(\[[0-9a-f:.]+\]|[a-z0-9_.~!$&'()*+,;=%-]+)(?::(\d{1,5}))?$/.exec(text);
-  if (!m) return undefined;
-  return m[2] === undefined ? { name: m[1] as string } : { name: m[1] as string, port: String(Number(m[2])) };
+  const name = m?.[1];
+  if (name === undefined) return undefined;
+  return m?.[2] === undefined ? { name } : { name, port: String(Number(m[2])) };
 }
 
 export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
@@ -272,7 +274,7 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
 
     // A client is the holder of one token. Without tokens (loopback only) every caller is the same
     // client: one shared allowance, since anyone on the machine can use any source address.
-    const client = tokenIndex >= 0 ? (callers[tokenIndex] as string) : 'local';
+    const client = (tokenIndex >= 0 ? callers[tokenIndex] : undefined) ?? 'local';
     const wait = calls.take(client, upstreamRequests(body));
     if (wait > 0) {
       refuse(`over VT_MCP_CLIENT_RATE (${opts.clientCallsPerMinute} per minute) for ${client}`);
@@ -288,15 +290,17 @@ export async function startHttp(opts: HttpOptions): Promise<RunningHttp> {
     }
 
     // The caller reaches the server built for this request, and its handlers, as the request's clientId.
-    (req as IncomingMessage & { auth?: unknown }).auth = { token: client, clientId: client, scopes: [] };
-    await mcpNode(req, res, body);
+    await mcpNode(Object.assign(req, { auth: { token: client, clientId: client, scopes: [] } }), res, body);
   }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
-  port = (server.address() as AddressInfo).port;
+  const bound = server.address();
+  // A string only for a pipe or socket file; this server listens on a host and port.
+  if (bound === null || typeof bound === 'string') throw new Error('the HTTP server is not listening on TCP');
+  port = bound.port;
   return {
     url: `http://${bracketed(opts.host)}:${port}/mcp`,
     port,
@@ -316,9 +320,9 @@ function bracketed(host: string): string {
 
 /** The index of the token the request carries, or -1; compared in constant time. */
 function matchingToken(header: string | undefined, tokens: string[]): number {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return -1;
-  const given = Buffer.from((m[1] as string).trim());
+  const token = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
+  if (token === undefined) return -1;
+  const given = Buffer.from(token.trim());
   let found = -1;
   tokens.forEach((t, i) => {
     const want = Buffer.from(t);
@@ -337,16 +341,18 @@ function matchingToken(header: string | undefined, tokens: string[]): number {
 function upstreamRequests(body: unknown): number {
   return (Array.isArray(body) ? body : [body]).filter((m) => {
     if (!m || typeof m !== 'object') return false;
-    const { method, params } = m as {
-      method?: unknown;
-      params?: { uri?: unknown; name?: unknown; arguments?: { indicators?: unknown; job?: unknown } };
-    };
+    const method = field(m, 'method');
+    const params = field(m, 'params');
     if (method === 'tools/call') {
-      const a = params?.arguments;
-      return !(params?.name === 'vt_triage' && a?.indicators === undefined && typeof a?.job === 'string');
+      const a = field(params, 'arguments');
+      return !(
+        field(params, 'name') === 'vt_triage' &&
+        field(a, 'indicators') === undefined &&
+        typeof field(a, 'job') === 'string'
+      );
     }
     if (method !== 'resources/read') return false;
-    const uri = typeof params?.uri === 'string' ? params.uri : '';
-    return !/^vt:\/\/(docs\/[a-z0-9-]+|triage\/[a-z0-9]{12})$/i.test(uri);
+    const uri = field(params, 'uri');
+    return !/^vt:\/\/(docs\/[a-z0-9-]+|triage\/[a-z0-9]{12})$/i.test(typeof uri === 'string' ? uri : '');
   }).length;
 }

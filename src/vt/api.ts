@@ -126,6 +126,8 @@ const DIRECT_UPLOAD_MAX_BYTES = 32 * 1024 * 1024;
 const CHECKED = new WeakMap<object, Map<z.ZodType, unknown>>();
 
 function parsed<S extends z.ZodType>(schema: S, body: unknown, expected: string): z.infer<S> {
+  // CHECKED keeps each schema's output under the schema itself; one map holds outputs of many types,
+  // so what comes back is the output of `schema` by that key, which no map type can say.
   return madeOnce(CHECKED, body, schema, () => {
     const r = schema.safeParse(body);
     if (!r.success) throw unexpectedShape(expected);

@@ -12,6 +12,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { deepFreeze } from '../util/freeze.js';
+import { field } from '../util/json.js';
 
 export interface CacheEntry {
   /** The parsed body for a success (frozen: callers share it); undefined for a cached "not found". */
@@ -163,7 +164,7 @@ export class ResponseCache {
     }
     const [primary, ...aliases] = keysFor(key, parsed);
     if (ttlMs <= 0) return;
-    this.#store(primary as string, aliases, ownBuffer(json), fetchedAt, ttlMs);
+    this.#store(primary, aliases, ownBuffer(json), fetchedAt, ttlMs);
   }
 
   setNotFound(key: string, fetchedAt: Date, ttlMs = this.notFoundTtlMs): void {
@@ -225,10 +226,13 @@ function ownBuffer(json: Buffer | string): Buffer {
  * buffer the cache owns whole (see ownBuffer); nothing else holds it once it is out of the cache.
  */
 function release(buf: Buffer): void {
-  const ab = buf.buffer as ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
+  const ab = buf.buffer;
   if (buf.byteOffset !== 0 || ab.byteLength !== buf.length || ab.byteLength === 0) return;
+  // A SharedArrayBuffer can be neither transferred nor detached.
+  if (!(ab instanceof ArrayBuffer)) return;
   try {
-    if (typeof ab.transfer === 'function') ab.transfer(0);
+    // ArrayBuffer.prototype.transfer (ES2024) is newer than the library types this is checked against.
+    if ('transfer' in ab && typeof ab.transfer === 'function') ab.transfer(0);
     else structuredClone(ab, { transfer: [ab] });
   } catch {
     // Already detached, or not transferable: the garbage collector frees it in due course.
@@ -239,7 +243,7 @@ function release(buf: Buffer): void {
  * Every key an answer is filed under, the primary first: a file is filed under its sha256 whichever
  * hash it was asked by, so every spelling meets one entry.
  */
-export function keysFor(key: string, body: unknown): string[] {
+export function keysFor(key: string, body: unknown): [primary: string, ...aliases: string[]] {
   const keys = [...new Set([key, ...aliasKeys(key, body)])];
   const primary = keys.find((k) => /^\/files\/[0-9a-f]{64}$/.test(k)) ?? key;
   return [primary, ...keys.filter((k) => k !== primary)];
@@ -251,11 +255,10 @@ export function keysFor(key: string, body: unknown): string[] {
  */
 export function aliasKeys(key: string, body: unknown): string[] {
   if (!/^\/files\/[^/?]+$/.test(key)) return [];
-  const data = (body as { data?: { attributes?: Record<string, unknown> } } | undefined)?.data;
-  const a = data?.attributes;
+  const a = field(field(body, 'data'), 'attributes');
   if (!a) return [];
   return ['md5', 'sha1', 'sha256']
-    .map((h) => a[h])
+    .map((h) => field(a, h))
     .filter((v): v is string => typeof v === 'string' && /^[0-9a-f]+$/i.test(v))
     .map((v) => `/files/${v.toLowerCase()}`);
 }

@@ -5,7 +5,9 @@
  */
 import type { Dispatcher, FormData } from 'undici';
 import { redactDeep } from '../log.js';
+import { field } from '../util/json.js';
 import { errorFromResponse, notConfigured, VtError } from './errors.js';
+import { unchecked } from './narrow.js';
 
 export type QueryValue = string | number | boolean | undefined;
 
@@ -137,7 +139,7 @@ export class VtClient {
       if (res.statusCode >= 200 && res.statusCode < 300) {
         return {
           status: res.statusCode,
-          body: parsed as T,
+          body: unchecked<T>(parsed),
           bytes: raw.length,
           raw,
           ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
@@ -190,7 +192,9 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    size += (chunk as Buffer).length;
+    // undici yields Buffers (no encoding is set on the body); anything else fails like a broken stream.
+    if (!Buffer.isBuffer(chunk)) throw new TypeError('a body chunk that is not bytes');
+    size += chunk.length;
     if (size > maxBytes) {
       body.destroy();
       throw new VtError('transient', `a body over ${maxBytes} bytes was dropped`, {
@@ -198,7 +202,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
         maxBytes,
       });
     }
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
@@ -248,12 +252,13 @@ const CERT_CODES = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHA
  */
 function neverSent(err: unknown): boolean {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
-    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    const code = field(e, 'code');
+    const syscall = field(e, 'syscall');
     if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
     if (syscall === 'connect' || syscall === 'getaddrinfo') return true;
     // The TLS handshake comes before the request: a certificate refused means nothing was sent.
     if (typeof code === 'string' && (/^ERR_(TLS|SSL)_/.test(code) || CERT_CODES.test(code))) return true;
-    e = (e as { cause?: unknown }).cause;
+    e = field(e, 'cause');
   }
   return false;
 }
@@ -262,13 +267,14 @@ function neverSent(err: unknown): boolean {
 function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutMs: number): VtError {
   if (err instanceof VtError) return err;
   if (callerSignal?.aborted) return new VtError('cancelled', 'cancelled by the caller');
-  const name = (err as { name?: string } | undefined)?.name;
+  const name = field(err, 'name');
+  const code = field(err, 'code');
   if (
     name === 'TimeoutError' ||
     name === 'AbortError' ||
     // undici's own timeouts, by their codes (the module itself may not be loaded).
-    (err as { code?: unknown } | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    (err as { code?: unknown } | undefined)?.code === 'UND_ERR_BODY_TIMEOUT'
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
   ) {
     const timeoutSeconds = Math.round(timeoutMs / 1000);
     return new VtError('transient', `no answer within ${timeoutSeconds} s`, {
@@ -277,8 +283,7 @@ function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutM
       timeoutSeconds,
     });
   }
-  const code = (err as { code?: string } | undefined)?.code;
-  const networkCode = code && /^[A-Z_]{1,40}$/.test(code) ? code : undefined;
+  const networkCode = typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? code : undefined;
   const named = networkCode ? { networkCode } : {};
   if (neverSent(err)) {
     return new VtError('transient', `unreachable${networkCode ? ` (${networkCode})` : ''}, nothing sent`, {

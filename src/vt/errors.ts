@@ -4,6 +4,8 @@
  * (src/answers/wording.ts); `message` is a short description for logs and tests, never shown as such.
  * Nothing here carries the API key, a request URL or a raw upstream body.
  */
+
+import { field } from '../util/json.js';
 import { stripUnsafe, truncate } from '../util/sanitize.js';
 
 type VtErrorKind =
@@ -166,10 +168,10 @@ export function errorFromResponse(status: number, body: unknown, retryAfterSecon
   let code: string | undefined;
   let message: string | undefined;
   if (body && typeof body === 'object' && 'error' in body) {
-    const e = (body as { error?: unknown }).error;
+    const e = body.error;
     if (e && typeof e === 'object') {
-      const c = (e as { code?: unknown }).code;
-      const m = (e as { message?: unknown }).message;
+      const c = field(e, 'code');
+      const m = field(e, 'message');
       if (typeof c === 'string' && /^[A-Za-z]{1,64}$/.test(c)) code = c;
       if (typeof m === 'string') message = cleanUpstreamMessage(m);
     }

@@ -25,7 +25,11 @@ export class FairLine<W extends { tag: number }> {
     this.#lastTag.set(client, w.tag);
     // After every waiter with a tag not above its own (ties keep the order of arrival).
     let i = this.#line.length;
-    while (i > 0 && (this.#line[i - 1] as W).tag > w.tag) i--;
+    while (i > 0) {
+      const prev = this.#line[i - 1];
+      if (prev === undefined || !(prev.tag > w.tag)) break;
+      i--;
+    }
     this.#line.splice(i, 0, w);
     return i;
   }

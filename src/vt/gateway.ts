@@ -22,6 +22,7 @@ import type { QueryValue, VtClient } from './client.js';
 import { notConfigured, VtError } from './errors.js';
 import { keptAnswer } from './kept-answer.js';
 import type { LimiterStats, RateLimiter, WaitInfo } from './limiter.js';
+import { unchecked } from './narrow.js';
 import { type Loaded, SharedAnswers } from './shared-answers.js';
 import type { StateStore, StoreHealth, Usage } from './state/store.js';
 import { UpstreamBackoff } from './upstream-backoff.js';
@@ -272,10 +273,10 @@ export class MediatedGateway implements VtGateway {
       if (hit) {
         if (hit.notFound)
           throw new VtError('not_found', 'VirusTotal has no record of this item (cached answer).');
-        return { body: hit.body as T, fetchedAt: hit.fetchedAt, fromCache: true };
+        return { body: unchecked<T>(hit.body), fetchedAt: hit.fetchedAt, fromCache: true };
       }
       const shared = await this.#shared?.hit(key);
-      if (shared) return { body: shared.body as T, fetchedAt: shared.fetchedAt, fromCache: true };
+      if (shared) return { body: unchecked<T>(shared.body), fetchedAt: shared.fetchedAt, fromCache: true };
     }
     let flight = this.#inFlight.get(key);
     if (!flight) {
@@ -289,7 +290,7 @@ export class MediatedGateway implements VtGateway {
       created.promise.then(done, done);
     }
     const res = await this.#join(key, flight, req.signal);
-    return { body: res.body as T, fetchedAt: res.fetchedAt, fromCache: res.fromCache };
+    return { body: unchecked<T>(res.body), fetchedAt: res.fetchedAt, fromCache: res.fromCache };
   }
 
   /**

@@ -183,8 +183,8 @@ export function parseIndicator(raw: string, type?: IndicatorType): ParseResult {
     if (/^[0-9a-f]+$/i.test(s) && s.length >= 24 && !HASH_KINDS[s.length]) {
       return { ok: false, problem: { kind: 'partial_hash', shown, digits: s.length } };
     }
-    const email = /^[^\s@/:]+@([^\s@/:]+\.[a-z]{2,63})$/i.exec(s);
-    if (email) return { ok: false, problem: { kind: 'email', shown, domain: email[1] as string } };
+    const domain = /^[^\s@/:]+@([^\s@/:]+\.[a-z]{2,63})$/i.exec(s)?.[1];
+    if (domain !== undefined) return { ok: false, problem: { kind: 'email', shown, domain } };
     return { ok: false, problem: { kind: 'unrecognised', shown, ...(type ? { wanted: type } : {}) } };
   };
 
@@ -263,6 +263,20 @@ const OTHER_COLLECTION_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$/;
 /** A technique id as MITRE writes it: T, four digits, and an optional .three-digit sub-technique. */
 export const TECHNIQUE_ID = /^T\d{4}(?:\.\d{3})?$/;
 
+/** The kind a curated collection id's prefix names (CURATED_ID captures one of these). */
+function collectionIdKind(prefix: string | undefined): CollectionIdKind | undefined {
+  switch (prefix) {
+    case 'threat-actor':
+    case 'campaign':
+    case 'malware':
+    case 'report':
+    case 'vulnerability':
+      return prefix;
+    default:
+      return undefined;
+  }
+}
+
 function collectionRef(id: string, kind?: CollectionIdKind): CollectionRef {
   return { type: 'collection', id, value: id, collection: 'collections', ...(kind ? { kind } : {}) };
 }
@@ -282,7 +296,7 @@ export function parseThreatRef(raw: string, type?: IndicatorType | 'collection')
   }
   const lower = s.toLowerCase();
   const m = CURATED_ID.exec(lower);
-  if (m) return collectionRef(lower, (m[1] ?? m[2] ?? m[3]) as CollectionIdKind);
+  if (m) return collectionRef(lower, collectionIdKind(m[1] ?? m[2] ?? m[3]));
   if (CVE.test(lower)) return collectionRef(`vulnerability--${lower}`, 'vulnerability');
   if (type !== 'collection') return undefined;
   if (/^[0-9a-f]{64}$/.test(lower)) return collectionRef(lower);

@@ -136,5 +136,5 @@ export function nonPublicIp(ip: string): string | undefined {
     // Node calls it an address and ipaddr.js cannot read it: refuse rather than spend quota on it.
     return 'an address that could not be classified';
   }
-  return addr.kind() === 'ipv4' ? classifyV4(addr as ipaddr.IPv4) : classifyV6(addr as ipaddr.IPv6);
+  return addr instanceof ipaddr.IPv4 ? classifyV4(addr) : classifyV6(addr);
 }

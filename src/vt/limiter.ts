@@ -374,20 +374,22 @@ export class RateLimiter {
         this.#waitFor(eta);
         return;
       }
-      if (this.#o.shared && (this.#o.window || this.#o.dailyQuota !== undefined)) {
+      const shared = this.#o.shared;
+      if (shared && (this.#o.window || this.#o.dailyQuota !== undefined)) {
         // The store decides across processes: ask it, and carry on when it answers. With neither a
         // window nor a daily cap there is nothing to decide, and nothing is written per request.
         this.#pumping = true;
-        void this.#pumpShared();
+        void this.#pumpShared(shared);
         return;
       }
-      this.#grant(this.#queue.next() as Waiter);
+      const w = this.#queue.next();
+      if (w === undefined) return;
+      this.#grant(w);
     }
   }
 
   /** Asks the shared store for a slot for the waiter at the head of the line. */
-  async #pumpShared(): Promise<void> {
-    const shared = this.#o.shared as SharedAccounting;
+  async #pumpShared(shared: SharedAccounting): Promise<void> {
     const now = this.#now();
     let answer: Awaited<ReturnType<SharedAccounting['acquire']>> | undefined;
     try {

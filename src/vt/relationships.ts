@@ -162,6 +162,11 @@ export const RELATIONSHIPS: Readonly<Record<IndicatorType, ReadonlyMap<string, R
   ),
 };
 
+/** The object types RELATIONSHIPS has a table for, in its order. */
+const TABLED_TYPES: readonly IndicatorType[] = Object.keys(RELATIONSHIPS).filter((t): t is IndicatorType =>
+  Object.hasOwn(RELATIONSHIPS, t),
+);
+
 /**
  * A collection's relationships: its members (what VT-API.md §3.3 lists for every collection) and, for
  * curated ones, the threats it is linked to (Google Threat Intelligence; the names its GTI MCP server
@@ -308,9 +313,7 @@ export function checkRelationship(type: IndicatorType, raw: string): Relationshi
     ok: false,
     given: raw,
     closest: closestRelationships(type, name),
-    elsewhere: (Object.keys(RELATIONSHIPS) as IndicatorType[]).filter(
-      (t) => t !== type && RELATIONSHIPS[t].has(name),
-    ),
+    elsewhere: TABLED_TYPES.filter((t) => t !== type && RELATIONSHIPS[t].has(name)),
   };
 }
 

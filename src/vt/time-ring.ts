@@ -17,7 +17,9 @@ export class TimeRing {
 
   /** The i-th oldest (0 = oldest). */
   at(i: number): number {
-    return this.#buf[(this.#head + i) % this.#buf.length] as number;
+    // Within the buffer for any i >= 0 (taken modulo its length); past it, NaN is what a read of
+    // undefined would have become in any arithmetic or comparison.
+    return this.#buf[(this.#head + i) % this.#buf.length] ?? Number.NaN;
   }
 
   last(): number {

@@ -32,7 +32,9 @@ export function replayWindow(o: {
   const kept = done.length;
   const known = kept + o.open;
   const ahead: number[] = [];
-  const at = (j: number): number => (j < kept ? done.at(j) : j < known ? now : (ahead[j - known] as number));
+  // Only places already taken are read (j < known + ahead.length); NaN is what a read past them would be.
+  const at = (j: number): number =>
+    j < kept ? done.at(j) : j < known ? now : (ahead[j - known] ?? Number.NaN);
   let t = o.start;
   return {
     peek: () => {

@@ -7,6 +7,7 @@
  * installation without the Redis client is a configuration error, not a fallback.
  */
 import { posix, win32 } from 'node:path';
+import { field } from '../../util/json.js';
 import { defaultStatePath, home, type PathContext } from './location.js';
 import { MemoryStore } from './memory.js';
 import { ResilientStore } from './resilient.js';
@@ -210,9 +211,9 @@ function redisLocation(url: string): string {
  * Claude Desktop bundle leaves it out on purpose. Any other failure to load is something else.
  */
 function isRedisClientMissing(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | undefined;
-  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || typeof e.message !== 'string') return false;
-  return /['"](?:redis|@redis\/[^'"]+)['"]|[/\\]redis\.js['"]/.test(e.message);
+  const message = field(err, 'message');
+  if (field(err, 'code') !== 'ERR_MODULE_NOT_FOUND' || typeof message !== 'string') return false;
+  return /['"](?:redis|@redis\/[^'"]+)['"]|[/\\]redis\.js['"]/.test(message);
 }
 
 /**
@@ -256,13 +257,14 @@ const FS_CAUSES: Record<string, string> = {
  * is none of the known causes (the opener's own reason is used then).
  */
 function sqliteFileCause(err: unknown): string | undefined {
-  const e = err as { code?: unknown; errcode?: unknown; message?: unknown } | undefined;
-  if (e === null || typeof e !== 'object') return undefined;
-  if (typeof e.code === 'string' && FS_CAUSES[e.code]) return FS_CAUSES[e.code];
-  if (typeof e.errcode === 'number' && SQLITE_CAUSES[e.errcode & 0xff])
-    return SQLITE_CAUSES[e.errcode & 0xff];
+  if (err === null || typeof err !== 'object') return undefined;
+  const code = field(err, 'code');
+  const errcode = field(err, 'errcode');
+  const message = field(err, 'message');
+  if (typeof code === 'string' && FS_CAUSES[code]) return FS_CAUSES[code];
+  if (typeof errcode === 'number' && SQLITE_CAUSES[errcode & 0xff]) return SQLITE_CAUSES[errcode & 0xff];
   const schema = /state schema (\S+), this version reads (\S+)/.exec(
-    typeof e.message === 'string' ? e.message : '',
+    typeof message === 'string' ? message : '',
   );
   if (schema) {
     const [, found = '', reads = ''] = schema;

@@ -16,6 +16,7 @@
  */
 
 import { type CommandParser, createClient, defineScript, RESP_TYPES } from 'redis';
+import { z } from 'zod';
 import { withinDeadline } from '../../util/deadline.js';
 import { nextUtcMidnight } from '../../util/time.js';
 import { packBody, unpackBody } from './packed-body.js';
@@ -77,7 +78,7 @@ const BACKSTOP_CONNECT_MS = 10_000;
 /** Extra life given to Redis' own expiries beyond the logical ones (a safety net, not the logic). */
 const SLACK_MS = 60_000;
 
-type Reply = unknown;
+/** A script's reply is read as it comes (unknown), and checked by the method that ran it. */
 const script = (SCRIPT: string, NUMBER_OF_KEYS: number) =>
   defineScript({
     SCRIPT,
@@ -86,8 +87,38 @@ const script = (SCRIPT: string, NUMBER_OF_KEYS: number) =>
       for (const k of keys) parser.pushKey(k);
       parser.push(...args);
     },
-    transformReply: (reply: Reply) => reply as unknown as Reply,
+    transformReply: (reply: unknown): unknown => reply,
   });
+
+/*
+ * The replies of the scripts (redis-scripts.ts), as Redis hands Lua values over: a number as an
+ * integer, a string as a string (a Buffer on the connection that maps them so), false as null.
+ */
+/** ZRANGE … WITHSCORES: member, score, member, score, … */
+const FLAT = z.array(z.string());
+const ACQUIRE_REPLY = z.union([
+  // Granted: the slot and the day's count.
+  z.tuple([z.literal(1), z.string(), z.number()]),
+  z.tuple([z.literal(0), z.literal('daily'), z.number()]),
+  // The pause's end, as stored.
+  z.tuple([z.literal(0), z.literal('paused'), z.string()]),
+  // The window is full: its settled and pending slots.
+  z.tuple([z.literal(0), z.literal('window'), z.number(), FLAT, FLAT]),
+]);
+/** The day's count and the pause's end as stored ('0' when none), the settled and pending slots. */
+const USAGE_REPLY = z.tuple([z.string(), z.string(), FLAT, FLAT]);
+/** Body, fetchedAt, notFound, encoding; null when missing or expired. */
+const BYTES_FIELD = z.instanceof(Buffer).nullable();
+const CACHE_GET_REPLY = z.tuple([z.instanceof(Uint8Array), BYTES_FIELD, BYTES_FIELD, BYTES_FIELD]);
+const CACHE_STATS_REPLY = z.tuple([z.number(), z.number()]);
+const DOC_LIST_REPLY = z.array(z.string());
+
+/** A script's reply, checked: one of another shape is the store failing, not figures to go by. */
+function checked<S extends z.ZodType>(schema: S, reply: unknown, script: string): z.output<S> {
+  const r = schema.safeParse(reply);
+  if (!r.success) throw new Error(`Redis answered ${script} with a reply of another shape`);
+  return r.data;
+}
 
 const SCRIPTS = {
   vtbAcquire: script(ACQUIRE, 4),
@@ -228,7 +259,7 @@ export class RedisStore implements StateStore {
     const lease = Math.max(0, Math.floor(a.leaseMs));
     const w = a.window;
     const ttl = Math.max(lease, w ? windowMs(w) : 0) + SLACK_MS;
-    const r = (await this.#cmd(
+    const reply = await this.#cmd(
       this.#c.vtbAcquire(
         [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
         [
@@ -241,11 +272,11 @@ export class RedisStore implements StateStore {
           String(ttl),
         ],
       ),
-    )) as unknown[];
-    if (Number(r[0]) === 1) return { granted: true, slot: String(r[1]), dayUsed: Number(r[2]) };
-    const reason = String(r[1]);
-    if (reason === 'daily') return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
-    if (reason === 'paused') return { granted: false, reason: 'paused', retryAt: Number(r[2]) };
+    );
+    const r = checked(ACQUIRE_REPLY, reply, 'ACQUIRE');
+    if (r[0] === 1) return { granted: true, slot: r[1], dayUsed: r[2] };
+    if (r[1] === 'daily') return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
+    if (r[1] === 'paused') return { granted: false, reason: 'paused', retryAt: Number(r[2]) };
     const retryAt =
       (w && windowRetryAt(now, w, scores(r[3]), scores(r[4]))) ?? now + (w ? windowMs(w) : 1000);
     return { granted: false, reason: 'window', retryAt };
@@ -274,9 +305,13 @@ export class RedisStore implements StateStore {
 
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
     const day = utcDay(now);
-    const r = (await this.#cmd(
-      this.#c.vtbUsage([...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`], [String(now)]),
-    )) as unknown[];
+    const r = checked(
+      USAGE_REPLY,
+      await this.#cmd(
+        this.#c.vtbUsage([...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`], [String(now)]),
+      ),
+      'USAGE',
+    );
     const settled = scores(r[2]);
     const pending = scores(r[3]);
     const paused = Number(r[1]);
@@ -292,10 +327,11 @@ export class RedisStore implements StateStore {
 
   async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {
     // The body comes back as bytes (it may be compressed), so every string of the reply does.
-    const r = (await this.#cmd(this.#bytes.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)]))) as
-      | unknown[]
-      | null;
-    if (!Array.isArray(r) || !(r[0] instanceof Uint8Array)) return undefined;
+    const reply = await this.#cmd(this.#bytes.vtbCacheGet([`${this.#p}ck:${key}`], [this.#p, String(now)]));
+    // Missing, expired, or not an entry this version reads: a miss.
+    const got = CACHE_GET_REPLY.safeParse(reply);
+    if (!got.success) return undefined;
+    const r = got.data;
     let body: string;
     try {
       body = unpackBody(r[0], Number(String(r[3] ?? '0')));
@@ -334,8 +370,9 @@ export class RedisStore implements StateStore {
   }
 
   async cacheStats(): Promise<CacheStats> {
-    const r = (await this.#cmd(this.#c.vtbCacheStats([`${this.#p}cidx`], [this.#p, '0']))) as unknown[];
-    return { entries: Number(r[0]), bytes: Number(r[1]) };
+    const reply = await this.#cmd(this.#c.vtbCacheStats([`${this.#p}cidx`], [this.#p, '0']));
+    const [entries, bytes] = checked(CACHE_STATS_REPLY, reply, 'CACHE_STATS');
+    return { entries, bytes };
   }
 
   async lease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
@@ -374,10 +411,10 @@ export class RedisStore implements StateStore {
   }
 
   async docList(prefix: string, now: number): Promise<string[]> {
-    const r = (await this.#cmd(
+    const reply = await this.#cmd(
       this.#c.vtbDocList([`${this.#p}didx`], [`${this.#p}doc:`, prefix, String(now)]),
-    )) as unknown[];
-    return r.map(String);
+    );
+    return checked(DOC_LIST_REPLY, reply, 'DOC_LIST');
   }
 
   async close(): Promise<void> {
@@ -393,8 +430,7 @@ export class RedisStore implements StateStore {
 }
 
 /** The scores of a flat [member, score, member, score, …] reply. */
-function scores(flat: unknown): number[] {
-  if (!Array.isArray(flat)) return [];
+function scores(flat: readonly string[]): number[] {
   const out: number[] = [];
   for (let i = 1; i < flat.length; i += 2) out.push(Number(flat[i]));
   return out;

@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { field } from '../../util/json.js';
 import { StateUnavailableError } from './store.js';
 
 /*
@@ -57,9 +58,15 @@ const COMPANIONS: Array<[suffix: string, name: string]> = [
  * lstat-ed, never opened.
  */
 const OPEN_FILES_KEY = Symbol.for('vtbrief.sqlite.open-files');
-const openFilesHolder = globalThis as unknown as Record<symbol, Map<string, number> | undefined>;
-openFilesHolder[OPEN_FILES_KEY] ??= new Map();
-export const OPEN_FILES: Map<string, number> = openFilesHolder[OPEN_FILES_KEY];
+export const OPEN_FILES: Map<string, number> = sharedOpenFiles();
+
+function sharedOpenFiles(): Map<string, number> {
+  const kept: unknown = Reflect.get(globalThis, OPEN_FILES_KEY);
+  if (kept instanceof Map) return kept;
+  const made = new Map<string, number>();
+  Reflect.set(globalThis, OPEN_FILES_KEY, made);
+  return made;
+}
 
 function fileId(st: BigIntStats): string {
   return `${st.dev}:${st.ino}`;
@@ -76,7 +83,7 @@ function refused(what: string, problem: string, risk: string, fix = `remove it o
 
 /** O_NOFOLLOW met a symbolic link: ELOOP (Linux, macOS), EMLINK (FreeBSD). */
 function isLink(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = field(err, 'code');
   return code === 'ELOOP' || code === 'EMLINK';
 }
 
@@ -196,7 +203,7 @@ function checkDatabaseFile(path: string, posix: boolean): CheckedFile {
         fd = openSync(path, flags | constants.O_CREAT | constants.O_EXCL, 0o600);
       } catch (err) {
         // Created since the lstat (another server starting, or a planted link): opened as it is.
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (field(err, 'code') !== 'EEXIST') throw err;
       }
     }
     fd ??= openSync(path, flags);

@@ -15,11 +15,12 @@
 
 import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { field } from '../../util/json.js';
 import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 import { type PackedBody, packBodyAsync, unpackBody } from './packed-body.js';
 import { OPEN_FILES } from './safe-file.js';
 import type { SqliteStoreOptions } from './sqlite.js';
-import { column, int, keyDigest, prepare, type Row, type Statements, text } from './sqlite-schema.js';
+import { column, int, keyDigest, prepare, type Statements, text } from './sqlite-schema.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -43,7 +44,7 @@ const PRUNE_BATCH = 64;
 
 /** Another connection holds the lock SQLite needs (SQLITE_BUSY, and its extended codes). */
 function isBusy(err: unknown): boolean {
-  const code = (err as { errcode?: unknown } | undefined)?.errcode;
+  const code = field(err, 'errcode');
   return typeof code === 'number' && (code & 0xff) === 5;
 }
 
@@ -408,7 +409,7 @@ export class SqliteStore implements StateStore {
       this.#read(() => {
         const out: string[] = [];
         for (const row of this.#s.docList.iterate(this.#ks, prefix, now)) {
-          const k = text(column(row as Row), 'a document key');
+          const k = text(column(row), 'a document key');
           if (!k.startsWith(prefix)) break;
           out.push(k);
         }

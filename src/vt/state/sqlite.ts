@@ -16,6 +16,7 @@
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { DatabaseSync } from 'node:sqlite';
+import { field } from '../../util/json.js';
 import { type CheckedFile, checkCompanions, confirmOpened, prepareFile } from './safe-file.js';
 import { column, keyspaceId, migrate } from './sqlite-schema.js';
 import { immediate, SqliteStore } from './sqlite-store.js';
@@ -59,16 +60,19 @@ const SQLITE_WARNING = /^SQLite is an experimental feature/;
  */
 export function loadNodeSqlite(): SqliteDriver {
   const emit = process.emitWarning;
-  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
     const text = typeof warning === 'string' ? warning : warning.message;
     if (SQLITE_WARNING.test(text)) return;
-    return (emit as (...a: unknown[]) => void).call(this, warning, ...rest);
-  } as typeof process.emitWarning;
+    // Passed on as given, whichever of emitWarning's forms the caller used.
+    Reflect.apply(emit, this, [warning, ...rest]);
+  };
   let mod: SqliteDriver | undefined;
   let failure: unknown;
   try {
-    mod = process.getBuiltinModule?.('node:sqlite') as SqliteDriver | undefined;
-    mod ??= createRequire(import.meta.url)('node:sqlite') as SqliteDriver;
+    // Undefined on a Node without node:sqlite (and without getBuiltinModule before 22.3), whatever
+    // the types say; checked below.
+    mod = process.getBuiltinModule?.('node:sqlite');
+    mod ??= loadWithRequire();
   } catch (err) {
     failure = err;
   } finally {
@@ -81,6 +85,16 @@ export function loadNodeSqlite(): SqliteDriver {
     );
   }
   return mod;
+}
+
+/** node:sqlite through require, for a Node without process.getBuiltinModule. */
+function loadWithRequire(): SqliteDriver | undefined {
+  const loaded: unknown = createRequire(import.meta.url)('node:sqlite');
+  return isSqliteDriver(loaded) ? loaded : undefined;
+}
+
+function isSqliteDriver(v: unknown): v is SqliteDriver {
+  return typeof field(v, 'DatabaseSync') === 'function';
 }
 
 /** Opens (creating if needed) the store; throws StateUnavailableError with a reason fit for a log. */
