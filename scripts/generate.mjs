@@ -308,7 +308,10 @@ async function measurementsSection() {
               (t.txPerMiss === undefined
                 ? ''
                 : `, with ${t.txPerMiss.toFixed(1)} write transactions per lookup on SQLite`) +
-              `; the SQLite file holds ${fmt(t.stateFileLookups)} lookups in ${fmt(t.stateFileMb)} MB.`,
+              `; the SQLite file holds ${fmt(t.stateFileLookups)} lookups in ${fmt(t.stateFileClosedMb ?? t.stateFileMb)} MB` +
+              (t.stateFileClosedMb !== undefined
+                ? ` (${fmt(t.stateFileMb)} MB with its -wal while the server runs).`
+                : '.'),
             '  ',
           ),
         ]),
