@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Peak memory of the server process itself (issue 9, item 11): `node dist/index.js` over stdio, driven by
+ * Peak memory of the server process itself: `node dist/index.js` over stdio, driven by
  * the SDK client with `vt_get_report` on distinct file reports (8 calls in flight), against a stand-in in
  * a process of its own (bench/memory-stand-in.cjs). The figure is the kernel's own: VmHWM (peak resident
  * set) less VmRSS after a warm-up, read from /proc (Linux only).

@@ -205,8 +205,8 @@ export async function httpLoad(nodeArgs = []) {
 }
 
 /**
- * Peak memory of the bin over 20,000 distinct lookups, cache off and at the default 64 MB (issue 9,
- * item 11: within about 1.5× the setting over the baseline). bench/memory.mjs runs it alone.
+ * Peak memory of the bin over 20,000 distinct lookups, cache off and at the default 64 MB (within about
+ * 1.5× the setting over the baseline). bench/memory.mjs runs it alone.
  */
 async function memory() {
   const lookups = 20_000;

@@ -1,5 +1,5 @@
 /**
- * The cost of sharing state (issue 11), as ratios to the memory backend measured in the same run:
+ * The cost of sharing state, as ratios to the memory backend measured in the same run:
  *   - a cache hit in the process that fetched the answer (its own first-level cache);
  *   - a cache hit filled by another process (the shared second level: SQLite or Redis);
  *   - an upstream lookup (a miss) at 50 ms of upstream latency, where the slot is counted in the store.

@@ -1,5 +1,5 @@
 /**
- * The answer contract over every recording (issue 10): each tool's structuredContent conforms to the
+ * The answer contract over every recording: each tool's structuredContent conforms to the
  * output schema it lists (checked with Ajv, as a validating client does), and both its text and its
  * structured content (measured as JSON) keep within VT_MAX_RESPONSE_CHARS, at the default budget and
  * at the smallest one. What the structure had to leave out is counted in `truncated`.

@@ -1,5 +1,5 @@
 /**
- * The demo tells the truth about what it holds (issue 9, item 16): an indicator outside the
+ * The demo tells the truth about what it holds: an indicator outside the
  * recordings is "not in the demo recordings", never "never seen by VirusTotal"; the searches the README
  * leads a newcomer to find what the recordings hold; and the relationships of a file agree with its
  * recorded sandbox behaviour.

@@ -119,7 +119,7 @@ describe('1,000 mixed calls with 10% injected upstream faults', () => {
   );
 });
 
-describe('36% of requests answered 429 without Retry-After, limit off (issue 9, item 10)', () => {
+describe('36% of requests answered 429 without Retry-After, limit off', () => {
   it(
     'pauses are proportionate: every call answers within seconds, not after 15 s pauses',
     () =>

@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 7: text that is not valid Unicode (a lone surrogate: half of a character) in `query`,
+ * Text that is not valid Unicode (a lone surrogate: half of a character) in `query`,
  * `cursor` or any other text parameter is bad input. It gets a clear input error, not "internal error
  * ... may work if retried", and spends no lookup. So does a cursor that is not a cursor.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 5: untrusted text in every view. A hostile stand-in upstream writes each string of the
+ * Untrusted text in every view. A hostile stand-in upstream writes each string of the
  * corpus (test/fixtures/hostile-strings.ts) into every user-typed field of a file, a URL, a domain, an
  * IP, their relationships and comments, search hits and a sandbox behaviour; every view then answers
  * (vt_get_report concise and detailed, vt_get_relationships one and several, vt_search,

@@ -1,8 +1,8 @@
 /**
- * Streamable HTTP hardening (issue 9): the README's shared-server command works for clients reaching
- * the machine by address or name while loopback without a token keeps its DNS-rebinding guard
- * (item 15); every request that can reach VirusTotal counts against its client, and without tokens all
- * callers share one allowance (item 4); slow requests and too many connections are cut off (item 13);
+ * Streamable HTTP hardening: the README's shared-server command works for clients reaching
+ * the machine by address or name while loopback without a token keeps its DNS-rebinding guard;
+ * every request that can reach VirusTotal counts against its client, and without tokens all
+ * callers share one allowance; slow requests and too many connections are cut off;
  * each refusal is one log line without secrets.
  */
 import { spawn } from 'node:child_process';

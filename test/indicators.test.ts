@@ -330,7 +330,7 @@ describe('rejections name the accepted forms', () => {
 
 /**
  * Addresses that reach no one on the Internet, or that no one there could reach: each with the words
- * that must name its kind. VirusTotal can tell nothing of them, so they cost no lookup (issue 9, item 9).
+ * that must name its kind. VirusTotal can tell nothing of them, so they cost no lookup.
  */
 const NON_PUBLIC: Array<[string, RegExp]> = [
   // IPv4: RFC 1918, loopback, link-local, CGN, "this network", broadcast, multicast, reserved.

@@ -1,5 +1,5 @@
 /**
- * Issue 9: what is counted, and what is kept.
+ * What is counted, and what is kept.
  * - Item 3: a request that never reached VirusTotal (connection refused, no DNS answer) costs no
  *   window slot and no daily count, and the answer says VirusTotal could not be reached. A request
  *   that may have reached it (the connection broke afterwards) stays counted: VT counts what it gets.
@@ -41,7 +41,7 @@ interface QuotaServer {
   upstream: { requests: number; failures: number; unreachable: number; rate_limited: number };
 }
 
-describe('requests that never reached VirusTotal are not charged (item 3)', () => {
+describe('requests that never reached VirusTotal are not charged', () => {
   // Retries back off, pauses pass: on a virtual clock.
   virtualTimeForEachTest({ closeFirst: closeHarness });
   it('with the API on a closed port, triage and lookups spend nothing and say VirusTotal could not be reached', async () => {
@@ -139,7 +139,7 @@ describe('requests that never reached VirusTotal are not charged (item 3)', () =
   });
 });
 
-describe('the limiter and a refund (item 3)', () => {
+describe('the limiter and a refund', () => {
   it('the limiter gives a refunded slot to the next waiter at once', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 12) });
     const lim = new RateLimiter({
@@ -169,7 +169,7 @@ describe('the limiter and a refund (item 3)', () => {
   });
 });
 
-describe('upstream figures (item 19)', () => {
+describe('upstream figures', () => {
   virtualTimeForEachTest({ closeFirst: closeHarness });
   it('with a wrong key, vt_quota counts the failed requests', async () => {
     h = await startHarness({ api: { apiKey: 'another-key' } });
@@ -200,7 +200,7 @@ describe('upstream figures (item 19)', () => {
   });
 });
 
-describe('the key in no cache key and no log line (item 6)', () => {
+describe('the key in no cache key and no log line', () => {
   virtualTimeForEachTest({ closeFirst: closeHarness });
   it("vt_quota include_vt asks for the key's own user without filing the key anywhere", async () => {
     h = await startHarness();

@@ -1,5 +1,5 @@
 /**
- * Issue 9, items 2 and 10: VirusTotal's 429. A `Retry-After: 0` (or none, or garbage) made a hot loop
+ * VirusTotal's 429. A `Retry-After: 0` (or none, or garbage) made a hot loop
  * (10,890 requests in 10 s from one call); with the limit off, a 429 without Retry-After paused every
  * request for 15 s. Now a 429 pauses everyone for VT's Retry-After when usable, never less than a
  * floor (1 s, or the window's share per request), doubling while 429s keep coming, and a request is
@@ -109,7 +109,7 @@ describe('upstream 429 back-off', () => {
       const p = gw.fetch({ path: '/domains/a.example' });
       await vi.advanceTimersByTimeAsync(999);
       expect(sent).toHaveLength(1);
-      // With the limit off, no Retry-After: one second, not 15 (item 10).
+      // With the limit off, no Retry-After: one second, not 15.
       await vi.advanceTimersByTimeAsync(2);
       expect(sent).toHaveLength(2);
       await expect(p).resolves.toMatchObject({ fromCache: false });

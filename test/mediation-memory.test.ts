@@ -1,5 +1,5 @@
 /**
- * Issue 9, item 11: VT_CACHE_MAX_MB bounds the memory the cache holds, an evicted answer gives its
+ * VT_CACHE_MAX_MB bounds the memory the cache holds, an evicted answer gives its
  * memory back without waiting for V8's next full collection, eviction costs the same whatever the
  * cache holds (lru-cache, O(1)), and the bin fixes V8's heap growth so that garbage from parsing does
  * not pile up on top of the cache (src/server/heap.ts).

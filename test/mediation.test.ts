@@ -23,7 +23,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-/** vt_triage's structuredContent (a job: issue 12). */
+/** vt_triage's structuredContent (a job). */
 interface TriageJob {
   job: string;
   status: 'running' | 'paused' | 'done' | 'cancelled';

@@ -1,4 +1,4 @@
-/** A 200 answer that echoes the key (in any encoding) never carries it to the model (issue 9, item 6). */
+/** A 200 answer that echoes the key (in any encoding) never carries it to the model. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { everythingOf, type Harness, startHarness, TEST_KEY } from './helpers/harness.js';
 import { answerJson } from './helpers/upstream.js';

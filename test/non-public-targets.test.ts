@@ -1,4 +1,4 @@
-/** Every path that pivots from an address refuses a non-public one before any request (issue 9, item 9). */
+/** Every path that pivots from an address refuses a non-public one before any request. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
 

@@ -1,5 +1,5 @@
 /**
- * One quota and one cache per key across processes (issue 11), end to end: real server processes on
+ * One quota and one cache per key across processes, end to end: real server processes on
  * one SQLite file, HTTP replicas on one Redis, a restart, Redis stopped and started mid-run. The
  * stand-in enforces VirusTotal's window itself, so a request our shared accounting lets through too
  * early is a 429 it counts. Timings are ratios to an ideal from the configured window plus a latency

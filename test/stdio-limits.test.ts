@@ -1,5 +1,5 @@
 /**
- * A stdio message over the 10 MB limit (issue 9, item 8). The SDK's transport stopped reading without
+ * A stdio message over the 10 MB limit. The SDK's transport stopped reading without
  * a word: the process exited 0, or lingered deaf with --demo. Now one stderr line says why, the request
  * is answered with an error, and the server keeps serving. Needs a build in dist/ (`npm run build`).
  */

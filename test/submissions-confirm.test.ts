@@ -1,5 +1,5 @@
 /**
- * Submissions ask the user first when the client supports elicitation (issue 9, item 20): the
+ * Submissions ask the user first when the client supports elicitation: the
  * question names what would be sent (file name, size, sha256, or the URL) and says that VirusTotal
  * shares it with its community; anything but an explicit yes sends nothing, and says so without being
  * an error. A client without elicitation keeps the old behaviour (the tools exist only with

@@ -1,5 +1,5 @@
 /**
- * vt_submit_file checks one file and uploads the same one (issue 9, item 1). A file inside
+ * vt_submit_file checks one file and uploads the same one. A file inside
  * VT_UPLOAD_DIRS is swapped, while the call runs, for a symbolic link to a canary file outside them
  * (or its folder for a link to an outside folder): whatever the timing, the stand-in never receives
  * the canary's bytes, and every call either uploads the original bytes and reports their sha256, or

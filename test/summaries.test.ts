@@ -456,7 +456,7 @@ describe('untrusted text', () => {
   });
 });
 
-describe('untrusted text: invisible characters, quotes, markup, lines, caps (issue 9)', () => {
+describe('untrusted text: invisible characters, quotes, markup, lines, caps', () => {
   const wellFormed = (s: string) => !/\p{Cs}/u.test(s);
   const tagged = (s: string) =>
     Array.from(s, (c) => String.fromCodePoint(0xe0000 + (c.codePointAt(0) ?? 0))).join('');

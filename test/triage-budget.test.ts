@@ -1,6 +1,6 @@
 /**
- * vt_triage keeps both halves of its answer within VT_MAX_RESPONSE_CHARS (issue 9, item 12), as a job
- * (issue 12): a 200 KB paste gives bounded text and bounded structuredContent on every page; the job
+ * vt_triage keeps both halves of its answer within VT_MAX_RESPONSE_CHARS, as a job:
+ * a 200 KB paste gives bounded text and bounded structuredContent on every page; the job
  * holds the first 1,000 indicators and the answer says where in the text the rest begin; what a page
  * leaves out is counted and reached with next_cursor, no row skipped; and the closing notes (left
  * out, skipped, not looked up, how to read the verdicts) are never what gets cut.
@@ -66,7 +66,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-/** vt_triage's structuredContent: a job (issue 12). */
+/** vt_triage's structuredContent: a job. */
 interface Structured {
   job: string;
   status: 'running' | 'paused' | 'done' | 'cancelled';

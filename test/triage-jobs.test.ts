@@ -1,5 +1,5 @@
 /**
- * Triage that finishes (issue 12), end to end through MCP clients against the stand-in, which enforces
+ * Triage that finishes, end to end through MCP clients against the stand-in, which enforces
  * VirusTotal's window itself: a job of 60 under 4 per 2 s, polled with {job} alone; a server stopped
  * half-way and started again on the same SQLite file; two HTTP replicas on Redis, one of them dying; a
  * job of 1,000 on a 500-a-day cap. Timings are ratios to an ideal from the window plus a latency

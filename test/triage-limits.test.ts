@@ -1,5 +1,5 @@
 /**
- * vt_triage's input limits answer in words (issue 9, item 19; 1,000 per job since issue 12): a list
+ * vt_triage's input limits answer in words (1,000 per job): a list
  * over the per-job maximum, a text over its size limit or an entry too long for an indicator names the
  * limit and what to do, at no upstream request; a text with more indicators than a job holds starts a
  * job of the first 1,000 and says where the rest begin; the schema keeps advertising the same limits.
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
-/** vt_triage's structuredContent: a job (issue 12). */
+/** vt_triage's structuredContent: a job. */
 interface TriageJob {
   job: string;
   status: 'running' | 'paused' | 'done' | 'cancelled';

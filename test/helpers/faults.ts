@@ -89,7 +89,7 @@ export function faultInjector(rate: number, seed = 42) {
 
 /**
  * Answers 429 QuotaExceededError to a seeded `rate` of requests, with these headers (none: no
- * Retry-After at all, as in issue 9 item 10); the rest go through.
+ * Retry-After at all); the rest go through.
  */
 export function rateLimitInjector(rate: number, seed = 42, headers: Record<string, string> = {}) {
   const rand = seeded(seed);
