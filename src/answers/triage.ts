@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { type JobNotes, jobNotesSchema, MAX_TRIAGE } from '../jobs/control.js';
-import { type FailureWhy, isJobId, type JobHeader, type JobSnapshot } from '../jobs/triage-jobs.js';
+import { type FailureWhy, isJobId, type JobHeader, type JobSnapshot } from '../jobs/job-schemas.js';
 import { dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { joinMore, q } from '../summaries/text.js';
 import { byDanger, RANK, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';

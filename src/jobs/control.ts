@@ -8,8 +8,8 @@ import { nextUtcMidnight } from '../util/time.js';
 import type { VtApi } from '../vt/api.js';
 import { notConfigured } from '../vt/errors.js';
 import { collect } from '../vt/indicator-mining.js';
+import type { JobStatus } from './job-schemas.js';
 import type { TriageService } from './service.js';
-import type { JobStatus } from './triage-jobs.js';
 
 /** Indicators in one job: the schema's list limit, and the cap on what is mined from a text. */
 export const MAX_TRIAGE = 1000;

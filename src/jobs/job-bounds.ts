@@ -3,7 +3,7 @@
  * bytes they hold), and the check a new job passes before it is stored: a refusal names the bound, the
  * figures, the caller's own jobs that hold it, and when stopped jobs will have expired to make room.
  */
-import type { JobHeader } from './triage-jobs.js';
+import type { JobHeader } from './job-schemas.js';
 
 /** How many jobs and how much of the store they may take; what a refusal names. */
 export interface JobLimits {

@@ -4,8 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VtError } from '../vt/errors.js';
+import type { Chunk, FailureWhy, ItemState, JobHeader, JobItem, PauseReason } from './job-schemas.js';
 import type { Admit, RunnerOptions } from './runner.js';
-import type { Chunk, FailureWhy, ItemState, JobHeader, JobItem, PauseReason } from './triage-jobs.js';
 
 /** A chunk a pass holds: its items and states, the lookups of it in flight, its last write. */
 interface Held {

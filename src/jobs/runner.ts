@@ -15,8 +15,9 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CauseLog } from '../vt/state/cause-log.js';
 import { describeError, utcDay } from '../vt/state/store.js';
+import type { JobHeader, JobItem, PauseReason } from './job-schemas.js';
 import { JobWork } from './runner-work.js';
-import type { JobHeader, JobItem, PauseReason, TriageJobs } from './triage-jobs.js';
+import type { TriageJobs } from './triage-jobs.js';
 
 /** One lookup for the job's owner: the row for the item, or a VtError (not_found is an answer). */
 export type Lookup = (item: JobItem, owner: string, signal: AbortSignal) => Promise<unknown>;

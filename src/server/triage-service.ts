@@ -5,9 +5,10 @@
  * processes on the key's store).
  */
 import type { Config } from '../config.js';
+import type { JobItem } from '../jobs/job-schemas.js';
 import { JobRunner } from '../jobs/runner.js';
 import type { TriageService } from '../jobs/service.js';
-import { type JobItem, TriageJobs } from '../jobs/triage-jobs.js';
+import { TriageJobs } from '../jobs/triage-jobs.js';
 import type { Logger } from '../log.js';
 import { notFoundRow, triageRow } from '../summaries/triage.js';
 import { VtApi } from '../vt/api.js';

@@ -14,7 +14,7 @@ import {
 import { z } from 'zod';
 import type { ToolContext } from '../answers/context.js';
 import { jobNotFoundText } from '../answers/wording.js';
-import type { JobHeader } from '../jobs/triage-jobs.js';
+import type { JobHeader } from '../jobs/job-schemas.js';
 import { fmtInt } from '../summaries/common.js';
 import { isoSeconds } from '../util/time.js';
 import type { StoreHealth } from '../vt/state/store.js';

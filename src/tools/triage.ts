@@ -20,7 +20,7 @@ import {
   startJob,
 } from '../jobs/control.js';
 import { JobLimitError } from '../jobs/job-bounds.js';
-import { isJobId } from '../jobs/triage-jobs.js';
+import { isJobId } from '../jobs/job-schemas.js';
 import { clean, fmtInt } from '../summaries/common.js';
 import { q } from '../summaries/text.js';
 import { defineTool, type Extra, outputSchemaOf } from './define.js';

@@ -7,57 +7,19 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { DAY_MS, isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { VtError } from './errors.js';
 import { FairLine } from './fair-line.js';
+import type {
+  AcquireOptions,
+  LimiterInternals,
+  LimiterOptions,
+  LimiterStats,
+  SharedAccounting,
+  WaitInfo,
+} from './limiter-contract.js';
 import { cancelled, dailyCapSpent, waitTooLong } from './limiter-refusals.js';
-import type { StateStore } from './state/store.js';
 import { TimeRing } from './time-ring.js';
 import { etaAt, replayWindow, type WindowReplay } from './window-replay.js';
 
-/**
- * What the limiter shares with every other process on the key (the state store): the window's
- * slots, the day's count and VirusTotal's pause. The queue, its order and its ETAs stay here.
- */
-export type SharedAccounting = Pick<StateStore, 'acquire' | 'settle' | 'refund' | 'pause' | 'usage'>;
-
-export interface LimiterOptions {
-  /** Requests per window; undefined for no window. */
-  window?: { requests: number; seconds: number };
-  /** Upstream requests per UTC day; undefined for no cap. */
-  dailyQuota?: number;
-  maxConcurrency: number;
-  /** A waiter whose expected wait exceeds this is refused at once rather than left hanging. */
-  maxWaitMs: number;
-  now?: () => number;
-  /**
-   * The key's accounting across processes; the limiter asks it for every slot. Without it (or with
-   * a memory store) the counts are this process's.
-   */
-  shared?: SharedAccounting;
-  /** How long a granted slot holds its place in the shared window if its process dies before the answer. */
-  leaseMs?: number;
-  /** Told when the shared store fails an accounting call (it then goes on with local counts). */
-  onSharedError?: (err: unknown) => void;
-}
-
-export interface WaitInfo {
-  /** 1 = next in line. */
-  position: number;
-  /** Expected wait in ms before this request is sent. */
-  etaMs: number;
-}
-
-export interface AcquireOptions {
-  signal?: AbortSignal | undefined;
-  onWait?: ((w: WaitInfo) => void) | undefined;
-  /** Retries go to the front of the line: they were already waited for once. */
-  front?: boolean;
-  /** A point in time (ms since epoch) after which the request must not be sent, e.g. the end of a batch. */
-  deadline?: number;
-  /**
-   * Who the request is for (a client of a shared server, or a job's owner): the line is shared fairly
-   * between clients, so that one client's thousand queued lookups do not hold another's back.
-   */
-  client?: string;
-}
+export type { AcquireOptions, LimiterInternals, LimiterOptions, LimiterStats, SharedAccounting, WaitInfo };
 
 /** A request granted by the limiter, until its answer comes back (or it turns out it was never sent). */
 interface Grant {
@@ -77,26 +39,6 @@ interface Waiter {
   until: number;
   /** Its place in the fair order (see #join): the line is kept sorted by it. */
   tag: number;
-}
-
-export interface LimiterStats {
-  window?: { requests: number; seconds: number; used: number; next_slot_in_ms: number };
-  daily?: { quota: number; used: number; resets_at: string };
-  day_used: number;
-  queued: number;
-  in_flight: number;
-  max_concurrency: number;
-  paused_until?: string;
-}
-
-/** Sizes of the limiter's own structures, for tests: none of them may grow with requests served. */
-export interface LimiterInternals {
-  /** Completion times kept for the window (at most the window's request count; 0 with no window). */
-  window_times: number;
-  /** Requests granted whose answer has not come back. */
-  open: number;
-  /** Waiters for the window. */
-  waiters: number;
 }
 
 export class RateLimiter {
