@@ -13,7 +13,7 @@ import { isoSeconds } from '../util/time.js';
 import { VtError } from '../vt/errors.js';
 import type { ToolContext } from './context.js';
 import { respondText, textRoom } from './respond.js';
-import { errorText, jobNotFoundText, triageNotFoundNote } from './wording.js';
+import { errorText, jobNotFoundText, jobsUnreadableNow, triageNotFoundNote } from './wording.js';
 
 const countsSchema = z.object({
   malicious: z.number(),
@@ -376,7 +376,7 @@ export function jobAbsence(
   const health = ctx.triage?.jobs.health(failure);
   return {
     text: jobNotFoundText(id, ctx.config.triageKeepHours, health),
-    unavailable: health?.degradedSince !== undefined && health.kind !== 'memory',
+    unavailable: jobsUnreadableNow(health),
   };
 }
 

@@ -14,6 +14,16 @@ import type { StoreHealth } from '../vt/state/store.js';
  * in a shared store that is unavailable now it may well be there, unreadable until the store answers.
  * Starting the job again spends every lookup again, so the model is told which of these it is first.
  */
+/**
+ * The store that keeps the jobs cannot be read now: a shared store that is unavailable (this process's
+ * memory always answers). A job not found there may well be there.
+ */
+export function jobsUnreadableNow(
+  state: StoreHealth | undefined,
+): state is StoreHealth & { degradedSince: number } {
+  return state !== undefined && state.kind !== 'memory' && state.degradedSince !== undefined;
+}
+
 export function jobNotFoundText(id: string, keepHours: number, state: StoreHealth | undefined): string {
   const why = state?.reason ? stripUnsafe(state.reason).slice(0, 300) : undefined;
   const again =
@@ -25,7 +35,7 @@ export function jobNotFoundText(id: string, keepHours: number, state: StoreHealt
       `with a restart, or it finished more than ${keepHours} h ago and was removed, or it never existed. ${again}`
     );
   }
-  if (state?.degradedSince !== undefined) {
+  if (jobsUnreadableNow(state)) {
     return (
       `No triage job ${id} can be read now: the shared state (${state.kind} at ${stripUnsafe(state.location)}) is ` +
       `unavailable since ${isoSeconds(state.degradedSince)}${why ? ` (${why})` : ''}, and jobs kept there cannot be ` +

@@ -17,7 +17,7 @@ import {
   suggestedRelationships,
 } from '../vt/relationships.js';
 
-export { jobLimitText, jobNotFoundText } from './wording-jobs.js';
+export { jobLimitText, jobNotFoundText, jobsUnreadableNow } from './wording-jobs.js';
 
 const ACCEPTED_FORMS =
   'a file hash (MD5, SHA-1 or SHA-256), a URL (with or without http://), a domain (IDN allowed), ' +

@@ -13,7 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ToolContext } from '../answers/context.js';
-import { jobNotFoundText } from '../answers/wording.js';
+import { jobNotFoundText, jobsUnreadableNow } from '../answers/wording.js';
 import type { JobHeader } from '../jobs/job-schemas.js';
 import { fmtInt } from '../summaries/common.js';
 import { isoSeconds } from '../util/time.js';
@@ -87,7 +87,7 @@ function unknownTask(id: string): ProtocolError {
  * which case it may well be there (an internal error, worth asking again).
  */
 export function taskNotFound(id: string, health: StoreHealth | undefined, keepHours: number): ProtocolError {
-  if (health?.degradedSince !== undefined && health.kind !== 'memory') {
+  if (jobsUnreadableNow(health)) {
     return new ProtocolError(
       ProtocolErrorCode.InternalError,
       jobNotFoundText(id.slice(0, 40), keepHours, health),
