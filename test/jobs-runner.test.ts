@@ -10,7 +10,7 @@ import type { JobItem } from '../src/jobs/job-schemas.js';
 import { JobRunner, type RunnerOptions } from '../src/jobs/runner.js';
 import { TriageJobs } from '../src/jobs/triage-jobs.js';
 import { LOCAL_CALLER } from '../src/server/create-server.js';
-import { VtError } from '../src/vt/errors.js';
+import { DailyCapError, VtAnswerError } from '../src/vt/errors.js';
 import { openRedisStore } from '../src/vt/state/redis.js';
 import { openSqliteStore } from '../src/vt/state/sqlite.js';
 import { keyspace } from '../src/vt/state/store.js';
@@ -100,8 +100,9 @@ describe('JobRunner', () => {
       scanEveryMs: 50,
       lookup: async (item) => {
         seen.push(item.id);
-        if (item.input === 'x3') throw new VtError('not_found', 'nf');
-        if (item.input === 'x5') throw new VtError('transient', 'boom');
+        if (item.input === 'x3')
+          throw new VtAnswerError('not_found', { httpStatus: 404, vtCode: 'NotFoundError' });
+        if (item.input === 'x5') throw new VtAnswerError('transient', { httpStatus: 503 });
         return { verdict: 'undetected', id: item.id };
       },
       notFoundRow: (item) => ({ verdict: 'not_found', id: item.id }),
@@ -132,7 +133,7 @@ describe('JobRunner', () => {
         calls++;
         if (item.input.startsWith('cap') && calls === 3) {
           resetAt = Date.now() + 400;
-          throw new VtError('quota', 'daily', { quotaScope: 'daily', resetAt: new Date(resetAt) });
+          throw new DailyCapError(100, resetAt, Date.now());
         }
         await new Promise((r) => setTimeout(r, 20));
         return { ok: item.id };

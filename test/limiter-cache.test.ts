@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseRateLimit } from '../src/config.js';
 import { nextUtcMidnight } from '../src/util/time.js';
 import { aliasKeys, ResponseCache } from '../src/vt/cache.js';
-import { VtError } from '../src/vt/errors.js';
+import { DailyCapError, type VtError, WaitTooLongError } from '../src/vt/errors.js';
 import { cacheKey } from '../src/vt/gateway.js';
 import { RateLimiter } from '../src/vt/limiter.js';
 
@@ -45,12 +45,12 @@ describe('RateLimiter', () => {
     });
     await lim.acquire();
     const err = await lim.acquire().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(VtError);
-    expect((err as VtError).quotaScope).toBe('rate');
+    if (!(err instanceof WaitTooLongError)) throw new Error(`not a WaitTooLongError: ${String(err)}`);
+    expect(err.quotaScope).toBe('rate');
     // Facts; answers/wording.ts words them ("would wait about 60 s … a slot is free again at 12:01:00Z").
-    expect((err as VtError).retryAfterSeconds).toBeGreaterThanOrEqual(60);
-    expect((err as VtError).retryAfterSeconds).toBeLessThanOrEqual(61);
-    expect((err as VtError).resetAt?.toISOString()).toMatch(/^2026-01-01T12:01:00/);
+    expect(err.retryAfterSeconds).toBeGreaterThanOrEqual(60);
+    expect(err.retryAfterSeconds).toBeLessThanOrEqual(61);
+    expect(err.resetAt.toISOString()).toMatch(/^2026-01-01T12:01:00/);
     expect(err).toMatchObject({
       window: { requests: 1, seconds: 60 },
       maxWaitSeconds: 5,
@@ -63,9 +63,10 @@ describe('RateLimiter', () => {
     const lim = new RateLimiter({ dailyQuota: 2, maxConcurrency: 4, maxWaitMs: 1000 });
     await lim.acquire();
     await lim.acquire();
-    const err = (await lim.acquire().catch((e: unknown) => e)) as VtError;
+    const err = await lim.acquire().catch((e: unknown) => e);
+    if (!(err instanceof DailyCapError)) throw new Error(`not a DailyCapError: ${String(err)}`);
     expect(err.quotaScope).toBe('daily');
-    expect(err.resetAt?.toISOString()).toBe('2026-01-02T00:00:00.000Z');
+    expect(err.resetAt.toISOString()).toBe('2026-01-02T00:00:00.000Z');
     vi.setSystemTime(Date.UTC(2026, 0, 2, 0, 0, 1));
     await expect(lim.acquire()).resolves.toBeUndefined();
     expect(lim.stats().daily?.used).toBe(1);

@@ -1,15 +1,20 @@
 /** The limiter over a store shared with another process: the store's refusals are waited for, within each caller's wait. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VtError } from '../src/vt/errors.js';
 import { RateLimiter } from '../src/vt/limiter.js';
 import { MemoryStore } from '../src/vt/state/memory.js';
+import { openSqliteStore } from '../src/vt/state/sqlite.js';
+import { keyspace } from '../src/vt/state/store.js';
 
 const limiter = (store: MemoryStore, maxWaitMs: number) =>
   new RateLimiter({
     window: { requests: 2, seconds: 1 },
     maxConcurrency: 4,
     maxWaitMs,
-    shared: store,
+    store,
     leaseMs: 5_000,
   });
 
@@ -43,8 +48,13 @@ describe('RateLimiter with shared accounting', () => {
     expect(ms).toBeLessThan(300);
   });
 
-  it('with neither a window nor a daily cap, writes nothing to the store per request', async () => {
-    const store = new MemoryStore({ cacheMaxBytes: 1e6 });
+  it('with neither a window nor a daily cap, writes nothing to a shared store per request', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vtbrief-limiter-'));
+    const store = openSqliteStore({
+      path: join(dir, 'state.db'),
+      keyspace: keyspace('k'),
+      cacheMaxBytes: 1e6,
+    });
     let calls = 0;
     const counted = new Proxy(store, {
       get(target, name, receiver) {
@@ -56,7 +66,7 @@ describe('RateLimiter with shared accounting', () => {
         };
       },
     });
-    const free = new RateLimiter({ maxConcurrency: 4, maxWaitMs: 1_000, shared: counted, leaseMs: 5_000 });
+    const free = new RateLimiter({ maxConcurrency: 4, maxWaitMs: 1_000, store: counted, leaseMs: 5_000 });
     for (let i = 0; i < 5; i++) await free.run(async () => i);
     expect(calls).toBe(0);
     // With a cap, each request is counted in the store.
@@ -64,11 +74,21 @@ describe('RateLimiter with shared accounting', () => {
       dailyQuota: 100,
       maxConcurrency: 4,
       maxWaitMs: 1_000,
-      shared: counted,
+      store: counted,
       leaseMs: 5_000,
     });
     for (let i = 0; i < 5; i++) await capped.run(async () => i);
     expect(calls).toBe(10);
     expect((await store.usage(Date.now())).dayUsed).toBe(5);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("in memory, counts every request even without a limit: today's count is the store's", async () => {
+    const store = new MemoryStore({ cacheMaxBytes: 0 });
+    const lim = new RateLimiter({ maxConcurrency: 4, maxWaitMs: 1_000, store });
+    for (let i = 0; i < 3; i++) await lim.run(async () => i);
+    expect((await store.usage(Date.now())).dayUsed).toBe(3);
+    expect(lim.stats().day_used).toBe(3);
   });
 });

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RecordedApi } from '../src/demo/recorded-api.js';
 import { VtClient } from '../src/vt/client.js';
-import { VtError } from '../src/vt/errors.js';
+import { ConnectionError } from '../src/vt/errors.js';
 import { RateLimiter } from '../src/vt/limiter.js';
 import { type Harness, startHarness, TEST_KEY, textOf } from './helpers/harness.js';
 import { virtualTimeForEachTest } from './helpers/virtual-time.js';
@@ -106,10 +106,10 @@ describe('requests that never reached VirusTotal are not charged', () => {
       const err = await limiter
         .run(() => client.send('GET', '/domains/example.com'))
         .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(VtError);
-      expect((err as VtError).notSent).toBe(true);
-      expect((err as VtError).reason).toBe('unreachable');
-      expect((err as VtError).networkCode).toMatch(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/);
+      if (!(err instanceof ConnectionError)) throw new Error(`not a ConnectionError: ${String(err)}`);
+      expect(err.notSent).toBe(true);
+      expect(err.reason).toBe('unreachable');
+      expect(err.networkCode).toMatch(/^(ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL)$/);
       expect(limiter.stats().window?.used).toBe(0);
       expect(limiter.stats().day_used).toBe(0);
     } finally {
@@ -148,9 +148,7 @@ describe('the limiter and a refund', () => {
       maxConcurrency: 4,
       maxWaitMs: 120_000,
     });
-    const refused = new VtError('transient', 'VirusTotal could not be reached (ECONNREFUSED).', {
-      notSent: true,
-    });
+    const refused = new ConnectionError('unreachable', { networkCode: 'ECONNREFUSED' });
     let sentAt = -1;
     const first = lim.run(async () => {
       throw refused;

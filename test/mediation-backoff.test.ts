@@ -17,7 +17,7 @@ import {
   type VtClient,
   type VtResponse,
 } from '../src/vt/client.js';
-import { errorFromResponse, VtError } from '../src/vt/errors.js';
+import { errorFromResponse, UpstreamRefusedError, type VtError } from '../src/vt/errors.js';
 import { MediatedGateway } from '../src/vt/gateway.js';
 import { RateLimiter } from '../src/vt/limiter.js';
 import { type Harness, startHarness, textOf } from './helpers/harness.js';
@@ -92,11 +92,11 @@ describe('upstream 429 back-off', () => {
       expect(gaps[1]).toBeGreaterThanOrEqual(2000);
       expect(gaps[2]).toBeGreaterThanOrEqual(4000);
       expect(Math.max(...gaps)).toBeLessThan(4100);
-      expect(err).toBeInstanceOf(VtError);
-      expect((err as VtError).quotaScope).toBe('upstream');
+      expect(err).toBeInstanceOf(UpstreamRefusedError);
+      expect(err).toMatchObject({ kind: 'quota', quotaScope: 'upstream' });
       // Facts; answers/wording.ts words them ("still refusing … after 3 retries over 7 s").
       expect(err).toMatchObject({ vtCode: 'QuotaExceededError', retries: 3, waitedSeconds: 7 });
-      expect((err as VtError).resetAt).toBeInstanceOf(Date);
+      expect(err).toHaveProperty('resetAt', expect.any(Date));
       expect(gw.stats().upstream).toMatchObject({ requests: 4, rate_limited: 4, retries: 3, failures: 0 });
     });
   }

@@ -73,6 +73,9 @@ for (const make of [memoryBackend, sqliteBackend, redisBackend]) {
       const u = await s.usage(T0 + 400, w);
       expect(u).toMatchObject({ windowUsed: 3, nextFreeAt: T0 + 100 + MIN, dayUsed: 3, day: utcDay(T0) });
       expect(u.pausedUntil).toBeUndefined();
+      // When each live slot frees, earliest first: what the limiter's estimates start from.
+      expect(u.frees).toEqual([T0 + 100 + MIN, T0 + 200 + MIN, T0 + 300 + MIN]);
+      expect((await s.usage(T0 + 400)).frees).toBeUndefined();
       // Not a millisecond early; at the time it names, it is granted.
       expect((await s.acquire({ now: T0 + 99 + MIN, window: w, leaseMs: 30_000 })).granted).toBe(false);
       expect((await s.acquire({ now: T0 + 100 + MIN, window: w, leaseMs: 30_000 })).granted).toBe(true);
@@ -90,6 +93,8 @@ for (const make of [memoryBackend, sqliteBackend, redisBackend]) {
       const w: WindowSpec = { requests: 1, seconds: 60 };
       const a = await s.acquire({ now: T0, window: w, leaseMs: 5_000 });
       if (!a.granted) throw new Error('not granted');
+      // A pending slot is listed at its lease's end when that comes before a window from now.
+      expect((await s.usage(T0 + 1, w)).frees).toEqual([T0 + 5_000]);
       // Pending: it frees at its lease's end at the latest.
       expect(await s.acquire({ now: T0 + 1, window: w, leaseMs: 5_000 })).toEqual({
         granted: false,

@@ -209,9 +209,9 @@ describe('on a SQLite file whose write lock another connection holds', () => {
     try {
       // A reader is not held up by another connection's write lock: the job reads as it is.
       expect(job(await h.call('vt_triage', { job: id })).status).toBe('done');
-      // This process needs the lock (vt_quota's counts take it), waits out its busy wait, and answers
-      // from memory from then on.
-      await h.call('vt_quota', {});
+      // This process needs the lock (a claim takes it), waits out its busy wait, and answers from
+      // memory from then on.
+      await store.lease('claim/test', 'this-process', 1_000, Date.now());
       expect(store.health().degradedSince).toBeTypeOf('number');
       const polled = await h.call('vt_triage', { job: id });
       expect(polled.isError).toBe(true);
@@ -247,7 +247,8 @@ describe('on a SQLite file whose write lock another connection holds', () => {
     const held = lock(path);
     try {
       await look();
-      await h.call('vt_quota', {});
+      // This process needs the lock (a claim takes it) and answers from memory from then on.
+      await store.lease('claim/test', 'this-process', 1_000, Date.now());
       expect(store.health().degradedSince).toBeTypeOf('number');
       // Long enough for the runner's scans (every 2 s) to run while the store answers from memory.
       for (let i = 0; i < 6; i++) {

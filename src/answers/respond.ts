@@ -10,7 +10,7 @@ import { type Logger, redact, redactDeep } from '../log.js';
 import { type Json, obj } from '../summaries/common.js';
 import { truncate } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
-import { VtError } from '../vt/errors.js';
+import { VtAnswerError, VtError } from '../vt/errors.js';
 import type { ToolContext } from './context.js';
 import { errorText, ToolError } from './wording.js';
 
@@ -210,7 +210,7 @@ export function logFailure(log: Logger, where: string, err: unknown): void {
   const vt = err instanceof VtError ? err : err instanceof ToolError ? err.upstream : undefined;
   if (vt) {
     log.info(
-      `${where}: ${vt.kind}${vt.vtCode ? ` ${vt.vtCode}` : ''}${vt.httpStatus ? ` HTTP ${vt.httpStatus}` : ''}`,
+      `${where}: ${vt.kind}${vt instanceof VtAnswerError ? `${vt.vtCode ? ` ${vt.vtCode}` : ''}${vt.httpStatus ? ` HTTP ${vt.httpStatus}` : ''}` : ''}`,
     );
   } else if (err instanceof ToolError) {
     log.info(`${where}: ${err.kind}`);

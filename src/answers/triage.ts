@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { type JobNotes, jobNotesSchema, MAX_TRIAGE } from '../jobs/control.js';
-import { type FailureWhy, isJobId, type JobHeader, type JobSnapshot } from '../jobs/job-schemas.js';
+import { isJobId, type JobHeader, type JobSnapshot } from '../jobs/job-schemas.js';
 import { dateTimeSchema, fmtInt, plural } from '../summaries/common.js';
 import { joinMore, q } from '../summaries/text.js';
 import { byDanger, RANK, type TriageRow, triageLine, triageRowSchema } from '../summaries/triage.js';
 import { isoSeconds } from '../util/time.js';
-import { VtError } from '../vt/errors.js';
+import { errorFromFacts } from '../vt/errors.js';
 import type { ToolContext } from './context.js';
 import { respondText, textRoom } from './respond.js';
 import { errorText, jobNotFoundText, jobsUnreadableNow, triageNotFoundNote } from './wording.js';
@@ -325,7 +325,7 @@ function failureLines(ctx: ToolContext, snap: JobSnapshot): string[] {
   for (const st of snap.states) {
     if (st.s !== 'failed') continue;
     // A kind this version does not know has nothing to word it from.
-    const text = st.error === undefined ? '' : errorText(storedError(st.error, st.why ?? {}), ctx);
+    const text = st.error === undefined ? '' : errorText(errorFromFacts(st.error, st.why ?? {}), ctx);
     const c = causes.get(text) ?? { kind: st.error ?? UNKNOWN_FAILURE, n: 0 };
     c.n++;
     causes.set(text, c);
@@ -334,16 +334,6 @@ function failureLines(ctx: ToolContext, snap: JobSnapshot): string[] {
     .sort((a, b) => b[1].n - a[1].n)
     .slice(0, 3)
     .map(([text, c]) => `${plural(c.n, 'lookup')} failed (${c.kind})${text ? `: ${text}` : '.'}`);
-}
-
-/** The error a failed item stored, as the one it failed with, for the wording of every other tool. */
-function storedError(kind: VtError['kind'], why: FailureWhy): VtError {
-  return new VtError(kind, kind, {
-    ...(why.reason ? { reason: why.reason, notSent: why.reason === 'unreachable' } : {}),
-    ...(why.networkCode ? { networkCode: why.networkCode } : {}),
-    ...(why.vtCode ? { vtCode: why.vtCode } : {}),
-    ...(why.timeoutSeconds !== undefined ? { timeoutSeconds: why.timeoutSeconds } : {}),
-  });
 }
 
 /** When the next lookup should leave and when the job should be done, from the limiter's schedule. */

@@ -4,12 +4,23 @@
  * real mode, of the recordings in the demo), and the sentences about relationship names. The words about
  * triage jobs (one not found, one refused at a bound) are in wording-jobs.ts, re-exported here.
  */
-import type { Config } from '../config.js';
 import { fmtInt } from '../summaries/common.js';
 import { code } from '../summaries/text.js';
 import { stripUnsafe } from '../util/sanitize.js';
 import { isoSeconds } from '../util/time.js';
-import { VtError } from '../vt/errors.js';
+import {
+  BadAnswerError,
+  CancelledError,
+  ConnectionError,
+  DailyCapError,
+  KnownMissingError,
+  NotConfiguredError,
+  RefusedRequestError,
+  UpstreamRefusedError,
+  VtAnswerError,
+  type VtError,
+  WaitTooLongError,
+} from '../vt/errors.js';
 import type { Indicator, IndicatorProblem, IndicatorType } from '../vt/indicators.js';
 import {
   type RelationshipAccess,
@@ -58,10 +69,9 @@ export function indicatorProblemText(p: IndicatorProblem): string {
   }
 }
 
-/** What the wording depends on besides the error: demo mode, and the limits in force. */
+/** What the wording depends on besides the error (each error carries the limits it met). */
 interface WordingContext {
   demo: boolean;
-  config: Pick<Config, 'rateLimit' | 'dailyQuota' | 'maxWaitMs'>;
 }
 
 /**
@@ -144,67 +154,52 @@ const INTERNAL =
 const CACHE_STILL_ANSWERS =
   'Meanwhile, anything looked up recently still answers from the cache without using quota, and vt_quota shows what is left.';
 
+const TRY_AGAIN = 'Try again in a minute.';
+
 function lookups(n: number): string {
   return `${n} VirusTotal ${n === 1 ? 'lookup' : 'lookups'}`;
 }
 
-/** Our own limits and VirusTotal's refusals, from the facts on the error (the config fills gaps). */
-function quotaText(err: VtError, ctx: WordingContext): string {
-  const code = err.vtCode ? ` (${err.vtCode})` : '';
-  const at = err.resetAt ? isoSeconds(err.resetAt.getTime()) : undefined;
-  switch (err.quotaScope) {
-    case 'daily': {
-      const cap = err.dailyQuota ?? ctx.config.dailyQuota;
-      return (
-        `The daily cap${cap !== undefined ? ` of ${lookups(cap)}` : ''} (VT_DAILY_QUOTA) is spent.` +
-        `${at ? ` It resets at ${at} (00:00 UTC).` : ' It resets at 00:00 UTC.'} ${CACHE_STILL_ANSWERS}`
-      );
-    }
-    case 'rate': {
-      const w = err.window ?? ctx.config.rateLimit;
-      const paused = err.pausedByUpstream ?? !w;
-      const whose =
-        !paused && w
-          ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
-          : 'VirusTotal asked us to slow down (it answered 429)';
-      const wait =
-        err.retryAfterSeconds !== undefined ? `this request would wait about ${err.retryAfterSeconds} s` : '';
-      const limit =
-        err.maxWaitSeconds !== undefined
-          ? `more than the ${Math.max(0, Math.round(err.maxWaitSeconds))} s this call may still wait`
-          : 'more than this call may still wait';
-      return (
-        `${whose}: ${wait ? `${wait}, ${limit}` : `the wait would be ${limit}`}.` +
-        `${at ? ` A slot is free again at about ${at}.` : ''} ${CACHE_STILL_ANSWERS}`
-      );
-    }
-    case 'upstream': {
-      const who = `requests for this key (${err.vtCode ?? 'HTTP 429'})`;
-      const why =
-        err.retries !== undefined
-          ? `VirusTotal is still refusing ${who} after ${err.retries} ${err.retries === 1 ? 'retry' : 'retries'}` +
-            `${err.waitedSeconds !== undefined ? ` over ${Math.max(1, Math.round(err.waitedSeconds))} s` : ''}.`
-          : `VirusTotal is refusing ${who}, and waiting for it would take longer than VT_MAX_WAIT_SECONDS ` +
-            `(${Math.round(err.maxWaitSeconds ?? ctx.config.maxWaitMs / 1000)} s).`;
-      return (
-        `${why}${at ? ` Try again after about ${at}.` : ''} If it persists, the key's daily quota is spent ` +
-        `(it resets at 00:00 UTC). ${CACHE_STILL_ANSWERS}`
-      );
-    }
-    default:
-      return (
-        `VirusTotal refused the request: the API quota of this key is exhausted${code}. ` +
-        'A public key allows 4 lookups a minute and 500 a day (the daily quota resets at 00:00 UTC). ' +
-        'Wait a minute and try again.'
-      );
-  }
+/** The daily cap is spent. */
+function dailyCapText(err: DailyCapError): string {
+  return (
+    `The daily cap of ${lookups(err.dailyQuota)} (VT_DAILY_QUOTA) is spent. ` +
+    `It resets at ${isoSeconds(err.resetAt.getTime())} (00:00 UTC). ${CACHE_STILL_ANSWERS}`
+  );
 }
 
-function transientText(err: VtError): string {
-  const code = err.vtCode ? ` (${err.vtCode})` : '';
+/** The wait for a slot (our window, or VirusTotal's pause) is longer than the call may wait. */
+function waitTooLongText(err: WaitTooLongError): string {
+  const w = err.window;
+  const whose =
+    !err.pausedByUpstream && w
+      ? `All ${w.requests} ${w.requests === 1 ? 'lookup' : 'lookups'} allowed per ${w.seconds} s (VT_RATE_LIMIT) are in use`
+      : 'VirusTotal asked us to slow down (it answered 429)';
+  return (
+    `${whose}: this request would wait about ${err.retryAfterSeconds} s, ` +
+    `more than the ${Math.max(0, Math.round(err.maxWaitSeconds))} s this call may still wait. ` +
+    `A slot is free again at about ${isoSeconds(err.resetAt.getTime())}. ${CACHE_STILL_ANSWERS}`
+  );
+}
+
+/** VirusTotal kept refusing with 429. */
+function upstreamRefusedText(err: UpstreamRefusedError): string {
+  const who = `requests for this key (${err.vtCode ?? 'HTTP 429'})`;
+  const why =
+    err.retries !== undefined
+      ? `VirusTotal is still refusing ${who} after ${err.retries} ${err.retries === 1 ? 'retry' : 'retries'}` +
+        `${err.waitedSeconds !== undefined ? ` over ${Math.max(1, Math.round(err.waitedSeconds))} s` : ''}.`
+      : `VirusTotal is refusing ${who}, and waiting for it would take longer than VT_MAX_WAIT_SECONDS ` +
+        `(${Math.round(err.maxWaitSeconds)} s).`;
+  return (
+    `${why} Try again after about ${isoSeconds(err.resetAt.getTime())}. If it persists, the key's daily quota ` +
+    `is spent (it resets at 00:00 UTC). ${CACHE_STILL_ANSWERS}`
+  );
+}
+
+function connectionText(err: ConnectionError): string {
   const named = err.networkCode ? ` (${err.networkCode})` : '';
-  const again = 'Try again in a minute.';
-  switch (err.notSent ? 'unreachable' : err.reason) {
+  switch (err.reason) {
     case 'unreachable':
       return (
         `VirusTotal could not be reached${named}: the connection failed before the request was sent, so no ` +
@@ -212,38 +207,30 @@ function transientText(err: VtError): string {
         'work once VirusTotal is reachable.'
       );
     case 'connection':
-      return `Could not reach VirusTotal${named}. ${again}`;
+      return `Could not reach VirusTotal${named}. ${TRY_AGAIN}`;
     case 'timeout':
-      return `VirusTotal did not answer within ${err.timeoutSeconds ?? '?'} s. ${again}`;
+      return `VirusTotal did not answer within ${err.timeoutSeconds ?? '?'} s. ${TRY_AGAIN}`;
+  }
+}
+
+function badAnswerText(err: BadAnswerError): string {
+  switch (err.reason) {
     case 'bad_json':
-      return `VirusTotal sent a response that is not valid JSON. ${again}`;
+      return `VirusTotal sent a response that is not valid JSON. ${TRY_AGAIN}`;
     case 'too_large':
-      return `VirusTotal sent a response larger than ${err.maxBytes ?? 'the allowed number of'} bytes; it was dropped. ${again}`;
+      return `VirusTotal sent a response larger than ${err.maxBytes ?? 'the allowed number of'} bytes; it was dropped. ${TRY_AGAIN}`;
     case 'unexpected_shape':
       if (!err.retryable) {
         return `VirusTotal accepted the request but its answer lacked ${err.expected ?? 'what was expected'}; do not send it again.`;
       }
-      return `VirusTotal sent an answer without ${err.expected ?? 'what was expected'}. ${again}`;
-    default:
-      return `VirusTotal is unavailable right now${code}. ${again}`;
+      return `VirusTotal sent an answer without ${err.expected ?? 'what was expected'}. ${TRY_AGAIN}`;
   }
 }
 
-/** The answer for a failure: a ToolError's own text, a VtError worded from its facts, else "internal". */
-export function errorText(err: unknown, ctx: WordingContext): string {
-  if (err instanceof ToolError) return err.text;
-  if (!(err instanceof VtError)) return INTERNAL;
+/** VirusTotal's own error answers, by kind. */
+function answerText(err: VtAnswerError, ctx: WordingContext): string {
   const code = err.vtCode ? ` (${err.vtCode})` : '';
   switch (err.kind) {
-    case 'not_configured':
-      return (
-        'No VirusTotal API key is configured. Set VIRUSTOTAL_API_KEY (or VT_API_KEY) in the environment of ' +
-        'this MCP server (in the client\'s MCP configuration, e.g. the "env" block of its entry in ' +
-        'claude_desktop_config.json) and restart the client. A free key is at ' +
-        'https://www.virustotal.com/gui/my-apikey. To try the tools without a key, start the server with --demo.'
-      );
-    case 'cancelled':
-      return 'The request was cancelled.';
     case 'not_found':
       return ctx.demo
         ? `This item is not in the demo recordings. ${DEMO_ONLY}`
@@ -259,16 +246,45 @@ export function errorText(err: unknown, ctx: WordingContext): string {
         `${code ? ` VirusTotal answered${code}.` : ''}`
       );
     case 'quota':
-      return quotaText(err, ctx);
+      return (
+        `VirusTotal refused the request: the API quota of this key is exhausted${code}. ` +
+        'A public key allows 4 lookups a minute and 500 a day (the daily quota resets at 00:00 UTC). ' +
+        'Wait a minute and try again.'
+      );
     case 'invalid_argument':
-      if (err.reason === 'foreign_upload_url') {
-        return 'VirusTotal handed out an upload URL on another host; it was not used, and nothing was uploaded.';
-      }
-      if (err.reason === 'key_user_path') return INTERNAL;
       return `VirusTotal rejected the request as invalid${code}${err.vtMessage ? `: ${err.vtMessage}` : '.'}`;
     case 'transient':
-      return transientText(err);
+      return `VirusTotal is unavailable right now${code}. ${TRY_AGAIN}`;
   }
+}
+
+/** The answer for a failure: a ToolError's own text, a VtError worded from its facts, else "internal". */
+export function errorText(err: unknown, ctx: WordingContext): string {
+  if (err instanceof ToolError) return err.text;
+  if (err instanceof VtAnswerError) return answerText(err, ctx);
+  if (err instanceof ConnectionError) return connectionText(err);
+  if (err instanceof BadAnswerError) return badAnswerText(err);
+  if (err instanceof DailyCapError) return dailyCapText(err);
+  if (err instanceof WaitTooLongError) return waitTooLongText(err);
+  if (err instanceof UpstreamRefusedError) return upstreamRefusedText(err);
+  if (err instanceof KnownMissingError) {
+    return ctx.demo
+      ? `This item is not in the demo recordings. ${DEMO_ONLY}`
+      : 'VirusTotal has no record of this item.';
+  }
+  if (err instanceof CancelledError) return 'The request was cancelled.';
+  if (err instanceof NotConfiguredError) {
+    return (
+      'No VirusTotal API key is configured. Set VIRUSTOTAL_API_KEY (or VT_API_KEY) in the environment of ' +
+      'this MCP server (in the client\'s MCP configuration, e.g. the "env" block of its entry in ' +
+      'claude_desktop_config.json) and restart the client. A free key is at ' +
+      'https://www.virustotal.com/gui/my-apikey. To try the tools without a key, start the server with --demo.'
+    );
+  }
+  if (err instanceof RefusedRequestError && err.reason === 'foreign_upload_url') {
+    return 'VirusTotal handed out an upload URL on another host; it was not used, and nothing was uploaded.';
+  }
+  return INTERNAL;
 }
 
 // --- Relationship names ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { clean } from '../summaries/common.js';
 import { nextUtcMidnight } from '../util/time.js';
 import type { VtApi } from '../vt/api.js';
-import { notConfigured } from '../vt/errors.js';
+import { NotConfiguredError } from '../vt/errors.js';
 import { collect } from '../vt/indicator-mining.js';
 import type { JobStatus } from './job-schemas.js';
 import type { TriageService } from './service.js';
@@ -66,7 +66,7 @@ export async function startJob(
   const { items, rejected, skipped, notLookedUp, overflow, merged, fromText } = collect(input, MAX_TRIAGE);
   if (items.length === 0) throw new NothingToLookUpError(rejected, notLookedUp);
   // Without a key every lookup would fail: say so now, as every other tool does, and make no job.
-  if (!ctx.vt.hasKey) throw notConfigured();
+  if (!ctx.vt.hasKey) throw new NotConfiguredError();
   const notes: JobNotes = {
     rejected: rejected.slice(0, NOTE_SAMPLE).map((r) => clean(r, 60) ?? ''),
     notLookedUp: notLookedUp.slice(0, NOTE_SAMPLE).map((x) => clean(x, 80) ?? ''),

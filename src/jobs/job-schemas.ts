@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { VtError } from '../vt/errors.js';
+import type { VtErrorKind, VtErrorReason } from '../vt/errors.js';
 
 /** Items per chunk document: small enough to rewrite on every result, few enough to read at once. */
 export const CHUNK = 50;
@@ -32,7 +32,7 @@ const FAILURE_KINDS = {
   invalid_argument: 'invalid_argument',
   transient: 'transient',
   cancelled: 'cancelled',
-} as const satisfies { [K in VtError['kind']]: K };
+} as const satisfies { [K in VtErrorKind]: K };
 
 const FAILURE_REASONS = {
   timeout: 'timeout',
@@ -43,7 +43,7 @@ const FAILURE_REASONS = {
   unexpected_shape: 'unexpected_shape',
   foreign_upload_url: 'foreign_upload_url',
   key_user_path: 'key_user_path',
-} as const satisfies { [K in NonNullable<VtError['reason']>]: K };
+} as const satisfies { [K in VtErrorReason]: K };
 
 /**
  * A stored name that should be one of `values`: one this version does not know (written by another

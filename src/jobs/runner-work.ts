@@ -3,7 +3,13 @@
  * each admitted first, results written as they come, and the job's header finished at the end.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VtError } from '../vt/errors.js';
+import {
+  DailyCapError,
+  failureFacts,
+  UpstreamRefusedError,
+  VtError,
+  WaitTooLongError,
+} from '../vt/errors.js';
 import type { Chunk, FailureWhy, ItemState, JobHeader, JobItem, PauseReason } from './job-schemas.js';
 import type { Admit, RunnerOptions } from './runner.js';
 
@@ -235,14 +241,17 @@ export class JobWork {
         this.#keyError ??= err;
         this.#stop ??= 'key';
         await this.#record(at, held, failedState(err, this.o.now()));
-      } else if (err.kind === 'quota' && err.quotaScope === 'daily') {
+      } else if (err instanceof DailyCapError) {
         // The day's cap: the item waits, and the job pauses (its owner carries it on another day).
         this.#stop ??= 'daily';
       } else if (err.kind === 'quota' || (err.retryable && tries + 1 < this.o.maxTries)) {
         // Busy (our window, VT's pause) or a passing fault: the item goes back to the end of the line.
         held.chunk.states[at.i] = { s: 'pending', tries: err.kind === 'quota' ? tries : tries + 1 };
         this.#retry.push(at);
-        const wait = err.resetAt ? err.resetAt.getTime() - this.o.now() : 1_000;
+        const wait =
+          err instanceof WaitTooLongError || err instanceof UpstreamRefusedError
+            ? err.resetAt.getTime() - this.o.now()
+            : 1_000;
         await sleep(Math.min(10_000, Math.max(250, wait)), undefined, { signal: this.signal }).catch(
           () => {},
         );
@@ -296,12 +305,6 @@ export class JobWork {
 
 /** A failed item keeps its error's kind and, in `why`, the facts the answer words it from. */
 function failedState(err: VtError, at: number): ItemState {
-  const why: FailureWhy = {
-    // A request that never left is "unreachable" whatever the client called it.
-    ...(err.notSent ? { reason: 'unreachable' } : err.reason ? { reason: err.reason } : {}),
-    ...(err.networkCode ? { networkCode: err.networkCode } : {}),
-    ...(err.vtCode ? { vtCode: err.vtCode } : {}),
-    ...(err.timeoutSeconds !== undefined ? { timeoutSeconds: err.timeoutSeconds } : {}),
-  };
+  const why: FailureWhy = failureFacts(err);
   return { s: 'failed', at, error: err.kind, ...(Object.keys(why).length > 0 ? { why } : {}) };
 }

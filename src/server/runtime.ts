@@ -38,8 +38,6 @@ export function createRuntime(
 ): Runtime {
   const cacheMaxBytes = config.cacheMaxMb * 1024 * 1024;
   const store = opts.store ?? new MemoryStore({ cacheMaxBytes });
-  // A memory store shares nothing: the limiter's own counts are the same counts, kept synchronously.
-  const shared = store.kind === 'memory' ? undefined : store;
   const client = new VtClient({
     baseUrl: config.apiUrl,
     apiKey: config.apiKey,
@@ -53,15 +51,11 @@ export function createRuntime(
     ...(config.dailyQuota !== undefined ? { dailyQuota: config.dailyQuota } : {}),
     maxConcurrency: config.maxConcurrency,
     maxWaitMs: config.maxWaitMs,
-    ...(shared
-      ? {
-          shared,
-          // A slot of a process that dies before its answer frees itself after the request's timeout.
-          leaseMs: config.timeoutMs + 5_000,
-          onSharedError: (err: unknown) =>
-            log.debug(`state store: ${err instanceof Error ? err.message : String(err)}`),
-        }
-      : {}),
+    store,
+    // A slot of a process that dies before its answer frees itself after the request's timeout.
+    leaseMs: config.timeoutMs + 5_000,
+    onStoreError: (err: unknown) =>
+      log.debug(`state store: ${err instanceof Error ? err.message : String(err)}`),
   });
   const cache = new ResponseCache({
     ttlMs: config.cacheTtlMs,

@@ -5,7 +5,7 @@ import { invalidInput, nothingMatched, ToolError } from '../answers/wording.js';
 import { clean, cleanCode, plural } from '../summaries/common.js';
 import { LINE_MAX, relatedItemSchema, renderPage, summarizeRelated } from '../summaries/related.js';
 import { code, q } from '../summaries/text.js';
-import { VtError } from '../vt/errors.js';
+import { VtAnswerError, VtError } from '../vt/errors.js';
 import { defineTool } from './define.js';
 import { cursorParam, wellFormed } from './schemas.js';
 
@@ -32,7 +32,7 @@ function counts(shown: number, total: number | undefined, paging: boolean): stri
 
 /** VT's query errors, reworded as what to change in the query. */
 function queryAdvice(err: VtError, query: string): string | undefined {
-  if (err.kind !== 'invalid_argument') return undefined;
+  if (!(err instanceof VtAnswerError) || err.kind !== 'invalid_argument') return undefined;
   const said = err.vtMessage ? ` VirusTotal said: ${q(err.vtMessage)}.` : '';
   switch (err.vtCode) {
     case 'UnselectiveContentQueryError':

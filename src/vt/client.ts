@@ -6,7 +6,15 @@
 import type { Dispatcher, FormData } from 'undici';
 import { redactDeep } from '../log.js';
 import { field } from '../util/json.js';
-import { errorFromResponse, notConfigured, VtError } from './errors.js';
+import {
+  BadAnswerError,
+  CancelledError,
+  ConnectionError,
+  errorFromResponse,
+  NotConfiguredError,
+  RefusedRequestError,
+  VtError,
+} from './errors.js';
 import { unchecked } from './narrow.js';
 
 export type QueryValue = string | number | boolean | undefined;
@@ -89,7 +97,7 @@ export class VtClient {
     path: string,
     opts: RequestOptions & { body?: string | Buffer | FormData; contentType?: string } = {},
   ): Promise<VtResponse<T>> {
-    if (!this.#opts.apiKey) throw notConfigured();
+    if (!this.#opts.apiKey) throw new NotConfiguredError();
     const url = opts.asKeyUser ? this.#keyUserUrl(path, this.#opts.apiKey) : this.#resolve(path);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -129,10 +137,7 @@ export class VtClient {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {
         if (res.statusCode >= 200 && res.statusCode < 300) {
-          throw new VtError('transient', 'a 2xx body that is not JSON', {
-            httpStatus: res.statusCode,
-            reason: 'bad_json',
-          });
+          throw new BadAnswerError('bad_json', { httpStatus: res.statusCode });
         }
         parsed = undefined;
       }
@@ -154,10 +159,7 @@ export class VtClient {
   /** `/users/<key><path>`, for a path made by vtPath (every segment already encoded). */
   #keyUserUrl(path: string, key: string): URL {
     if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
-      throw new VtError('invalid_argument', 'a key-user request needs a plain API path', {
-        retryable: false,
-        reason: 'key_user_path',
-      });
+      throw new RefusedRequestError('key_user_path');
     }
     return new URL(`${this.#opts.baseUrl}/users/${encodeURIComponent(key)}${path}`);
   }
@@ -170,10 +172,7 @@ export class VtClient {
     if (pathOrUrl.startsWith('/')) return new URL(this.#opts.baseUrl + pathOrUrl);
     const url = new URL(pathOrUrl);
     if (url.origin !== new URL(this.#opts.baseUrl).origin) {
-      throw new VtError('invalid_argument', 'an upload URL on another host was not used', {
-        retryable: false,
-        reason: 'foreign_upload_url',
-      });
+      throw new RefusedRequestError('foreign_upload_url');
     }
     return url;
   }
@@ -197,10 +196,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
     size += chunk.length;
     if (size > maxBytes) {
       body.destroy();
-      throw new VtError('transient', `a body over ${maxBytes} bytes was dropped`, {
-        reason: 'too_large',
-        maxBytes,
-      });
+      throw new BadAnswerError('too_large', { maxBytes });
     }
     chunks.push(chunk);
   }
@@ -266,7 +262,7 @@ function neverSent(err: unknown): boolean {
 /** Every failure leaves here as a VtError, with the facts the answer is worded from. */
 function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutMs: number): VtError {
   if (err instanceof VtError) return err;
-  if (callerSignal?.aborted) return new VtError('cancelled', 'cancelled by the caller');
+  if (callerSignal?.aborted) return new CancelledError();
   const name = field(err, 'name');
   const code = field(err, 'code');
   if (
@@ -276,24 +272,9 @@ function toVtError(err: unknown, callerSignal: AbortSignal | undefined, timeoutM
     code === 'UND_ERR_HEADERS_TIMEOUT' ||
     code === 'UND_ERR_BODY_TIMEOUT'
   ) {
-    const timeoutSeconds = Math.round(timeoutMs / 1000);
-    return new VtError('transient', `no answer within ${timeoutSeconds} s`, {
-      retryable: false,
-      reason: 'timeout',
-      timeoutSeconds,
-    });
+    return new ConnectionError('timeout', { timeoutSeconds: Math.round(timeoutMs / 1000) });
   }
   const networkCode = typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? code : undefined;
   const named = networkCode ? { networkCode } : {};
-  if (neverSent(err)) {
-    return new VtError('transient', `unreachable${networkCode ? ` (${networkCode})` : ''}, nothing sent`, {
-      notSent: true,
-      reason: 'unreachable',
-      ...named,
-    });
-  }
-  return new VtError('transient', `connection failed${networkCode ? ` (${networkCode})` : ''}`, {
-    reason: 'connection',
-    ...named,
-  });
+  return new ConnectionError(neverSent(err) ? 'unreachable' : 'connection', named);
 }

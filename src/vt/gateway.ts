@@ -19,7 +19,14 @@ import type { FormData } from 'undici';
 import type { Logger } from '../log.js';
 import type { CacheStats, ResponseCache } from './cache.js';
 import type { QueryValue, VtClient } from './client.js';
-import { notConfigured, VtError } from './errors.js';
+import {
+  BadAnswerError,
+  CancelledError,
+  KnownMissingError,
+  NotConfiguredError,
+  VtAnswerError,
+  VtError,
+} from './errors.js';
 import { keptAnswer } from './kept-answer.js';
 import type { LimiterStats, RateLimiter, WaitInfo } from './limiter.js';
 import { unchecked } from './narrow.js';
@@ -221,12 +228,14 @@ export class MediatedGateway implements VtGateway {
         this.upstream.unreachable++;
         return;
       }
-      if (err.kind === 'quota' && err.quotaScope === undefined) {
+      if (err instanceof VtAnswerError && err.kind === 'quota') {
         this.upstream.rate_limited++;
         return;
       }
       // Any other answer means VirusTotal took the request: a run of 429s is over.
-      if (err.httpStatus !== undefined) this.#backoff.answered();
+      if (err instanceof VtAnswerError || (err instanceof BadAnswerError && err.httpStatus !== undefined)) {
+        this.#backoff.answered();
+      }
       // A 404 is an answer; a cancellation is ours.
       if (err.kind === 'not_found' || err.kind === 'cancelled') return;
     }
@@ -238,7 +247,7 @@ export class MediatedGateway implements VtGateway {
   }
 
   async submit<T = unknown>(req: SubmitRequest): Promise<Fetched<T>> {
-    if (!this.hasKey) throw notConfigured();
+    if (!this.hasKey) throw new NotConfiguredError();
     // No retry of any kind: a submission sent twice is two submissions.
     const res = await this.#send<T>('POST', req.path, opts(req), {
       signal: req.signal,
@@ -265,14 +274,13 @@ export class MediatedGateway implements VtGateway {
   }
 
   async fetch<T = unknown>(req: FetchRequest): Promise<Fetched<T>> {
-    if (!this.hasKey) throw notConfigured();
+    if (!this.hasKey) throw new NotConfiguredError();
     // A key-user request is shared while in flight under a name that holds no key, and never cached.
     const key = req.asKeyUser ? `(key user)${cacheKey(req.path, req.query)}` : cacheKey(req.path, req.query);
     if (!req.fresh && !req.asKeyUser) {
       const hit = this.#o.cache.get(key);
       if (hit) {
-        if (hit.notFound)
-          throw new VtError('not_found', 'VirusTotal has no record of this item (cached answer).');
+        if (hit.notFound) throw new KnownMissingError('cache');
         return { body: unchecked<T>(hit.body), fetchedAt: hit.fetchedAt, fromCache: true };
       }
       const shared = await this.#shared?.hit(key);
@@ -314,7 +322,7 @@ export class MediatedGateway implements VtGateway {
           flight.abort.abort();
           if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
         }
-        reject(new VtError('cancelled', 'The request was cancelled.'));
+        reject(new CancelledError());
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -388,7 +396,7 @@ export class MediatedGateway implements VtGateway {
           }
           throw err;
         }
-        if (err.kind === 'quota' && err.quotaScope === undefined) {
+        if (err instanceof VtAnswerError && err.kind === 'quota') {
           // VirusTotal itself said 429: everyone waits, then this request goes first.
           const backoff = this.#backoff.after429(err, sentAt);
           // The pause holds whether or not this request waits it out: the next one must not go
@@ -435,14 +443,14 @@ export function cacheKey(path: string, query?: Record<string, QueryValue>): stri
  */
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new VtError('cancelled', 'The request was cancelled.'));
+    if (signal?.aborted) return reject(new CancelledError());
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
-      reject(new VtError('cancelled', 'The request was cancelled.'));
+      reject(new CancelledError());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -5,10 +5,11 @@
 import type { StateStore } from './state/store.js';
 
 /**
- * What the limiter shares with every other process on the key (the state store): the window's
- * slots, the day's count and VirusTotal's pause. The queue, its order and its ETAs stay here.
+ * What the limiter asks of the key's state store: the window's slots, the day's count and VirusTotal's
+ * pause, shared with every other process on the key unless it is memory. The queue, its order and its
+ * ETAs stay in the limiter.
  */
-export type SharedAccounting = Pick<StateStore, 'acquire' | 'settle' | 'refund' | 'pause' | 'usage'>;
+export type Accounting = Pick<StateStore, 'kind' | 'acquire' | 'settle' | 'refund' | 'pause' | 'usage'>;
 
 export interface LimiterOptions {
   /** Requests per window; undefined for no window. */
@@ -20,14 +21,17 @@ export interface LimiterOptions {
   maxWaitMs: number;
   now?: () => number;
   /**
-   * The key's accounting across processes; the limiter asks it for every slot. Without it (or with
-   * a memory store) the counts are this process's.
+   * The key's state store, which counts every request the limiter lets go; a MemoryStore of the
+   * limiter's own when not given (the counts are then this limiter's).
    */
-  shared?: SharedAccounting;
-  /** How long a granted slot holds its place in the shared window if its process dies before the answer. */
+  store?: Accounting;
+  /**
+   * How long a granted slot holds its place in the window if its process dies before the answer (or
+   * the answer never comes); longer than a request may take. 60 s when not given.
+   */
   leaseMs?: number;
-  /** Told when the shared store fails an accounting call (it then goes on with local counts). */
-  onSharedError?: (err: unknown) => void;
+  /** Told when the store fails a call (a request it could not count is let go uncounted). */
+  onStoreError?: (err: unknown) => void;
 }
 
 export interface WaitInfo {

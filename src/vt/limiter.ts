@@ -1,32 +1,37 @@
 /**
  * Keeps upstream requests within the key's allowance: a sliding window (e.g. 4 per 60 s), a daily
- * cap that resets at 00:00 UTC, and a cap on concurrent requests. Waiters are served in order;
- * a waiter learns its place and expected wait, and can give up (cancellation) at any time.
+ * cap that resets at 00:00 UTC, VirusTotal's pause after a 429, and a cap on concurrent requests.
+ * Waiters are served in order; a waiter learns its place and expected wait, and can give up
+ * (cancellation) at any time.
+ *
+ * The allowance itself is the key's state store's (state/store.ts decides it): the limiter counts
+ * nothing of its own. It asks the store for a slot for the request at the head of the line, settles
+ * the slot when the answer comes back, gives it back when the request never left, and estimates the
+ * line's waits from what the store last said (its view). In one process the store is a MemoryStore.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import { DAY_MS, isoSeconds, nextUtcMidnight } from '../util/time.js';
+import { isoSeconds, nextUtcMidnight } from '../util/time.js';
 import { VtError } from './errors.js';
 import { FairLine } from './fair-line.js';
 import type {
+  Accounting,
   AcquireOptions,
   LimiterInternals,
   LimiterOptions,
   LimiterStats,
-  SharedAccounting,
   WaitInfo,
 } from './limiter-contract.js';
 import { cancelled, dailyCapSpent, waitTooLong } from './limiter-refusals.js';
-import { TimeRing } from './time-ring.js';
+import { MemoryStore } from './state/memory.js';
+import { StoreView } from './store-view.js';
 import { etaAt, replayWindow, type WindowReplay } from './window-replay.js';
 
-export type { AcquireOptions, LimiterInternals, LimiterOptions, LimiterStats, SharedAccounting, WaitInfo };
+export type { Accounting, AcquireOptions, LimiterInternals, LimiterOptions, LimiterStats, WaitInfo };
 
 /** A request granted by the limiter, until its answer comes back (or it turns out it was never sent). */
 interface Grant {
-  /** The UTC day it was counted against. */
-  day: number;
   settled: boolean;
-  /** Its slot in the shared window, when the accounting is shared. */
+  /** Its slot in the store, when the allowance is counted. */
   slot?: string;
 }
 
@@ -44,30 +49,30 @@ interface Waiter {
 export class RateLimiter {
   readonly #o: LimiterOptions;
   readonly #now: () => number;
+  readonly #store: Accounting;
   /**
-   * When each answer of the current window came back: VirusTotal counts a request when it receives
-   * it, somewhere between sending and the answer, so the later time is the safe one. Requests still
-   * open count as "now". Only the last `requests` times can matter, so that is all the ring holds;
-   * with no window nothing is kept at all.
+   * Whether the store counts requests: with a window or a daily cap, and always in memory, where it
+   * costs nothing and keeps today's count for vt_quota. A shared store is written per request only
+   * when a limit needs it.
    */
-  readonly #done: TimeRing | undefined;
+  readonly #counted: boolean;
+  /** What the store said last: the line's estimates and the figures start from it. */
+  readonly #view: StoreView;
+  /** Requests granted whose answer has not come back. */
   #open = 0;
   readonly #queue = new FairLine<Waiter>();
   readonly #pool: LimitFunction;
-  #day = -1;
-  #dayUsed = 0;
-  #pausedUntil = 0;
   /**
-   * Something made the line's estimates grow (a pause, the shared store's refusal, a retry put first):
+   * Something made the line's estimates grow (a pause, the store's refusal, a retry put first):
    * every waiter is checked against its wait at the next pump. Otherwise estimates only fall as time
    * passes, and a pump tells only the first few waiters where they stand (a full check of a long line
    * at every pump would cost the square of its length).
    */
   #recheck = false;
-  /** The shared store refused a slot (another process holds the window, or VT's pause) until then. */
+  /** The store refused a slot (another process holds the window, or VT's pause) until then. */
   #heldUntil = 0;
-  /** A pump is waiting for the shared store; it pumps again when the store answers. */
-  #pumping = false;
+  /** A pump is waiting for the store; it pumps again when the store answers. */
+  #asking = false;
   #timer: NodeJS.Timeout | undefined;
   // A little slack so that our window and VT's (or the stand-in's) never disagree by a few ms.
   readonly #marginMs: number;
@@ -77,7 +82,15 @@ export class RateLimiter {
     this.#now = opts.now ?? Date.now;
     this.#pool = pLimit(opts.maxConcurrency);
     this.#marginMs = opts.window ? Math.min(250, Math.max(10, opts.window.seconds * 5)) : 0;
-    this.#done = opts.window ? new TimeRing(opts.window.requests) : undefined;
+    this.#store = opts.store ?? new MemoryStore({ cacheMaxBytes: 0 });
+    this.#view = new StoreView({
+      store: this.#store,
+      window: opts.window,
+      now: this.#now,
+      onError: opts.onStoreError,
+    });
+    this.#counted =
+      opts.window !== undefined || opts.dailyQuota !== undefined || this.#store.kind === 'memory';
   }
 
   /** The window, when there is one (for the gateway's backoff floor). */
@@ -90,7 +103,7 @@ export class RateLimiter {
    * it is the fair one (a request queued behind the concurrency cap first would wait behind every
    * request another client has queued). A request that fails with a VtError marked `notSent` (the
    * connection was never made, or it was cancelled before it left) gives its slot and its daily count
-   * back.
+   * back before its failure is answered.
    */
   run<T>(fn: () => Promise<T>, opts: AcquireOptions = {}): Promise<T> {
     const task = (async () => {
@@ -100,10 +113,10 @@ export class RateLimiter {
           if (opts.signal?.aborted) throw cancelled(true);
           return fn();
         });
-        this.#settle(grant, false);
+        void this.#settle(grant, false);
         return v;
       } catch (err) {
-        this.#settle(grant, err instanceof VtError && err.notSent);
+        await this.#settle(grant, err instanceof VtError && err.notSent);
         throw err;
       }
     })();
@@ -128,34 +141,35 @@ export class RateLimiter {
 
   /** Waits for permission to send one request (counted against window and day once granted). */
   async acquire(opts: AcquireOptions = {}): Promise<void> {
-    this.#settle(await this.#acquireSlot(opts), false);
+    await this.#settle(await this.#acquireSlot(opts), false);
   }
 
   /**
    * The answer came back (or the request failed after it may have reached VirusTotal): the slot
    * stays in the window until a window after now. A refund (never sent) frees it and the day's count.
+   * Resolves when the store has it and the view is read again.
    */
-  #settle(grant: Grant, refund: boolean): void {
+  async #settle(grant: Grant, refund: boolean): Promise<void> {
     if (grant.settled) return;
     grant.settled = true;
     this.#open--;
-    const shared = this.#o.shared;
-    if (shared && grant.slot !== undefined) {
-      const now = this.#now();
-      const done = refund
-        ? shared.refund(grant.slot, now)
-        : // The same margin as our own window: VT's clock and ours never disagree by a few ms.
-          shared.settle(grant.slot, now + this.#marginMs, this.#o.window);
-      done.catch((err: unknown) => this.#o.onSharedError?.(err));
+    if (grant.slot === undefined) return;
+    const now = this.#now();
+    try {
+      await (refund
+        ? this.#store.refund(grant.slot, now)
+        : // The same margin as the line's estimates: VT's clock and ours never disagree by a few ms.
+          this.#store.settle(grant.slot, now + this.#marginMs, this.#o.window));
+    } catch (err) {
+      this.#o.onStoreError?.(err);
     }
-    if (refund) {
-      if (grant.day === this.#day) this.#dayUsed = Math.max(0, this.#dayUsed - 1);
-      // A slot and perhaps the day's last request are free again: waiters may go now.
-      if (this.#queue.length > 0) this.#pump();
-      return;
-    }
-    // Non-decreasing even if the wall clock steps back, so the ring stays ordered.
-    this.#done?.push(Math.max(this.#now(), this.#done.last()));
+    // The slot now frees a window after its answer (or at once, with its count, when refunded): the
+    // next request's estimate must start from that, not from the pending slot's lease. Without a window
+    // an answer changes nothing the view holds.
+    if (!refund && !this.#o.window) return;
+    await this.#view.refresh();
+    // A slot and perhaps the day's last request may be free again: waiters may go now.
+    if (this.#queue.length > 0) this.#pump();
   }
 
   #acquireSlot(opts: AcquireOptions): Promise<Grant> {
@@ -194,25 +208,28 @@ export class RateLimiter {
   /** Upstream said "too many requests": nobody is sent before `ms` from now. */
   pause(ms: number): void {
     const now = this.#now();
-    this.#pausedUntil = Math.max(this.#pausedUntil, now + ms);
+    // Every process on the key honours it (they would meet the same 429); the line honours it at once.
+    this.#view.notePause(now + ms);
     this.#recheck = true;
-    // Every process on the key honours it: they would meet the same 429.
-    this.#o.shared?.pause(now + ms, now).catch((err: unknown) => this.#o.onSharedError?.(err));
+    this.#store
+      .pause(now + ms, now)
+      .then(() => this.#view.refresh())
+      .catch((err: unknown) => this.#o.onStoreError?.(err));
     this.#pump();
   }
 
   stats(): LimiterStats {
     const now = this.#now();
-    this.#rollDay(now);
     const w = this.#o.window;
-    this.#prune(now);
+    const dayUsed = this.#view.dayUsed(now);
+    const paused = this.#view.pausedUntil;
     return {
       ...(w
         ? {
             window: {
               requests: w.requests,
               seconds: w.seconds,
-              used: Math.min(w.requests, (this.#done?.length ?? 0) + this.#open),
+              used: Math.min(w.requests, this.#view.live(now)),
               next_slot_in_ms: Math.max(0, this.#etaFor(0)),
             },
           }
@@ -221,22 +238,22 @@ export class RateLimiter {
         ? {
             daily: {
               quota: this.#o.dailyQuota,
-              used: this.#dayUsed,
+              used: dayUsed,
               resets_at: isoSeconds(nextUtcMidnight(now)),
             },
           }
         : {}),
-      day_used: this.#dayUsed,
+      day_used: dayUsed,
       // Waiting for the window, or granted and waiting for the concurrency cap.
       queued: this.#queue.length + this.#pool.pendingCount,
       in_flight: this.#pool.activeCount,
       max_concurrency: this.#o.maxConcurrency,
-      ...(this.#pausedUntil > now ? { paused_until: isoSeconds(this.#pausedUntil) } : {}),
+      ...(paused > now ? { paused_until: isoSeconds(paused) } : {}),
     };
   }
 
   internals(): LimiterInternals {
-    return { window_times: this.#done?.length ?? 0, open: this.#open, waiters: this.#queue.length };
+    return { window_times: this.#view.listed, open: this.#open, waiters: this.#queue.length };
   }
 
   /** Expected ms until the waiter at `index` may be sent (see window-replay.ts). */
@@ -247,42 +264,24 @@ export class RateLimiter {
   /** The window replayed forward from now, after the pauses (see window-replay.ts). */
   #replay(): WindowReplay {
     const now = this.#now();
-    this.#prune(now);
     return replayWindow({
       now,
-      start: Math.max(now, this.#pausedUntil, this.#heldUntil),
+      start: Math.max(now, this.#view.pausedUntil, this.#heldUntil),
       window: this.#o.window,
       marginMs: this.#marginMs,
-      done: this.#done,
-      open: this.#open,
+      live: this.#view.live(now),
+      frees: this.#view.frees(now),
     });
-  }
-
-  #prune(now: number): void {
-    const w = this.#o.window;
-    const done = this.#done;
-    if (!w || !done) return;
-    const cutoff = now - (w.seconds * 1000 + this.#marginMs);
-    while (done.length > 0 && done.at(0) <= cutoff) done.shift();
-  }
-
-  #rollDay(now: number): void {
-    const day = Math.floor(now / DAY_MS);
-    if (day !== this.#day) {
-      this.#day = day;
-      this.#dayUsed = 0;
-    }
   }
 
   #dailyRefusal(): VtError | undefined {
     const now = this.#now();
-    this.#rollDay(now);
     const q = this.#o.dailyQuota;
-    return q === undefined || this.#dayUsed < q ? undefined : dailyCapSpent(now, q);
+    return q === undefined || this.#view.dayUsed(now) < q ? undefined : dailyCapSpent(now, q);
   }
 
   #tooLong(etaMs: number, maxWaitMs: number): VtError {
-    return waitTooLong(this.#now(), etaMs, maxWaitMs, this.#o.window, this.#pausedUntil);
+    return waitTooLong(this.#now(), etaMs, maxWaitMs, this.#o.window, this.#view.pausedUntil);
   }
 
   /** Puts a waiter in its fair place (retries first); returns its index. */
@@ -300,7 +299,7 @@ export class RateLimiter {
   }
 
   #pump(): void {
-    if (this.#pumping) return;
+    if (this.#asking) return;
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -316,12 +315,10 @@ export class RateLimiter {
         this.#waitFor(eta);
         return;
       }
-      const shared = this.#o.shared;
-      if (shared && (this.#o.window || this.#o.dailyQuota !== undefined)) {
-        // The store decides across processes: ask it, and carry on when it answers. With neither a
-        // window nor a daily cap there is nothing to decide, and nothing is written per request.
-        this.#pumping = true;
-        void this.#pumpShared(shared);
+      if (this.#counted) {
+        // The store decides: ask it for as many slots as the view says are free, and carry on when it answers.
+        this.#asking = true;
+        void this.#ask(this.#placesNow());
         return;
       }
       const w = this.#queue.next();
@@ -330,54 +327,79 @@ export class RateLimiter {
     }
   }
 
-  /** Asks the shared store for a slot for the waiter at the head of the line. */
-  async #pumpShared(shared: SharedAccounting): Promise<void> {
+  /** How many at the head of the line may go now, as the view has it (the head at least). */
+  #placesNow(): number {
+    const r = this.#replay();
+    let n = 0;
+    let most = Math.min(this.#queue.length, ASKED_AT_ONCE);
+    const q = this.#o.dailyQuota;
+    if (q !== undefined) most = Math.min(most, q - this.#view.dayUsed(this.#now()));
+    while (n < most && r.peek() <= 0) {
+      r.take(r.peek());
+      n++;
+    }
+    return Math.max(1, n);
+  }
+
+  /**
+   * Asks the store for `n` slots at once, then gives them to the line in its order. Asked together,
+   * a burst goes out together, as it would on counts of our own; the store still decides each one.
+   */
+  async #ask(n: number): Promise<void> {
     const now = this.#now();
-    let answer: Awaited<ReturnType<SharedAccounting['acquire']>> | undefined;
-    try {
-      answer = await shared.acquire({
-        now,
-        ...(this.#o.window ? { window: this.#o.window } : {}),
-        ...(this.#o.dailyQuota !== undefined ? { dailyQuota: this.#o.dailyQuota } : {}),
-        leaseMs: this.#o.leaseMs ?? 60_000,
-      });
-    } catch (err) {
-      // No call fails because of the store: this slot is granted on local counts alone.
-      this.#o.onSharedError?.(err);
-    }
-    this.#pumping = false;
-    if (answer && !answer.granted) {
-      if (answer.reason === 'daily') {
-        this.#dayUsed = Math.max(this.#dayUsed, this.#o.dailyQuota ?? 0);
-      } else {
-        // Never sooner than a moment from now: a store whose estimate is already past must not be asked in a loop.
-        this.#heldUntil = Math.max(this.#heldUntil, answer.retryAt, now + 25);
-        this.#recheck = true;
-        if (answer.reason === 'paused') this.#pausedUntil = Math.max(this.#pausedUntil, answer.retryAt);
+    const request = {
+      now,
+      ...(this.#o.window ? { window: this.#o.window } : {}),
+      ...(this.#o.dailyQuota !== undefined ? { dailyQuota: this.#o.dailyQuota } : {}),
+      leaseMs: this.#o.leaseMs ?? 60_000,
+    };
+    const answers = await Promise.all(
+      Array.from({ length: n }, () =>
+        this.#store.acquire(request).catch((err: unknown) => {
+          // No call fails because of the store: a request it could not count goes uncounted.
+          this.#o.onStoreError?.(err);
+          return undefined;
+        }),
+      ),
+    );
+    // What the store holds now: the line's estimates and vt_quota's figures start from it.
+    await this.#view.refresh();
+    this.#asking = false;
+    for (const answer of answers) {
+      if (answer && !answer.granted) {
+        if (answer.reason !== 'daily') {
+          // Never sooner than a moment from now: a store whose estimate is already past must not be asked in a loop.
+          this.#heldUntil = Math.max(this.#heldUntil, answer.retryAt, now + 25);
+          this.#recheck = true;
+        }
+        continue;
       }
-      this.#pump();
-      return;
-    }
-    const w = this.#queue.next();
-    if (!w) {
+      const w = this.#queue.next();
       // Everyone waiting left while the store answered: the slot goes back.
-      if (answer?.granted) {
-        shared.refund(answer.slot, this.#now()).catch((err: unknown) => this.#o.onSharedError?.(err));
+      if (!w) {
+        if (answer) void this.#giveBack(answer.slot);
+        continue;
       }
-    } else {
-      if (answer?.granted) this.#dayUsed = Math.max(this.#dayUsed + 1, answer.dayUsed);
-      this.#grant(w, answer?.granted ? answer.slot : undefined, !answer?.granted);
+      this.#grant(w, answer?.slot);
     }
     this.#pump();
   }
 
+  /** A slot granted to nobody goes back to the store. */
+  async #giveBack(slot: string): Promise<void> {
+    try {
+      await this.#store.refund(slot, this.#now());
+    } catch (err) {
+      this.#o.onStoreError?.(err);
+    }
+    await this.#view.refresh();
+  }
+
   /** Lets a waiter go: its request may be sent now. */
-  #grant(w: Waiter, slot?: string, countLocally = true): void {
+  #grant(w: Waiter, slot?: string): void {
     if (w.onAbort) w.opts.signal?.removeEventListener('abort', w.onAbort);
     this.#open++;
-    this.#rollDay(this.#now());
-    if (countLocally) this.#dayUsed++;
-    w.resolve({ day: this.#day, settled: false, ...(slot !== undefined ? { slot } : {}) });
+    w.resolve({ settled: false, ...(slot !== undefined ? { slot } : {}) });
   }
 
   #waitFor(eta: number): void {
@@ -413,3 +435,5 @@ export class RateLimiter {
 
 /** Waiters told their place at each pump when nothing made the estimates grow. */
 const TOLD_EACH_PUMP = 32;
+/** Slots asked of the store in one go, at most. */
+const ASKED_AT_ONCE = 64;

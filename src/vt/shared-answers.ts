@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { keysFor, type ResponseCache } from './cache.js';
-import { VtError } from './errors.js';
+import { KnownMissingError, VtError } from './errors.js';
 import type { StateStore } from './state/store.js';
 
 /** An answer as the gateway hands it on. */
@@ -55,7 +55,7 @@ export class SharedAnswers {
     const fetchedAt = new Date(hit.fetchedAt);
     if (hit.notFound) {
       cache.setNotFound(key, fetchedAt, hit.fetchedAt + cache.notFoundTtlMs - now);
-      throw new VtError('not_found', 'VirusTotal has no record of this item (shared cache).');
+      throw new KnownMissingError('shared cache');
     }
     let body: unknown;
     try {

@@ -5,8 +5,7 @@
  * already out when the pause was decided belong to the same episode and do not double it again; any
  * other answer ends the run.
  */
-import { isoSeconds } from '../util/time.js';
-import { VtError } from './errors.js';
+import { UpstreamRefusedError, type VtAnswerError } from './errors.js';
 
 export interface UpstreamBackoffOptions {
   /** Least pause after a 429, in ms. */
@@ -36,7 +35,7 @@ export class UpstreamBackoff {
   }
 
   /** The pause, in ms, after a 429 to a request sent at `sentAt`. */
-  after429(err: VtError, sentAt: number): number {
+  after429(err: VtAnswerError, sentAt: number): number {
     if (sentAt > this.#streakAt) {
       this.#streak++;
       this.#streakAt = Date.now();
@@ -50,21 +49,19 @@ export class UpstreamBackoff {
   }
 
   /** What a request is told when it will not wait out the pause, or gave up after its retries. */
-  refusal(err: VtError, backoffMs: number, gaveUp?: { retries: number; sinceMs: number }): VtError {
-    const at = Date.now() + backoffMs;
+  refusal(
+    err: VtAnswerError,
+    backoffMs: number,
+    gaveUp?: { retries: number; sinceMs: number },
+  ): UpstreamRefusedError {
     // Facts only: answers/wording.ts words them for the model.
-    return new VtError(
-      'quota',
-      `VirusTotal answered 429 (${err.vtCode ?? 'no code'}); retry after ${isoSeconds(at)}`,
-      {
-        ...(err.vtCode ? { vtCode: err.vtCode } : {}),
-        resetAt: new Date(at),
-        quotaScope: 'upstream',
-        maxWaitSeconds: Math.round(this.#o.maxWaitMs / 1000),
-        ...(gaveUp
-          ? { retries: gaveUp.retries, waitedSeconds: Math.max(1, Math.round(gaveUp.sinceMs / 1000)) }
-          : {}),
-      },
-    );
+    return new UpstreamRefusedError({
+      ...(err.vtCode ? { vtCode: err.vtCode } : {}),
+      resetAt: Date.now() + backoffMs,
+      maxWaitSeconds: Math.round(this.#o.maxWaitMs / 1000),
+      ...(gaveUp
+        ? { retries: gaveUp.retries, waitedSeconds: Math.max(1, Math.round(gaveUp.sinceMs / 1000)) }
+        : {}),
+    });
   }
 }

@@ -1,9 +1,8 @@
 /**
- * When the places in the limiter's line may go: the window replayed forward, one place at a time,
- * from the completion times kept, the requests still open (as if answered now) and the waiters ahead.
- * O(places asked for), whatever the number of requests served.
+ * When the places in the limiter's line may go: the window replayed forward, one place at a time, from
+ * the store's estimates of when its live slots free and the waiters ahead. O(places asked for), whatever
+ * the number of requests served.
  */
-import type { TimeRing } from './time-ring.js';
 
 export interface WindowReplay {
   /** When the next place may go, in ms from now. */
@@ -17,35 +16,37 @@ const REPLAYED_PLACES = 64;
 
 export function replayWindow(o: {
   now: number;
-  /** Nothing goes before this (a pause, the shared store's refusal). */
+  /** Nothing goes before this (a pause, the store's refusal). */
   start: number;
   window: { requests: number; seconds: number } | undefined;
   marginMs: number;
-  /** Completion times within the window, oldest first (pruned by the caller). */
-  done: TimeRing | undefined;
-  /** Requests granted whose answer has not come back. */
-  open: number;
+  /** Live slots in the window. */
+  live: number;
+  /** When the earliest of them free, in order (the store's `frees`; it may list fewer than `live`). */
+  frees: readonly number[];
 }): WindowReplay {
-  const { now, window: w, done } = o;
-  if (!w || !done) return { peek: () => o.start - now, take: () => {} };
+  const { now, window: w, frees, live } = o;
+  if (!w) return { peek: () => o.start - now, take: () => {} };
+  // A place taken here is answered at its send at the earliest, and counted from then, as the store does.
   const windowMs = w.seconds * 1000 + o.marginMs;
-  const kept = done.length;
-  const known = kept + o.open;
   const ahead: number[] = [];
-  // Only places already taken are read (j < known + ahead.length); NaN is what a read past them would be.
-  const at = (j: number): number =>
-    j < kept ? done.at(j) : j < known ? now : (ahead[j - known] ?? Number.NaN);
+  // A slot past those listed frees no sooner than the last listed one (a window full of them is read
+  // again when the store answers).
+  const listedLast = frees.at(-1) ?? now;
+  // Only places already taken are read (j < live + ahead.length); NaN is what a read past them would be.
+  const freeAt = (j: number): number =>
+    j < live ? (frees[j] ?? listedLast) : (ahead[j - live] ?? Number.NaN);
   let t = o.start;
   return {
     peek: () => {
-      // The place frees when the oldest of the last `requests` sends leaves the window.
-      const len = known + ahead.length;
-      const oldest = len >= w.requests ? at(len - w.requests) : Number.NEGATIVE_INFINITY;
-      return Math.max(t, oldest + windowMs) - now;
+      // A place frees when the earliest of the last `requests` slots leaves the window.
+      const len = live + ahead.length;
+      const oldest = len >= w.requests ? freeAt(len - w.requests) : Number.NEGATIVE_INFINITY;
+      return Math.max(t, oldest) - now;
     },
     take: (eta: number) => {
       t = now + eta;
-      ahead.push(t);
+      ahead.push(t + windowMs);
     },
   };
 }

@@ -3,7 +3,7 @@
  * and the fallback a ResilientStore answers from while the shared store is unavailable. Nothing is
  * shared with other processes and nothing outlives this one.
  */
-import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
+import { DAY_MS } from '../../util/time.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -12,14 +12,15 @@ import {
   cacheKeys,
   entryBytes,
   newSlotId,
+  refusalOf,
   type StateStore,
   type StoreHealth,
   slotDay,
   type Usage,
+  usageOf,
   utcDay,
   type WindowSpec,
   windowMs,
-  windowRetryAt,
 } from './store.js';
 
 interface Entry {
@@ -80,14 +81,13 @@ export class MemoryStore implements StateStore {
     this.#prune(now);
     const day = utcDay(now);
     const used = this.#days.get(day) ?? 0;
-    if (a.dailyQuota !== undefined && used >= a.dailyQuota) {
-      return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
-    }
-    if (this.#pausedUntil > now) return { granted: false, reason: 'paused', retryAt: this.#pausedUntil };
-    if (a.window && this.#pending.size + this.#settled.size >= a.window.requests) {
-      const retryAt = windowRetryAt(now, a.window, [...this.#settled.values()], [...this.#pending.values()]);
-      if (retryAt !== undefined) return { granted: false, reason: 'window', retryAt };
-    }
+    const refused = refusalOf(a, {
+      dayUsed: used,
+      pausedUntil: this.#pausedUntil,
+      live: this.#pending.size + this.#settled.size,
+      slots: () => ({ settled: [...this.#settled.values()], pending: [...this.#pending.values()] }),
+    });
+    if (refused) return refused;
     const slot = newSlotId(day);
     this.#pending.set(slot, now + Math.max(0, a.leaseMs));
     this.#days.set(day, used + 1);
@@ -120,17 +120,12 @@ export class MemoryStore implements StateStore {
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
     this.#check();
     this.#prune(now);
-    const day = utcDay(now);
-    const nextFreeAt = window
-      ? windowRetryAt(now, window, [...this.#settled.values()], [...this.#pending.values()])
-      : undefined;
-    return {
-      windowUsed: this.#pending.size + this.#settled.size,
-      ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
-      dayUsed: this.#days.get(day) ?? 0,
-      day,
-      ...(this.#pausedUntil > now ? { pausedUntil: this.#pausedUntil } : {}),
-    };
+    return usageOf(now, window, {
+      dayUsed: this.#days.get(utcDay(now)) ?? 0,
+      pausedUntil: this.#pausedUntil,
+      settled: [...this.#settled.values()],
+      pending: [...this.#pending.values()],
+    });
   }
 
   /**

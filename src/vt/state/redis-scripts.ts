@@ -31,8 +31,9 @@ import { DAY_MS } from '../../util/time.js';
 const DAY_COUNTER_TTL_MS = 2 * DAY_MS;
 
 /**
- * Grants a call or says why not: drops the expired slots, checks the day's quota, the pause and the
- * window, then adds a pending slot and counts the call. Answers {1, slot, the day's count} or {0,
+ * Grants a call or says why not: refusalOf's rule (store.ts) in Lua, so that one round trip decides it
+ * atomically for every machine on the key. Drops the expired slots, checks the day's quota, the pause
+ * and the window, then adds a pending slot and counts the call. Answers {1, slot, the day's count} or {0,
  * reason, the pause's end or 0, and when the window is full its settled and pending slots WITHSCORES}.
  * KEYS: pending, settled, day counter, pause. ARGV: now, pending expiry, slot, has window, requests,
  * quota (-1: none), key ttl. The sets' own expiries (a safety net) are only ever extended.

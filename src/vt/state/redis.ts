@@ -49,6 +49,7 @@ import {
   type StoreHealth,
   slotDay,
   type Usage,
+  usageOf,
   utcDay,
   type WindowSpec,
   windowMs,
@@ -312,17 +313,12 @@ export class RedisStore implements StateStore {
       ),
       'USAGE',
     );
-    const settled = scores(r[2]);
-    const pending = scores(r[3]);
-    const paused = Number(r[1]);
-    const nextFreeAt = window ? windowRetryAt(now, window, settled, pending) : undefined;
-    return {
-      windowUsed: settled.length + pending.length,
-      ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
+    return usageOf(now, window, {
       dayUsed: Number(r[0]),
-      day,
-      ...(paused > now ? { pausedUntil: paused } : {}),
-    };
+      pausedUntil: Number(r[1]),
+      settled: scores(r[2]),
+      pending: scores(r[3]),
+    });
   }
 
   async cacheGet(key: string, now: number): Promise<CachedBody | undefined> {

@@ -133,7 +133,7 @@ export function prepare(db: DatabaseSync) {
   return {
     ping: p(`UPDATE meta SET v = v WHERE k = 'schema'`),
     pruneSlots: p('DELETE FROM slots WHERE ks = ? AND expires_at <= ?'),
-    slots: p('SELECT pending, expires_at FROM slots WHERE ks = ?'),
+    liveSlots: p('SELECT pending, expires_at FROM slots WHERE ks = ? AND expires_at > ?'),
     slotCount: p('SELECT count(*) FROM slots WHERE ks = ?'),
     insertSlot: p('INSERT OR REPLACE INTO slots (ks, id, pending, expires_at) VALUES (?, ?, 1, ?)'),
     settleSlot: p(

@@ -16,7 +16,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { field } from '../../util/json.js';
-import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
+import { DAY_MS } from '../../util/time.js';
 import { type PackedBody, packBodyAsync, unpackBody } from './packed-body.js';
 import { OPEN_FILES } from './safe-file.js';
 import type { SqliteStoreOptions } from './sqlite.js';
@@ -29,14 +29,15 @@ import {
   cacheKeys,
   entryBytes,
   newSlotId,
+  refusalOf,
   type StateStore,
   type StoreHealth,
   slotDay,
   type Usage,
+  usageOf,
   utcDay,
   type WindowSpec,
   windowMs,
-  windowRetryAt,
 } from './store.js';
 
 /** Expired rows one write prunes, at most. */
@@ -64,11 +65,6 @@ export function immediate<T>(db: DatabaseSync, fn: () => T): T {
   }
   db.exec('COMMIT');
   return out;
-}
-
-interface SlotRow {
-  pending: boolean;
-  expiresAt: number;
 }
 
 interface Queued {
@@ -187,22 +183,14 @@ export class SqliteStore implements StateStore {
     return this.#queued.length > 0 ? this.#now(fn) : fn();
   }
 
-  #slots(now: number): SlotRow[] {
-    const s = this.#s;
-    s.pruneSlots.run(this.#ks, now);
-    return s.slots.all(this.#ks).map((r) => ({
-      pending: int(r.pending, 'a slot') !== 0,
-      expiresAt: int(r.expires_at, 'a slot'),
-    }));
-  }
-
-  #windowRetryAt(now: number, w: WindowSpec, rows: SlotRow[]) {
-    return windowRetryAt(
-      now,
-      w,
-      rows.filter((r) => !r.pending).map((r) => r.expiresAt),
-      rows.filter((r) => r.pending).map((r) => r.expiresAt),
-    );
+  /** The live slots' times (settled: when they free; pending: their lease expiry); expired rows are left out. */
+  #slotTimes(now: number): { settled: number[]; pending: number[] } {
+    const settled: number[] = [];
+    const pending: number[] = [];
+    for (const r of this.#s.liveSlots.all(this.#ks, now)) {
+      (int(r.pending, 'a slot') !== 0 ? pending : settled).push(int(r.expires_at, 'a slot'));
+    }
+    return { settled, pending };
   }
 
   #dayUsed(day: string): number {
@@ -233,17 +221,15 @@ export class SqliteStore implements StateStore {
           const { now } = a;
           const day = utcDay(now);
           const used = this.#dayUsed(day);
-          if (a.dailyQuota !== undefined && used >= a.dailyQuota) {
-            return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
-          }
-          const paused = this.#pausedUntil();
-          if (paused > now) return { granted: false, reason: 'paused', retryAt: paused };
           s.pruneSlots.run(ks, now);
-          // The rows are read only when the window is full, to estimate when a slot frees.
-          if (a.window && int(column(s.slotCount.get(ks)), 'the slot count') >= a.window.requests) {
-            const retryAt = this.#windowRetryAt(now, a.window, this.#slots(now));
-            if (retryAt !== undefined) return { granted: false, reason: 'window', retryAt };
-          }
+          const refused = refusalOf(a, {
+            dayUsed: used,
+            pausedUntil: this.#pausedUntil(),
+            live: int(column(s.slotCount.get(ks)), 'the slot count'),
+            // The rows are read only when the window is full, to estimate when a slot frees.
+            slots: () => this.#slotTimes(now),
+          });
+          if (refused) return refused;
           const slot = newSlotId(day);
           s.insertSlot.run(ks, slot, now + Math.max(0, a.leaseMs));
           s.incDay.run(ks, day);
@@ -278,21 +264,15 @@ export class SqliteStore implements StateStore {
   }
 
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
-    return this.#retry(
-      (): Usage =>
-        this.#now((): Usage => {
-          const rows = this.#slots(now);
-          const day = utcDay(now);
-          const paused = this.#pausedUntil();
-          const nextFreeAt = window ? this.#windowRetryAt(now, window, rows) : undefined;
-          return {
-            windowUsed: rows.length,
-            ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
-            dayUsed: this.#dayUsed(day),
-            day,
-            ...(paused > now ? { pausedUntil: paused } : {}),
-          };
+    // A read: expired rows are left out here and pruned by the next write.
+    return this.#retry(() =>
+      this.#read(() =>
+        usageOf(now, window, {
+          dayUsed: this.#dayUsed(utcDay(now)),
+          pausedUntil: this.#pausedUntil(),
+          ...this.#slotTimes(now),
         }),
+      ),
     );
   }
 

@@ -10,7 +10,7 @@
  * clocks. Backends may also set real expiries (Redis PX) as a safety net.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { DAY_MS } from '../../util/time.js';
+import { DAY_MS, nextUtcMidnight } from '../../util/time.js';
 
 export type BackendKind = 'memory' | 'sqlite' | 'redis';
 
@@ -44,6 +44,11 @@ export interface Usage {
   day: string;
   /** Present while a pause is in force. */
   pausedUntil?: number;
+  /**
+   * With `window` given: when the live slots are estimated to leave the window, earliest first, at most
+   * FREES_LISTED of them (see windowFrees). The limiter's estimates of a waiting line start from it.
+   */
+  frees?: number[];
 }
 
 export interface CachedBody {
@@ -165,9 +170,23 @@ export function slotDay(slot: string): string | undefined {
 }
 
 /**
+ * When each live slot is estimated to leave the window, earliest first: a settled slot at its recorded
+ * time; a pending one at min(its lease expiry, now + window) at the earliest (its answer cannot come
+ * back before now).
+ */
+export function windowFrees(
+  now: number,
+  w: WindowSpec,
+  settled: readonly number[],
+  pendingExpiries: readonly number[],
+): number[] {
+  const wm = windowMs(w);
+  return [...settled, ...pendingExpiries.map((e) => Math.min(e, now + wm))].sort((a, b) => a - b);
+}
+
+/**
  * When the window is full: the estimated time the k-th slot frees (k = live - requests + 1).
- * `settled` are recorded free times; a pending slot frees at min(lease expiry, now + window) at the
- * earliest (its answer cannot come back before now). Undefined while a slot is free.
+ * Undefined while a slot is free.
  */
 export function windowRetryAt(
   now: number,
@@ -177,10 +196,65 @@ export function windowRetryAt(
 ): number | undefined {
   const live = settled.length + pendingExpiries.length;
   if (live < w.requests) return undefined;
-  const wm = windowMs(w);
-  const est = [...settled, ...pendingExpiries.map((e) => Math.min(e, now + wm))].sort((a, b) => a - b);
+  const est = windowFrees(now, w, settled, pendingExpiries);
   const k = Math.max(0, live - Math.max(1, w.requests));
   return Math.max(now, est[Math.min(k, est.length - 1)] ?? now);
+}
+
+/** Free times a Usage lists at most: the limiter replays no more places of its line one by one. */
+export const FREES_LISTED = 64;
+
+/** The store's figures, the same from every backend: `slots` are the live ones, expired ones dropped. */
+export function usageOf(
+  now: number,
+  window: WindowSpec | undefined,
+  f: { dayUsed: number; pausedUntil: number; settled: readonly number[]; pending: readonly number[] },
+): Usage {
+  const nextFreeAt = window ? windowRetryAt(now, window, f.settled, f.pending) : undefined;
+  return {
+    windowUsed: f.settled.length + f.pending.length,
+    ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
+    dayUsed: f.dayUsed,
+    day: utcDay(now),
+    ...(f.pausedUntil > now ? { pausedUntil: f.pausedUntil } : {}),
+    ...(window ? { frees: windowFrees(now, window, f.settled, f.pending).slice(0, FREES_LISTED) } : {}),
+  };
+}
+
+/** What a backend read of the key's allowance, expired slots dropped, for refusalOf. */
+export interface AllowanceFacts {
+  /** Today's count (UTC). */
+  dayUsed: number;
+  /** 0 when there is no pause. */
+  pausedUntil: number;
+  /** Live slots, pending and settled. */
+  live: number;
+  /** Their times (read only when the window is full): settled ones' free times, pending ones' expiries. */
+  slots: () => { settled: readonly number[]; pending: readonly number[] };
+}
+
+/**
+ * The key's allowance, decided once for every backend that decides in this process (memory, SQLite;
+ * Redis's ACQUIRE script is this rule written in Lua, so that one round trip decides atomically across
+ * machines, and the contract suite holds the two to the same answers). In this order: the day's cap
+ * (retry at the next 00:00 UTC), VirusTotal's pause (retry at its end), the window (retry when the
+ * k-th slot frees). Undefined: grant it.
+ */
+export function refusalOf(
+  a: AcquireRequest,
+  f: AllowanceFacts,
+): Extract<Acquire, { granted: false }> | undefined {
+  const { now } = a;
+  if (a.dailyQuota !== undefined && f.dayUsed >= a.dailyQuota) {
+    return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
+  }
+  if (f.pausedUntil > now) return { granted: false, reason: 'paused', retryAt: f.pausedUntil };
+  if (a.window && f.live >= a.window.requests) {
+    const { settled, pending } = f.slots();
+    const retryAt = windowRetryAt(now, a.window, settled, pending);
+    if (retryAt !== undefined) return { granted: false, reason: 'window', retryAt };
+  }
+  return undefined;
 }
 
 /**
