@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { TriageService } from '../jobs/service.js';
 import type { Logger } from '../log.js';
 import type { VtApi } from '../vt/api.js';
-import type { VtGateway } from '../vt/gateway.js';
+import type { VtGateway } from '../vt/gateway-contract.js';
 
 /** What a 2026-07-28 client echoes back with its user's answer, signed by the server (requestState below). */
 export interface ConfirmState {

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { notFoundRow, triageRow } from '../summaries/triage.js';
 import { VtApi } from '../vt/api.js';
 import { FairShare } from '../vt/fair-share.js';
-import type { VtGateway } from '../vt/gateway.js';
+import type { VtGateway } from '../vt/gateway-contract.js';
 import type { StateStore } from '../vt/state/store.js';
 
 export type { TriageService };

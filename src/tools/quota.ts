@@ -7,7 +7,7 @@ import { TextBuilder } from '../summaries/text.js';
 import { isoSeconds } from '../util/time.js';
 import type { Quotas } from '../vt/api.js';
 import { VtError } from '../vt/errors.js';
-import type { GatewayStats } from '../vt/gateway.js';
+import type { GatewayStats } from '../vt/gateway-contract.js';
 import { defineTool } from './define.js';
 
 const n = z.number();

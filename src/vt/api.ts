@@ -19,7 +19,7 @@ import {
   type VtObject,
 } from './envelope.js';
 import { unexpectedShape, VtError } from './errors.js';
-import type { Fetched, GatewayStats, VtGateway } from './gateway.js';
+import type { Fetched, GatewayStats, VtGateway } from './gateway-contract.js';
 import type { Indicator } from './indicators.js';
 import type { WaitInfo } from './limiter.js';
 import { vtPath } from './paths.js';
