@@ -18,9 +18,10 @@ export class StoreView {
     dayUsed: 0,
     pausedUntil: 0,
   };
-  /** A read of the store is under way; #stale asks it to read once more when it ends. */
-  #reading: Promise<void> | undefined;
-  #stale = false;
+  /** The read under way, if any. */
+  #reading: Promise<void> = Promise.resolve();
+  /** The next read, not started yet: every call made before it starts waits for it. */
+  #next: Promise<void> | undefined;
 
   constructor(o: {
     store: Accounting;
@@ -35,31 +36,33 @@ export class StoreView {
   }
 
   /**
-   * Reads the store's figures again. Calls made while a read is under way share one more read, which
-   * starts after theirs were asked for: what they changed is in it.
+   * Reads the store's figures again. Resolves once a read that started after this call has ended, so
+   * what the caller changed before it is in the view; calls made while that read has not started share
+   * it. A caller waits for two reads at most, however busy the store is.
    */
   refresh(): Promise<void> {
-    this.#stale = true;
-    this.#reading ??= (async () => {
-      try {
-        while (this.#stale) {
-          this.#stale = false;
-          const u = await this.#store.usage(this.#now(), this.#window);
-          this.#seen = {
-            windowUsed: u.windowUsed,
-            frees: u.frees ?? [],
-            day: u.day,
-            dayUsed: u.dayUsed,
-            pausedUntil: u.pausedUntil ?? 0,
-          };
-        }
-      } catch (err) {
-        this.#onError?.(err);
-      } finally {
-        this.#reading = undefined;
-      }
+    this.#next ??= (async () => {
+      await this.#reading;
+      this.#next = undefined;
+      this.#reading = this.#read();
+      await this.#reading;
     })();
-    return this.#reading;
+    return this.#next;
+  }
+
+  async #read(): Promise<void> {
+    try {
+      const u = await this.#store.usage(this.#now(), this.#window);
+      this.#seen = {
+        windowUsed: u.windowUsed,
+        frees: u.frees ?? [],
+        day: u.day,
+        dayUsed: u.dayUsed,
+        pausedUntil: u.pausedUntil ?? 0,
+      };
+    } catch (err) {
+      this.#onError?.(err);
+    }
   }
 
   /** A pause this process asked the store for: honoured at once, before the store is read again. */
