@@ -227,14 +227,19 @@ function badAnswerText(err: BadAnswerError): string {
   }
 }
 
+/** VirusTotal's "not found", fresh (with its code) or kept from earlier. */
+function noRecordText(ctx: WordingContext, code: string): string {
+  return ctx.demo
+    ? `This item is not in the demo recordings. ${DEMO_ONLY}`
+    : `VirusTotal has no record of this item${code}.`;
+}
+
 /** VirusTotal's own error answers, by kind. */
 function answerText(err: VtAnswerError, ctx: WordingContext): string {
   const code = err.vtCode ? ` (${err.vtCode})` : '';
   switch (err.kind) {
     case 'not_found':
-      return ctx.demo
-        ? `This item is not in the demo recordings. ${DEMO_ONLY}`
-        : `VirusTotal has no record of this item${code}.`;
+      return noRecordText(ctx, code);
     case 'auth':
       return (
         `VirusTotal rejected the API key${code}. Check VIRUSTOTAL_API_KEY in this server's configuration ` +
@@ -267,11 +272,7 @@ export function errorText(err: unknown, ctx: WordingContext): string {
   if (err instanceof DailyCapError) return dailyCapText(err);
   if (err instanceof WaitTooLongError) return waitTooLongText(err);
   if (err instanceof UpstreamRefusedError) return upstreamRefusedText(err);
-  if (err instanceof KnownMissingError) {
-    return ctx.demo
-      ? `This item is not in the demo recordings. ${DEMO_ONLY}`
-      : 'VirusTotal has no record of this item.';
-  }
+  if (err instanceof KnownMissingError) return noRecordText(ctx, '');
   if (err instanceof CancelledError) return 'The request was cancelled.';
   if (err instanceof NotConfiguredError) {
     return (

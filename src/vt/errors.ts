@@ -95,6 +95,11 @@ export class VtAnswerError extends VtError {
   }
 }
 
+/** VirusTotal itself answered 429 (our own limits are DailyCapError and WaitTooLongError). */
+export function isTooManyRequests(err: unknown): err is VtAnswerError {
+  return err instanceof VtAnswerError && err.kind === 'quota';
+}
+
 /** The connection failed, or no answer came in time. */
 export class ConnectionError extends VtError {
   readonly kind = 'transient' as const;

@@ -21,6 +21,7 @@ import type { QueryValue, VtClient } from './client.js';
 import {
   BadAnswerError,
   CancelledError,
+  isTooManyRequests,
   KnownMissingError,
   NotConfiguredError,
   VtAnswerError,
@@ -163,7 +164,7 @@ export class MediatedGateway implements VtGateway {
         this.upstream.unreachable++;
         return;
       }
-      if (err instanceof VtAnswerError && err.kind === 'quota') {
+      if (isTooManyRequests(err)) {
         this.upstream.rate_limited++;
         return;
       }
@@ -331,7 +332,7 @@ export class MediatedGateway implements VtGateway {
           }
           throw err;
         }
-        if (err instanceof VtAnswerError && err.kind === 'quota') {
+        if (isTooManyRequests(err)) {
           // VirusTotal itself said 429: everyone waits, then this request goes first.
           const backoff = this.#backoff.after429(err, sentAt);
           // The pause holds whether or not this request waits it out: the next one must not go

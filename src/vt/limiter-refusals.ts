@@ -1,9 +1,9 @@
 /**
- * What the limiter answers when a request cannot go: the day's cap is spent, the wait is longer than
- * the call may wait, or the caller gave up. Facts only: answers/wording.ts words them for the model.
+ * What the limiter answers when a request cannot go: the day's cap is spent, or the wait is longer than
+ * the call may wait. Facts only: answers/wording.ts words them for the model.
  */
 import { nextUtcMidnight } from '../util/time.js';
-import { CancelledError, DailyCapError, WaitTooLongError } from './errors.js';
+import { DailyCapError, WaitTooLongError } from './errors.js';
 
 export function dailyCapSpent(now: number, quota: number): DailyCapError {
   return new DailyCapError(quota, nextUtcMidnight(now), now);
@@ -24,9 +24,4 @@ export function waitTooLong(
     pausedByUpstream: !window || pausedUntil - now >= etaMs,
     maxWaitSeconds: Math.max(0, Math.round(maxWaitMs / 1000)),
   });
-}
-
-/** notSent: the request had a slot but never left, so the slot and the day's count go back. */
-export function cancelled(notSent = false): CancelledError {
-  return new CancelledError(notSent ? { notSent } : {});
 }

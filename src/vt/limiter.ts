@@ -11,7 +11,7 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { isoSeconds, nextUtcMidnight } from '../util/time.js';
-import { VtError } from './errors.js';
+import { CancelledError, VtError } from './errors.js';
 import { FairLine } from './fair-line.js';
 import type {
   Accounting,
@@ -21,7 +21,7 @@ import type {
   LimiterStats,
   WaitInfo,
 } from './limiter-contract.js';
-import { cancelled, dailyCapSpent, waitTooLong } from './limiter-refusals.js';
+import { dailyCapSpent, waitTooLong } from './limiter-refusals.js';
 import { MemoryStore } from './state/memory.js';
 import { StoreView } from './store-view.js';
 import { etaAt, replayWindow, type WindowReplay } from './window-replay.js';
@@ -110,7 +110,7 @@ export class RateLimiter {
       const grant = await this.#acquireSlot(opts);
       try {
         const v = await this.#pool(() => {
-          if (opts.signal?.aborted) throw cancelled(true);
+          if (opts.signal?.aborted) throw new CancelledError({ notSent: true });
           return fn();
         });
         void this.#settle(grant, false);
@@ -124,7 +124,7 @@ export class RateLimiter {
     if (!signal) return task;
     // A caller that gives up while queued behind the concurrency cap is answered at once.
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(cancelled());
+      const onAbort = () => reject(new CancelledError());
       signal.addEventListener('abort', onAbort, { once: true });
       task.then(
         (v) => {
@@ -154,26 +154,26 @@ export class RateLimiter {
     grant.settled = true;
     this.#open--;
     if (grant.slot === undefined) return;
-    const now = this.#now();
-    try {
-      await (refund
-        ? this.#store.refund(grant.slot, now)
-        : // The same margin as the line's estimates: VT's clock and ours never disagree by a few ms.
-          this.#store.settle(grant.slot, now + this.#marginMs, this.#o.window));
-    } catch (err) {
-      this.#o.onStoreError?.(err);
+    if (refund) {
+      await this.#giveBack(grant.slot);
+    } else {
+      try {
+        // The same margin as the line's estimates: VT's clock and ours never disagree by a few ms.
+        await this.#store.settle(grant.slot, this.#now() + this.#marginMs, this.#o.window);
+      } catch (err) {
+        this.#o.onStoreError?.(err);
+      }
+      // The slot now frees a window after its answer: the next request's estimate must start from
+      // that, not from the pending slot's lease. Without a window an answer changes nothing the view holds.
+      if (!this.#o.window) return;
+      await this.#view.refresh();
     }
-    // The slot now frees a window after its answer (or at once, with its count, when refunded): the
-    // next request's estimate must start from that, not from the pending slot's lease. Without a window
-    // an answer changes nothing the view holds.
-    if (!refund && !this.#o.window) return;
-    await this.#view.refresh();
     // A slot and perhaps the day's last request may be free again: waiters may go now.
     if (this.#queue.length > 0) this.#pump();
   }
 
   #acquireSlot(opts: AcquireOptions): Promise<Grant> {
-    if (opts.signal?.aborted) return Promise.reject(cancelled());
+    if (opts.signal?.aborted) return Promise.reject(new CancelledError());
     const daily = this.#dailyRefusal();
     if (daily) return Promise.reject(daily);
     return new Promise<Grant>((resolve, reject) => {
@@ -195,7 +195,7 @@ export class RateLimiter {
       }
       if (opts.signal) {
         waiter.onAbort = () => {
-          if (this.#remove(waiter)) reject(cancelled());
+          if (this.#remove(waiter)) reject(new CancelledError());
         };
         opts.signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
@@ -269,8 +269,7 @@ export class RateLimiter {
       start: Math.max(now, this.#view.pausedUntil, this.#heldUntil),
       window: this.#o.window,
       marginMs: this.#marginMs,
-      live: this.#view.live(now),
-      frees: this.#view.frees(now),
+      ...this.#view.window(now),
     });
   }
 
@@ -385,7 +384,7 @@ export class RateLimiter {
     this.#pump();
   }
 
-  /** A slot granted to nobody goes back to the store. */
+  /** A slot that was never used goes back to the store, with its day's count, and the view is read again. */
   async #giveBack(slot: string): Promise<void> {
     try {
       await this.#store.refund(slot, this.#now());

@@ -82,13 +82,19 @@ export class StoreView {
 
   /** Live slots now: those read, less the listed ones that have freed since. */
   live(now: number): number {
-    return Math.max(0, this.#seen.windowUsed - this.#freed(now));
+    return this.window(now).live;
   }
 
-  /** When the earliest live slots free, in order (the store lists at most FREES_LISTED). */
-  frees(now: number): readonly number[] {
+  /**
+   * The window now: its live slots, and when the earliest of them free, in order (the store lists at
+   * most FREES_LISTED).
+   */
+  window(now: number): { live: number; frees: readonly number[] } {
     const gone = this.#freed(now);
-    return gone === 0 ? this.#seen.frees : this.#seen.frees.slice(gone);
+    return {
+      live: Math.max(0, this.#seen.windowUsed - gone),
+      frees: gone === 0 ? this.#seen.frees : this.#seen.frees.slice(gone),
+    };
   }
 
   /** Free times listed (for the limiter's size figures). */
