@@ -15,6 +15,7 @@ import { openRedisStore } from '../src/vt/state/redis.js';
 import { openSqliteStore } from '../src/vt/state/sqlite.js';
 import { keyspace } from '../src/vt/state/store.js';
 import { startHarness, TEST_KEY, textOf } from './helpers/harness.js';
+import { WIDE_JOB_LIMITS } from './helpers/job-limits.js';
 import { cleanRedis, REDIS_NAMESPACE, REDIS_URL, tempDir } from './helpers/state-backends.js';
 import { SwitchedStore } from './helpers/state-switch.js';
 
@@ -29,16 +30,8 @@ const store = openSqliteStore({
 });
 afterAll(() => store.close());
 
-const LIMITS: JobLimits = {
-  runningPerClient: 100,
-  storedPerClient: 1_000,
-  runningTotal: 100,
-  storedTotal: 1_000,
-  indicatorsTotal: 1_000_000,
-  bytesTotal: 1e9,
-};
 const newJobs = (limits: Partial<JobLimits> = {}) =>
-  new TriageJobs({ store, keepMs: 60_000, limits: { ...LIMITS, ...limits } });
+  new TriageJobs({ store, keepMs: 60_000, limits: { ...WIDE_JOB_LIMITS, ...limits } });
 const OWNER = 'local';
 
 const items = (n: number, tag = 'x'): JobItem[] =>
@@ -427,7 +420,7 @@ describe('JobRunner', () => {
     };
     sw.mode = 'throw';
     start({
-      jobs: new TriageJobs({ store: sw, keepMs: 60_000, limits: LIMITS, now: () => clock }),
+      jobs: new TriageJobs({ store: sw, keepMs: 60_000, limits: WIDE_JOB_LIMITS, now: () => clock }),
       scanEveryMs: 20,
       now: () => clock,
       log: (m) => logs.push(m),

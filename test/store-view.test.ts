@@ -30,7 +30,7 @@ describe('StoreView', () => {
     await view.refresh();
     expect(view.live(Date.now())).toBe(1);
     expect(view.dayUsed(Date.now())).toBe(1);
-    expect(view.frees(Date.now())).toHaveLength(1);
+    expect(view.window(Date.now()).frees).toHaveLength(1);
     await early;
   });
 

@@ -18,6 +18,7 @@ import { notFoundRow } from '../src/summaries/triage.js';
 import { isoSeconds } from '../src/util/time.js';
 import { openSqliteStore, type SqliteStore } from '../src/vt/state/sqlite.js';
 import { keyspace } from '../src/vt/state/store.js';
+import { WIDE_JOB_LIMITS } from './helpers/job-limits.js';
 import { tempDir } from './helpers/state-backends.js';
 
 const tmp = tempDir('triage-bounds');
@@ -32,14 +33,6 @@ afterEach(async () => {
 const HOUR = 3_600_000;
 const KEEP = 24 * HOUR;
 const T0 = Date.UTC(2031, 4, 6, 9, 0, 0);
-const WIDE: JobLimits = {
-  runningPerClient: 100,
-  storedPerClient: 1_000,
-  runningTotal: 100,
-  storedTotal: 1_000,
-  indicatorsTotal: 1_000_000,
-  bytesTotal: 1e9,
-};
 
 let files = 0;
 /** Jobs on a SQLite file of their own, on a clock the test moves. */
@@ -53,7 +46,12 @@ function onFile(limits: Partial<JobLimits>, keepMs = KEEP) {
   });
   open.push(store);
   const clock = { now: T0 };
-  const jobs = new TriageJobs({ store, keepMs, limits: { ...WIDE, ...limits }, now: () => clock.now });
+  const jobs = new TriageJobs({
+    store,
+    keepMs,
+    limits: { ...WIDE_JOB_LIMITS, ...limits },
+    now: () => clock.now,
+  });
   return { store, jobs, clock };
 }
 
