@@ -176,6 +176,17 @@ async function replica(
   return r;
 }
 
+/** Resolves once the replica's store is its shared one, not the fallback (fails after 15 s). */
+async function onSharedStore(r: Replica): Promise<void> {
+  const store = r.runtime.store as ResilientStore;
+  const end = Date.now() + 15_000;
+  while (store.health().degradedSince !== undefined) {
+    if (Date.now() > end) throw new Error(`a replica is still on memory: ${store.health().reason}`);
+    await store.probe();
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 describe.skipIf(!REDIS_URL)('three HTTP replicas on one Redis', { concurrent: true }, () => {
   const key = randomApiKey('redis-e2e');
   cleanups.push(() => REDIS_URL && cleanRedis(REDIS_URL, `vtbrief:${keyspace(key)}`));
@@ -193,6 +204,9 @@ describe.skipIf(!REDIS_URL)('three HTTP replicas on one Redis', { concurrent: tr
       ...[0, 1, 2].map(() => replica(key, api.url, REDIS_URL as string)),
     ]);
     replicas = started as Replica[];
+    // The premise: every replica counts on Redis. On a loaded machine a first connection can outlast
+    // the wait at start, and that replica starts on memory until it connects.
+    await Promise.all(replicas.map((r) => onSharedStore(r)));
     const t0 = performance.now();
     const answers = await Promise.all(
       HASHES.slice(0, N).map((h, i) => report((replicas[i % 3] as Replica).client, h)),
@@ -324,4 +338,27 @@ describe.skipIf(!redisBin)('Redis stopped mid-run and started again', { concurre
       await other.close();
     }
   }, 60_000);
+
+  it('a replica started before Redis moves to it when it connects, not at its next probe', async ({
+    expect,
+  }) => {
+    const port = await closedPort();
+    const key = randomApiKey('redis-late');
+    const api = await new RecordedApi({ apiKey: key }).start();
+    cleanups.push(() => api.close());
+    // A probe a minute away: only the connection's own news can end the fallback within the test.
+    const r = await replica(key, api.url, `redis://127.0.0.1:${port}/0`, 60_000);
+    const store = r.runtime.store as ResilientStore;
+    expect(store.health().degradedSince).toBeDefined();
+    const late = await startRedisServer(redisBin as string, port);
+    cleanups.push(() => killAndWait(late));
+    // The client reconnects at most every 2 s; no call is made meanwhile (a call could probe).
+    const end = Date.now() + 15_000;
+    while (store.health().degradedSince !== undefined && Date.now() < end) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(store.health().degradedSince).toBeUndefined();
+    expect((await report(r.client, HASHES[0] as string)).isError).toBeFalsy();
+    expect((await r.runtime.gateway.sharedStats())?.usage.dayUsed).toBe(1);
+  }, 30_000);
 });

@@ -374,10 +374,10 @@ export async function openStateStore(spec: string | undefined, opts: OpenStateOp
     });
     opening = false;
     const why = store.connected ? undefined : store.health().reason;
-    return {
-      store: wrap(store, store.connected ? undefined : `not reachable${why ? `: ${why}` : ''}`),
-      requested,
-    };
+    const wrapped = wrap(store, store.connected ? undefined : `not reachable${why ? `: ${why}` : ''}`);
+    // Back on Redis as soon as it answers again (a slow first connection, a restart), not a probe later.
+    if (wrapped instanceof ResilientStore) store.onReady(() => void wrapped.probe());
+    return { store: wrapped, requested };
   } catch (err) {
     opening = false;
     return fellBack(err instanceof StateUnavailableError ? err.reason : describeError(err));

@@ -200,6 +200,7 @@ export class RedisStore implements StateStore {
   readonly #timeoutMs: number;
   #lastError: string | undefined;
   #closed = false;
+  readonly #whenReady: Array<() => void> = [];
 
   constructor(client: Client, opts: RedisStoreOptions & { timeoutMs: number }, location: string) {
     this.#c = client;
@@ -219,7 +220,16 @@ export class RedisStore implements StateStore {
       if (this.#lastError !== undefined && !this.#closed)
         this.#log?.(`Redis at ${location}: connected again`);
       this.#lastError = undefined;
+      if (!this.#closed) for (const listener of this.#whenReady) listener();
     });
+  }
+
+  /**
+   * Calls `listener` each time the connection is (re)established: a store that fell back to memory
+   * can return at once, not at its next probe.
+   */
+  onReady(listener: () => void): void {
+    this.#whenReady.push(listener);
   }
 
   /** A command within this store's time limit. */
