@@ -3,7 +3,8 @@
  * corrupt or read-only): every call to the shared store has a time limit (one that a stall of this
  * process does not trip: util/deadline.ts); the first failure switches
  * to an in-memory store, logs once and records since when; the shared store is probed in the
- * background (and when a call comes after the probe interval) and used again once it answers.
+ * background (and when a call comes after the probe interval, or when Redis reports its connection
+ * back: open.ts) and used again once it answers.
  *
  * While degraded, accounting is this process's alone: other processes on the key are not counted,
  * so the key's window and daily cap can be overrun by them (each process still keeps its own within
