@@ -122,6 +122,51 @@ for (const make of [memoryBackend, sqliteBackend, redisBackend]) {
       });
     });
 
+    it('a large window: the live count is exact and the frees are the earliest 64, pending and settled mixed', async () => {
+      const s = await store();
+      const big: WindowSpec = { requests: 100_000, seconds: 60 };
+      const expected: number[] = [];
+      // 300 slots a millisecond apart; every third stays pending (lease 40 s: it frees at its lease's
+      // end), the others are answered at once (they free a window after).
+      for (let i = 0; i < 300; i++) {
+        const now = T0 + i;
+        const a = await s.acquire({ now, window: big, leaseMs: 40_000 });
+        if (!a.granted) throw new Error('not granted');
+        if (i % 3 === 0) expected.push(now + 40_000);
+        else {
+          await s.settle(a.slot, now, big);
+          expected.push(now + MIN);
+        }
+      }
+      expected.sort((x, y) => x - y);
+      const u = await s.usage(T0 + 300, big);
+      expect(u.windowUsed).toBe(300);
+      expect(u.nextFreeAt).toBeUndefined();
+      expect(u.frees).toEqual(expected.slice(0, 64));
+    });
+
+    it('an over-full window (smaller than the slots it holds): retry when the slot that opens it frees', async () => {
+      const s = await store();
+      const wide: WindowSpec = { requests: 200, seconds: 60 };
+      for (let i = 0; i < 200; i++) {
+        const a = await s.acquire({ now: T0 + i, window: wide, leaseMs: 30_000 });
+        if (!a.granted) throw new Error('not granted');
+        await s.settle(a.slot, T0 + i, wide);
+      }
+      // The window shrinks to 100 (VT_RATE_LIMIT changed): 101 slots must free before one is granted,
+      // the 101st at T0 + 100 + a minute (further than the 64 frees a usage lists).
+      const narrow: WindowSpec = { requests: 100, seconds: 60 };
+      const u = await s.usage(T0 + 500, narrow);
+      expect(u.windowUsed).toBe(200);
+      expect(u.nextFreeAt).toBe(T0 + 100 + MIN);
+      expect(u.frees).toHaveLength(64);
+      expect(await s.acquire({ now: T0 + 500, window: narrow, leaseMs: 30_000 })).toEqual({
+        granted: false,
+        reason: 'window',
+        retryAt: T0 + 100 + MIN,
+      });
+    });
+
     it('refund frees the slot and gives back the day’s count, once', async () => {
       const s = await store();
       const w: WindowSpec = { requests: 2, seconds: 60 };

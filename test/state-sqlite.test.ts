@@ -320,6 +320,37 @@ describe('SQLite store on node:sqlite', () => {
     },
   );
 
+  it('counts the slots of a file written before slot_counts, and keeps counting what an older version writes', async () => {
+    const { s, path } = open(64 * 1024 * 1024, 'slot-count');
+    const ks = keyspace(`${path}-key`);
+    await s.close();
+    const other = openSqliteStore({ path, keyspace: ks, cacheMaxBytes: 1e6 });
+    for (let i = 0; i < 3; i++) await other.acquire({ now: T0 + i, window: W, leaseMs: 60_000 });
+    await other.close();
+    // The file as the version before left it: no counts, no triggers.
+    const db = new DatabaseSync(path);
+    db.exec('DROP TRIGGER slots_ins; DROP TRIGGER slots_del; DROP TABLE slot_counts;');
+    db.close();
+    const again = openSqliteStore({ path, keyspace: ks, cacheMaxBytes: 1e6 });
+    try {
+      expect((await again.usage(T0 + 10, W)).windowUsed).toBe(3);
+      // A row written as the version before writes it (its own INSERT, no code of ours) is counted.
+      const older = new DatabaseSync(path);
+      older
+        .prepare('INSERT INTO slots (ks, id, pending, expires_at) VALUES (?, ?, 1, ?)')
+        .run(ks, 'x.1', T0 + 60_000);
+      older.close();
+      expect((await again.usage(T0 + 10, W)).windowUsed).toBe(4);
+      expect((await again.acquire({ now: T0 + 10, window: W, leaseMs: 60_000 })).granted).toBe(false);
+      // Expired rows leave the count, whether a write has pruned them yet or not.
+      expect((await again.usage(T0 + 60_000, W)).windowUsed).toBe(2);
+      expect((await again.acquire({ now: T0 + 60_000, window: W, leaseMs: 60_000 })).granted).toBe(true);
+      expect((await again.usage(T0 + 60_000, W)).windowUsed).toBe(3);
+    } finally {
+      await again.close();
+    }
+  });
+
   it('refuses a file of a newer schema, saying which', () => {
     const path = join(t.dir, 'v9.db');
     const db = new DatabaseSync(path);

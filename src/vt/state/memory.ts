@@ -4,6 +4,7 @@
  * shared with other processes and nothing outlives this one.
  */
 import { DAY_MS } from '../../util/time.js';
+import { SlotTimes } from './slot-times.js';
 import {
   type Acquire,
   type AcquireRequest,
@@ -16,6 +17,7 @@ import {
   type StateStore,
   type StoreHealth,
   slotDay,
+  slotsToRead,
   type Usage,
   usageOf,
   utcDay,
@@ -41,10 +43,10 @@ export class MemoryStore implements StateStore {
   readonly kind = 'memory' as const;
   readonly location = 'memory';
   readonly #maxBytes: number;
-  /** Pending slots: id → lease expiry. */
-  readonly #pending = new Map<string, number>();
-  /** Settled slots: id → when they leave the window. */
-  readonly #settled = new Map<string, number>();
+  /** Pending slots, by lease expiry. */
+  readonly #pending = new SlotTimes();
+  /** Settled slots, by when they leave the window. */
+  readonly #settled = new SlotTimes();
   readonly #days = new Map<string, number>();
   #pausedUntil = 0;
   /** Canonical key → entry, in order of storing (oldest first: the eviction order). */
@@ -81,11 +83,12 @@ export class MemoryStore implements StateStore {
     this.#prune(now);
     const day = utcDay(now);
     const used = this.#days.get(day) ?? 0;
+    const live = this.#pending.size + this.#settled.size;
     const refused = refusalOf(a, {
       dayUsed: used,
       pausedUntil: this.#pausedUntil,
-      live: this.#pending.size + this.#settled.size,
-      slots: () => ({ settled: [...this.#settled.values()], pending: [...this.#pending.values()] }),
+      live,
+      slots: () => this.#earliest(live, a.window),
     });
     if (refused) return refused;
     const slot = newSlotId(day);
@@ -120,11 +123,12 @@ export class MemoryStore implements StateStore {
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
     this.#check();
     this.#prune(now);
+    const live = this.#pending.size + this.#settled.size;
     return usageOf(now, window, {
       dayUsed: this.#days.get(utcDay(now)) ?? 0,
       pausedUntil: this.#pausedUntil,
-      settled: [...this.#settled.values()],
-      pending: [...this.#pending.values()],
+      live,
+      ...this.#earliest(live, window),
     });
   }
 
@@ -239,9 +243,14 @@ export class MemoryStore implements StateStore {
     if (this.#closed) throw new Error('state store closed');
   }
 
+  #earliest(live: number, window: WindowSpec | undefined): { settled: number[]; pending: number[] } {
+    const n = slotsToRead(live, window);
+    return { settled: this.#settled.earliest(n), pending: this.#pending.earliest(n) };
+  }
+
   #prune(now: number): void {
-    for (const [s, t] of this.#pending) if (t <= now) this.#pending.delete(s);
-    for (const [s, t] of this.#settled) if (t <= now) this.#settled.delete(s);
+    this.#pending.dropUntil(now);
+    this.#settled.dropUntil(now);
     if (this.#days.size > 3) {
       const today = utcDay(now);
       const yesterday = utcDay(now - DAY_MS);

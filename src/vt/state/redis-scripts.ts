@@ -27,14 +27,25 @@
  */
 
 import { DAY_MS } from '../../util/time.js';
+import { FREES_LISTED } from './store.js';
 
 const DAY_COUNTER_TTL_MS = 2 * DAY_MS;
+
+/**
+ * The earliest live slots of each kind, as many as slotsToRead (store.ts) says, into s (settled) and p
+ * (pending) WITHSCORES: a call reads these, not every slot a large window holds. Uses live and
+ * requests; s and p are declared by the script.
+ */
+const EARLIEST = `local n = math.max(${FREES_LISTED}, live - math.max(1, requests) + 1)
+    s = redis.call('ZRANGE', KEYS[2], 0, n - 1, 'WITHSCORES')
+    p = redis.call('ZRANGE', KEYS[1], 0, n - 1, 'WITHSCORES')`;
 
 /**
  * Grants a call or says why not: refusalOf's rule (store.ts) in Lua, so that one round trip decides it
  * atomically for every machine on the key. Drops the expired slots, checks the day's quota, the pause
  * and the window, then adds a pending slot and counts the call. Answers {1, slot, the day's count} or {0,
- * reason, the pause's end or 0, and when the window is full its settled and pending slots WITHSCORES}.
+ * reason, the pause's end or 0, and when the window is full its live count and earliest settled and
+ * pending slots WITHSCORES (EARLIEST)}.
  * KEYS: pending, settled, day counter, pause. ARGV: now, pending expiry, slot, has window, requests,
  * quota (-1: none), key ttl. The sets' own expiries (a safety net) are only ever extended.
  */
@@ -49,10 +60,11 @@ local paused = tonumber(redis.call('GET', KEYS[4]) or '0')
 if paused > now then return {0, 'paused', redis.call('GET', KEYS[4])} end
 if ARGV[4] == '1' then
   local live = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
-  if live >= tonumber(ARGV[5]) then
-    local s = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-    local p = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-    return {0, 'window', 0, s, p}
+  local requests = tonumber(ARGV[5])
+  if live >= requests then
+    local s, p
+    ${EARLIEST}
+    return {0, 'window', 0, live, s, p}
   end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
@@ -101,16 +113,20 @@ return 1
 `;
 
 /**
- * What is used, expired slots dropped first: {today's count, the pause's end, the settled and the
- * pending slots WITHSCORES}.
- * KEYS: pending, settled, today's counter, pause. ARGV: now.
+ * What is used, expired slots dropped first: {today's count, the pause's end, the live count, and with a
+ * window the earliest settled and pending slots WITHSCORES (EARLIEST)}.
+ * KEYS: pending, settled, today's counter, pause. ARGV: now, the window's requests (0: no window).
  */
 export const USAGE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-local s = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-local p = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-return {redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0', s, p}
+local live = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+local requests = tonumber(ARGV[2])
+local s, p = {}, {}
+if requests > 0 then
+  ${EARLIEST}
+end
+return {redis.call('GET', KEYS[3]) or '0', redis.call('GET', KEYS[4]) or '0', live, s, p}
 `;
 
 /** Shared Lua helpers of the cache scripts; P is the key prefix. */

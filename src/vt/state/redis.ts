@@ -103,11 +103,14 @@ const ACQUIRE_REPLY = z.union([
   z.tuple([z.literal(0), z.literal('daily'), z.number()]),
   // The pause's end, as stored.
   z.tuple([z.literal(0), z.literal('paused'), z.string()]),
-  // The window is full: its settled and pending slots.
-  z.tuple([z.literal(0), z.literal('window'), z.number(), FLAT, FLAT]),
+  // The window is full: the live count and the earliest settled and pending slots.
+  z.tuple([z.literal(0), z.literal('window'), z.number(), z.number(), FLAT, FLAT]),
 ]);
-/** The day's count and the pause's end as stored ('0' when none), the settled and pending slots. */
-const USAGE_REPLY = z.tuple([z.string(), z.string(), FLAT, FLAT]);
+/**
+ * The day's count and the pause's end as stored ('0' when none), the live count, and the earliest
+ * settled and pending slots.
+ */
+const USAGE_REPLY = z.tuple([z.string(), z.string(), z.number(), FLAT, FLAT]);
 /** Body, fetchedAt, notFound, encoding; null when missing or expired. */
 const BYTES_FIELD = z.instanceof(Buffer).nullable();
 const CACHE_GET_REPLY = z.tuple([z.instanceof(Uint8Array), BYTES_FIELD, BYTES_FIELD, BYTES_FIELD]);
@@ -289,7 +292,7 @@ export class RedisStore implements StateStore {
     if (r[1] === 'daily') return { granted: false, reason: 'daily', retryAt: nextUtcMidnight(now) };
     if (r[1] === 'paused') return { granted: false, reason: 'paused', retryAt: Number(r[2]) };
     const retryAt =
-      (w && windowRetryAt(now, w, scores(r[3]), scores(r[4]))) ?? now + (w ? windowMs(w) : 1000);
+      (w && windowRetryAt(now, w, r[3], scores(r[4]), scores(r[5]))) ?? now + (w ? windowMs(w) : 1000);
     return { granted: false, reason: 'window', retryAt };
   }
 
@@ -319,15 +322,19 @@ export class RedisStore implements StateStore {
     const r = checked(
       USAGE_REPLY,
       await this.#cmd(
-        this.#c.vtbUsage([...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`], [String(now)]),
+        this.#c.vtbUsage(
+          [...this.#slotKeys(), `${this.#p}d:${day}`, `${this.#p}pause`],
+          [String(now), String(window?.requests ?? 0)],
+        ),
       ),
       'USAGE',
     );
     return usageOf(now, window, {
       dayUsed: Number(r[0]),
       pausedUntil: Number(r[1]),
-      settled: scores(r[2]),
-      pending: scores(r[3]),
+      live: r[2],
+      settled: scores(r[3]),
+      pending: scores(r[4]),
     });
   }
 

@@ -33,6 +33,7 @@ import {
   type StateStore,
   type StoreHealth,
   slotDay,
+  slotsToRead,
   type Usage,
   usageOf,
   utcDay,
@@ -183,14 +184,29 @@ export class SqliteStore implements StateStore {
     return this.#queued.length > 0 ? this.#now(fn) : fn();
   }
 
-  /** The live slots' times (settled: when they free; pending: their lease expiry); expired rows are left out. */
-  #slotTimes(now: number): { settled: number[]; pending: number[] } {
+  /**
+   * The earliest live slots' times (settled: when they free; pending: their lease expiry), as many as
+   * slotsToRead says; expired rows are left out.
+   */
+  #slotTimes(
+    now: number,
+    live: number,
+    window: WindowSpec | undefined,
+  ): { settled: number[]; pending: number[] } {
     const settled: number[] = [];
     const pending: number[] = [];
-    for (const r of this.#s.liveSlots.all(this.#ks, now)) {
+    const n = slotsToRead(live, window);
+    if (n === 0) return { settled, pending };
+    for (const r of this.#s.earliestSlots.all(this.#ks, now, n)) {
       (int(r.pending, 'a slot') !== 0 ? pending : settled).push(int(r.expires_at, 'a slot'));
     }
     return { settled, pending };
+  }
+
+  /** The keyspace's slot rows, expired ones included until pruned (slot_counts). */
+  #slotRows(): number {
+    const v = column(this.#s.slotCount.get(this.#ks));
+    return v === undefined ? 0 : Math.max(0, int(v, 'the slot count'));
   }
 
   #dayUsed(day: string): number {
@@ -222,12 +238,13 @@ export class SqliteStore implements StateStore {
           const day = utcDay(now);
           const used = this.#dayUsed(day);
           s.pruneSlots.run(ks, now);
+          const live = this.#slotRows();
           const refused = refusalOf(a, {
             dayUsed: used,
             pausedUntil: this.#pausedUntil(),
-            live: int(column(s.slotCount.get(ks)), 'the slot count'),
+            live,
             // The rows are read only when the window is full, to estimate when a slot frees.
-            slots: () => this.#slotTimes(now),
+            slots: () => this.#slotTimes(now, live, a.window),
           });
           if (refused) return refused;
           const slot = newSlotId(day);
@@ -266,13 +283,16 @@ export class SqliteStore implements StateStore {
   async usage(now: number, window?: WindowSpec): Promise<Usage> {
     // A read: expired rows are left out here and pruned by the next write.
     return this.#retry(() =>
-      this.#read(() =>
-        usageOf(now, window, {
+      this.#read(() => {
+        const expired = int(column(this.#s.expiredSlotCount.get(this.#ks, now)), 'the slot count');
+        const live = Math.max(0, this.#slotRows() - expired);
+        return usageOf(now, window, {
           dayUsed: this.#dayUsed(utcDay(now)),
           pausedUntil: this.#pausedUntil(),
-          ...this.#slotTimes(now),
-        }),
-      ),
+          live,
+          ...this.#slotTimes(now, live, window),
+        });
+      }),
     );
   }
 

@@ -186,15 +186,16 @@ export function windowFrees(
 
 /**
  * When the window is full: the estimated time the k-th slot frees (k = live - requests + 1).
- * Undefined while a slot is free.
+ * Undefined while a slot is free. `settled` and `pendingExpiries` are each the earliest of their kind,
+ * ascending, at least slotsToRead(live, w) of them (or all): the k-th of all is among them.
  */
 export function windowRetryAt(
   now: number,
   w: WindowSpec,
+  live: number,
   settled: readonly number[],
   pendingExpiries: readonly number[],
 ): number | undefined {
-  const live = settled.length + pendingExpiries.length;
   if (live < w.requests) return undefined;
   const est = windowFrees(now, w, settled, pendingExpiries);
   const k = Math.max(0, live - Math.max(1, w.requests));
@@ -204,15 +205,35 @@ export function windowRetryAt(
 /** Free times a Usage lists at most: the limiter replays no more places of its line one by one. */
 export const FREES_LISTED = 64;
 
-/** The store's figures, the same from every backend: `slots` are the live ones, expired ones dropped. */
+/**
+ * How many of the earliest live slots of each kind (settled, pending) a backend reads so that the
+ * rule and the figures come out exact: the FREES_LISTED a Usage lists, or, when the window is over-full,
+ * as far as the slot whose freeing opens it. None without a window. A backend counts its live slots
+ * and reads only these, so the cost of a call does not grow with the slots a large window holds.
+ */
+export function slotsToRead(live: number, w: WindowSpec | undefined): number {
+  if (!w) return 0;
+  return Math.max(FREES_LISTED, live - Math.max(1, w.requests) + 1);
+}
+
+/** What a backend read of its live slots (expired ones dropped): how many, and the earliest of each kind. */
+export interface LiveSlots {
+  live: number;
+  /** The earliest settled slots' free times, ascending: slotsToRead(live, window) of them, or all. */
+  settled: readonly number[];
+  /** The earliest pending slots' lease expiries, ascending: as many. */
+  pending: readonly number[];
+}
+
+/** The store's figures, the same from every backend. */
 export function usageOf(
   now: number,
   window: WindowSpec | undefined,
-  f: { dayUsed: number; pausedUntil: number; settled: readonly number[]; pending: readonly number[] },
+  f: { dayUsed: number; pausedUntil: number } & LiveSlots,
 ): Usage {
-  const nextFreeAt = window ? windowRetryAt(now, window, f.settled, f.pending) : undefined;
+  const nextFreeAt = window ? windowRetryAt(now, window, f.live, f.settled, f.pending) : undefined;
   return {
-    windowUsed: f.settled.length + f.pending.length,
+    windowUsed: f.live,
     ...(nextFreeAt !== undefined ? { nextFreeAt } : {}),
     dayUsed: f.dayUsed,
     day: utcDay(now),
@@ -229,7 +250,7 @@ export interface AllowanceFacts {
   pausedUntil: number;
   /** Live slots, pending and settled. */
   live: number;
-  /** Their times (read only when the window is full): settled ones' free times, pending ones' expiries. */
+  /** The earliest of them (read only when the window is full), as LiveSlots holds them. */
   slots: () => { settled: readonly number[]; pending: readonly number[] };
 }
 
@@ -251,7 +272,7 @@ export function refusalOf(
   if (f.pausedUntil > now) return { granted: false, reason: 'paused', retryAt: f.pausedUntil };
   if (a.window && f.live >= a.window.requests) {
     const { settled, pending } = f.slots();
-    const retryAt = windowRetryAt(now, a.window, settled, pending);
+    const retryAt = windowRetryAt(now, a.window, f.live, settled, pending);
     if (retryAt !== undefined) return { granted: false, reason: 'window', retryAt };
   }
   return undefined;
