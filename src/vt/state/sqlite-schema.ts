@@ -77,10 +77,6 @@ DROP TABLE IF EXISTS cache; DROP TABLE IF EXISTS cache_keys; DROP TABLE IF EXIST
 `;
 
 /**
- * Creates what a new file lacks and brings an older one to SCHEMA_VERSION; throws on a file of another
- * version. Runs in the caller's IMMEDIATE transaction.
- */
-/**
  * Each keyspace's number of slot rows, kept by triggers as cache_totals is, so that a grant does not
  * count the rows of a large window one by one. Added to schema 3 without a new version (a file holding
  * it stays readable by the versions before, whose writes the triggers count too): counted from the rows
@@ -96,6 +92,10 @@ CREATE TRIGGER IF NOT EXISTS slots_del AFTER DELETE ON slots BEGIN
 END;
 `;
 
+/**
+ * Creates what a new file lacks and brings an older one to SCHEMA_VERSION; throws on a file of another
+ * version. Runs in the caller's IMMEDIATE transaction.
+ */
 export function migrate(d: DatabaseSync): void {
   d.exec(SCHEMA);
   const counted = d

@@ -186,8 +186,8 @@ export function windowFrees(
 
 /**
  * When the window is full: the estimated time the k-th slot frees (k = live - requests + 1).
- * Undefined while a slot is free. `settled` and `pendingExpiries` are each the earliest of their kind,
- * ascending, at least slotsToRead(live, w) of them (or all): the k-th of all is among them.
+ * Undefined while a slot is free. `settled` and `pendingExpiries` need not be all the live slots: the
+ * earliest slotsToRead(live, w) of all must be among them (LiveSlots), and so the k-th is.
  */
 export function windowRetryAt(
   now: number,
@@ -216,12 +216,16 @@ export function slotsToRead(live: number, w: WindowSpec | undefined): number {
   return Math.max(FREES_LISTED, live - Math.max(1, w.requests) + 1);
 }
 
-/** What a backend read of its live slots (expired ones dropped): how many, and the earliest of each kind. */
+/**
+ * What a backend read of its live slots (expired ones dropped): how many, and the times of the earliest
+ * slotsToRead(live, window) of them at least, each kind apart (memory and Redis read that many of each
+ * kind; SQLite that many of both, in the order of their stored times, which is the estimates' order).
+ */
 export interface LiveSlots {
   live: number;
-  /** The earliest settled slots' free times, ascending: slotsToRead(live, window) of them, or all. */
+  /** Settled slots' free times. */
   settled: readonly number[];
-  /** The earliest pending slots' lease expiries, ascending: as many. */
+  /** Pending slots' lease expiries. */
   pending: readonly number[];
 }
 
