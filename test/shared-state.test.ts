@@ -25,7 +25,7 @@ import type { ResilientStore } from '../src/vt/state/resilient.js';
 import { keyspace } from '../src/vt/state/store.js';
 import { testClient } from './helpers/client.js';
 import { textOf } from './helpers/harness.js';
-import { roundTripMs, vtWindow } from './helpers/limits.js';
+import { roundTripMs, sleep, vtWindow } from './helpers/limits.js';
 import { type Replica, startReplica } from './helpers/replica.js';
 import {
   cleanRedis,
@@ -183,7 +183,7 @@ async function onSharedStore(r: Replica): Promise<void> {
   while (store.health().degradedSince !== undefined) {
     if (Date.now() > end) throw new Error(`a replica is still on memory: ${store.health().reason}`);
     await store.probe();
-    await new Promise((res) => setTimeout(res, 100));
+    await sleep(100);
   }
 }
 
@@ -317,7 +317,7 @@ describe.skipIf(!redisBin)('Redis stopped mid-run and started again', { concurre
     server = await startRedisServer(redisBin as string, port);
     const end = Date.now() + 10_000;
     while (store.health().degradedSince !== undefined && Date.now() < end) {
-      await new Promise((res) => setTimeout(res, 100));
+      await sleep(100);
       await call(0);
     }
     expect(store.health().degradedSince).toBeUndefined();
@@ -355,7 +355,7 @@ describe.skipIf(!redisBin)('Redis stopped mid-run and started again', { concurre
     // The client reconnects at most every 2 s; no call is made meanwhile (a call could probe).
     const end = Date.now() + 15_000;
     while (store.health().degradedSince !== undefined && Date.now() < end) {
-      await new Promise((res) => setTimeout(res, 100));
+      await sleep(100);
     }
     expect(store.health().degradedSince).toBeUndefined();
     expect((await report(r.client, HASHES[0] as string)).isError).toBeFalsy();
